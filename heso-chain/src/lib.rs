@@ -1,0 +1,1 @@
+//! heso-chain (being written).

@@ -1,0 +1,1 @@
+//! heso-keystore (being written).

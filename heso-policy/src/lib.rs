@@ -1,0 +1,1 @@
+//! heso-policy (being written).

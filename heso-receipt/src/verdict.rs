@@ -1,0 +1,130 @@
+//! Verdicts: the outcome of verifying a receipt or a chain.
+
+use std::fmt;
+
+use ed25519_dalek::VerifyingKey;
+
+use crate::keys::public_key_to_did_key;
+use crate::model::{ApprovalOutcome, TrustLevel};
+
+/// Who signed a valid receipt, and the trust level derived from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signers {
+    /// Derived from the signatures, never read from the receipt.
+    pub trust_level: TrustLevel,
+    /// The operator's key.
+    pub operator: VerifyingKey,
+    /// The approver's key and decision, on L1 receipts.
+    pub approver: Option<(VerifyingKey, ApprovalOutcome)>,
+}
+
+/// The outcome of a verification. Every kind but `Valid` carries a one-line detail.
+///
+/// Not `non_exhaustive` on purpose: callers must handle every verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Every check passed.
+    Valid(Signers),
+    /// `alg` is not `heso-action/v2+ed25519`.
+    WrongAlgorithm(String),
+    /// `action_version` is not `heso-action/2.0`.
+    Unsupported(String),
+    /// Not a receipt of this format's shape.
+    Malformed(String),
+    /// `action_hash` differs from the hash of the canonical bytes.
+    HashMismatch(String),
+    /// A signature does not verify (or its key or bytes do not decode).
+    InvalidSignature(String),
+    /// The approver key is the operator key.
+    SelfApproval(String),
+    /// `trust_level` differs from the level the signatures give.
+    TrustLevelMismatch(String),
+    /// A signer is not among the keys the caller pinned.
+    UntrustedSigner(String),
+    /// `agent_identity` or `approver_identity` names another key than the one that signed.
+    IdentityMismatch(String),
+    /// A redaction marker does not match `fields`, or `merkle_root` is wrong.
+    MalformedRedaction(String),
+    /// A receipt does not follow its predecessor in its session.
+    LinkBroken {
+        /// The seq of the receipt where the chain breaks, when it has one.
+        seq: Option<u64>,
+        /// What is wrong.
+        detail: String,
+    },
+    /// A log file ends in a partial line.
+    TornTail(String),
+}
+
+impl Verdict {
+    /// True only for `Valid`.
+    pub fn is_valid(&self) -> bool {
+        matches!(self, Verdict::Valid(_))
+    }
+
+    /// The PascalCase kind, e.g. `HashMismatch`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Verdict::Valid(_) => "Valid",
+            Verdict::WrongAlgorithm(_) => "WrongAlgorithm",
+            Verdict::Unsupported(_) => "Unsupported",
+            Verdict::Malformed(_) => "Malformed",
+            Verdict::HashMismatch(_) => "HashMismatch",
+            Verdict::InvalidSignature(_) => "InvalidSignature",
+            Verdict::SelfApproval(_) => "SelfApproval",
+            Verdict::TrustLevelMismatch(_) => "TrustLevelMismatch",
+            Verdict::UntrustedSigner(_) => "UntrustedSigner",
+            Verdict::IdentityMismatch(_) => "IdentityMismatch",
+            Verdict::MalformedRedaction(_) => "MalformedRedaction",
+            Verdict::LinkBroken { .. } => "LinkBroken",
+            Verdict::TornTail(_) => "TornTail",
+        }
+    }
+
+    /// The one-line detail (empty for `Valid`).
+    pub fn detail(&self) -> &str {
+        match self {
+            Verdict::Valid(_) => "",
+            Verdict::WrongAlgorithm(d)
+            | Verdict::Unsupported(d)
+            | Verdict::Malformed(d)
+            | Verdict::HashMismatch(d)
+            | Verdict::InvalidSignature(d)
+            | Verdict::SelfApproval(d)
+            | Verdict::TrustLevelMismatch(d)
+            | Verdict::UntrustedSigner(d)
+            | Verdict::IdentityMismatch(d)
+            | Verdict::MalformedRedaction(d)
+            | Verdict::TornTail(d) => d,
+            Verdict::LinkBroken { detail, .. } => detail,
+        }
+    }
+
+    /// The signers of a valid receipt.
+    pub fn signers(&self) -> Option<&Signers> {
+        match self {
+            Verdict::Valid(signers) => Some(signers),
+            _ => None,
+        }
+    }
+}
+
+/// `Valid (L0)`, or `Kind: detail`.
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Verdict::Valid(signers) => write!(f, "Valid ({})", signers.trust_level),
+            other => write!(f, "{}: {}", other.kind(), other.detail()),
+        }
+    }
+}
+
+impl fmt::Display for Signers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "operator {}", public_key_to_did_key(&self.operator))?;
+        if let Some((key, decision)) = &self.approver {
+            write!(f, ", approver {} ({decision})", public_key_to_did_key(key))?;
+        }
+        Ok(())
+    }
+}

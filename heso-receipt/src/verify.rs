@@ -1,0 +1,355 @@
+//! Verifying one receipt, and a chain of them.
+
+use std::collections::{BTreeSet, HashMap};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use ed25519_dalek::{Signature, VerifyingKey};
+use serde_json::{Map, Value};
+
+use crate::canonical::{APPROVER_DOMAIN, OPERATOR_DOMAIN, action_hash_of, canonical_bytes, signed_message};
+use crate::chain::{ChainHead, check_link};
+use crate::keys::{public_key_from_base64, public_key_to_did_key};
+use crate::model::{ACTION_VERSION, ALG, KeyRole, MarkerAlgorithm, Receipt, RedactionMode, TrustLevel};
+use crate::path::FieldPath;
+use crate::redaction::merkle_root;
+use crate::strict::parse_strict;
+use crate::verdict::{Signers, Verdict};
+
+/// Which keys the caller trusts to sign.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum SignerPins {
+    /// Nothing pinned: any key may sign, and the verdict names who did.
+    #[default]
+    Any,
+    /// Every signer, in either role, must be one of these keys.
+    Only(Vec<VerifyingKey>),
+}
+
+impl SignerPins {
+    fn admits(&self, key: &VerifyingKey) -> bool {
+        match self {
+            SignerPins::Any => true,
+            SignerPins::Only(keys) => keys.contains(key),
+        }
+    }
+}
+
+/// The verdict on one receipt, with the receipt when it parsed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checked {
+    /// What verification found.
+    pub verdict: Verdict,
+    /// The parsed receipt, when its shape was valid (present for every verdict after
+    /// `Malformed`), so callers can show what it claims.
+    pub receipt: Option<Receipt>,
+}
+
+/// Verifies one receipt from its JSON bytes.
+///
+/// Checks, in order: `WrongAlgorithm`, `Unsupported`, `Malformed`, `HashMismatch`,
+/// `InvalidSignature`, `SelfApproval`, `TrustLevelMismatch`, `UntrustedSigner`,
+/// `IdentityMismatch`, `MalformedRedaction`; the first that fails is the verdict.
+pub fn verify_receipt(bytes: &[u8], pins: &SignerPins) -> Checked {
+    match parse_receipt(bytes) {
+        Err(verdict) => Checked { verdict, receipt: None },
+        Ok(parsed) => {
+            let verdict = match check_parsed(&parsed, pins) {
+                Ok(signers) => Verdict::Valid(signers),
+                Err(verdict) => verdict,
+            };
+            Checked { verdict, receipt: Some(parsed.receipt) }
+        }
+    }
+}
+
+/// A receipt whose shape passed, with the bytes its signatures cover.
+struct Parsed {
+    receipt: Receipt,
+    content: Map<String, Value>,
+}
+
+fn parse_receipt(bytes: &[u8]) -> Result<Parsed, Verdict> {
+    // Algorithm and version are read from the raw object before the strict shape check,
+    // so a receipt of another version is `Unsupported`, not `Malformed`.
+    let raw: Value = serde_json::from_slice(bytes)
+        .map_err(|e| Verdict::Malformed(format!("not JSON: {e}")))?;
+    let Value::Object(envelope) = &raw else {
+        return Err(Verdict::Malformed("a receipt must be a JSON object".into()));
+    };
+    match envelope.get("alg") {
+        Some(Value::String(alg)) if alg == ALG => {}
+        Some(Value::String(alg)) => {
+            return Err(Verdict::WrongAlgorithm(format!("alg is {alg:?}, expected {ALG:?}")));
+        }
+        Some(_) => return Err(Verdict::WrongAlgorithm("alg is not a string".into())),
+        None => return Err(Verdict::Malformed("missing key \"alg\"".into())),
+    }
+    let Some(Value::Object(content)) = envelope.get("content") else {
+        return Err(Verdict::Malformed("\"content\" is missing or not an object".into()));
+    };
+    match content.get("action_version") {
+        Some(Value::String(v)) if v == ACTION_VERSION => {}
+        Some(Value::String(v)) => {
+            return Err(Verdict::Unsupported(format!(
+                "action_version is {v:?}, this verifier reads {ACTION_VERSION:?}"
+            )));
+        }
+        Some(_) => return Err(Verdict::Unsupported("action_version is not a string".into())),
+        None => return Err(Verdict::Malformed("missing key \"content.action_version\"".into())),
+    }
+
+    let strict = parse_strict(bytes).map_err(Verdict::Malformed)?;
+    let receipt: Receipt = serde_path_to_error::deserialize(&strict).map_err(|e| {
+        Verdict::Malformed(format!("at {}: {}", e.path(), e.inner()))
+    })?;
+    let Some(Value::Object(content)) = strict.get("content") else {
+        return Err(Verdict::Malformed("\"content\" is not an object".into()));
+    };
+    check_signature_entries(&receipt)?;
+    Ok(Parsed { receipt, content: content.clone() })
+}
+
+fn check_signature_entries(receipt: &Receipt) -> Result<(), Verdict> {
+    let mut operators = 0;
+    let mut approvers = 0;
+    for (n, entry) in receipt.signatures.iter().enumerate() {
+        if entry.algorithm != "Ed25519" {
+            return Err(Verdict::Malformed(format!(
+                "signatures[{n}].algorithm is {:?}, expected \"Ed25519\"",
+                entry.algorithm
+            )));
+        }
+        match entry.key_id {
+            KeyRole::Operator => operators += 1,
+            KeyRole::Approver => approvers += 1,
+        }
+    }
+    if operators != 1 {
+        return Err(Verdict::Malformed(format!(
+            "expected exactly one operator signature, found {operators}"
+        )));
+    }
+    if approvers > 1 {
+        return Err(Verdict::Malformed(format!(
+            "expected at most one approver signature, found {approvers}"
+        )));
+    }
+    Ok(())
+}
+
+fn check_parsed(parsed: &Parsed, pins: &SignerPins) -> Result<Signers, Verdict> {
+    let receipt = &parsed.receipt;
+    let content = &receipt.content;
+
+    let canonical =
+        canonical_bytes(&parsed.content).map_err(|e| Verdict::Malformed(e.to_string()))?;
+    let computed = action_hash_of(&canonical);
+    if computed != content.action_hash {
+        return Err(Verdict::HashMismatch(format!(
+            "action_hash is {}, the content hashes to {computed}",
+            short(&content.action_hash)
+        )));
+    }
+
+    let mut operator = None;
+    let mut approver = None;
+    for entry in &receipt.signatures {
+        let (domain, role) = match entry.key_id {
+            KeyRole::Operator => (OPERATOR_DOMAIN, "operator"),
+            KeyRole::Approver => (APPROVER_DOMAIN, "approver"),
+        };
+        let key = check_signature(entry.public_key.as_str(), &entry.signature, domain, &canonical)
+            .map_err(|why| Verdict::InvalidSignature(format!("{role} signature: {why}")))?;
+        match entry.key_id {
+            KeyRole::Operator => operator = Some(key),
+            KeyRole::Approver => approver = Some(key),
+        }
+    }
+    let Some(operator) = operator else {
+        return Err(Verdict::Malformed("no operator signature".into()));
+    };
+
+    if approver.is_some_and(|a| a == operator) {
+        return Err(Verdict::SelfApproval(format!(
+            "the approver key is the operator key ({})",
+            public_key_to_did_key(&operator)
+        )));
+    }
+
+    let derived = if approver.is_some() { TrustLevel::L1 } else { TrustLevel::L0 };
+    if derived != content.trust_level {
+        return Err(Verdict::TrustLevelMismatch(format!(
+            "trust_level says {}, the signatures give {derived}",
+            content.trust_level
+        )));
+    }
+
+    for (role, key) in [("operator", Some(operator)), ("approver", approver)] {
+        if let Some(key) = key.filter(|k| !pins.admits(k)) {
+            return Err(Verdict::UntrustedSigner(format!(
+                "{role} key {} is not among the pinned keys",
+                public_key_to_did_key(&key)
+            )));
+        }
+    }
+
+    if public_key_from_base64(&content.agent_identity).ok() != Some(operator) {
+        return Err(Verdict::IdentityMismatch(
+            "agent_identity is not the operator's signing key".into(),
+        ));
+    }
+    let approval = match (approver, &content.approver_decision) {
+        (None, None) => None,
+        (Some(_), None) => {
+            return Err(Verdict::IdentityMismatch(
+                "an L1 receipt must carry approver_decision".into(),
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(Verdict::IdentityMismatch(
+                "approver_decision without an approver signature".into(),
+            ));
+        }
+        (Some(key), Some(decision)) => {
+            if public_key_from_base64(&decision.approver_identity).ok() != Some(key) {
+                return Err(Verdict::IdentityMismatch(
+                    "approver_decision.approver_identity is not the approver's signing key".into(),
+                ));
+            }
+            Some((key, decision.decision))
+        }
+    };
+
+    check_redaction(receipt)?;
+
+    Ok(Signers { trust_level: derived, operator, approver: approval })
+}
+
+fn check_signature(
+    public_key: &str,
+    signature: &str,
+    domain: &[u8],
+    canonical: &[u8],
+) -> Result<VerifyingKey, String> {
+    let key = public_key_from_base64(public_key).map_err(|e| format!("public_key {e}"))?;
+    let bytes = STANDARD
+        .decode(signature)
+        .map_err(|_| "signature is not padded standard base64".to_owned())?;
+    let bytes: [u8; 64] = bytes
+        .as_slice()
+        .try_into()
+        .map_err(|_| format!("signature is {} bytes, expected 64", bytes.len()))?;
+    let signature = Signature::from_bytes(&bytes);
+    key.verify_strict(&signed_message(domain, canonical), &signature)
+        .map_err(|_| "does not verify".to_owned())?;
+    Ok(key)
+}
+
+fn check_redaction(receipt: &Receipt) -> Result<(), Verdict> {
+    let Some(redaction) = &receipt.content.redaction else {
+        return Ok(());
+    };
+    let bad = |detail: String| Verdict::MalformedRedaction(detail);
+    let fields = Value::Object(receipt.content.action.fields.clone());
+    let mut seen = BTreeSet::new();
+    let mut salted = Vec::new();
+    for (n, marker) in redaction.markers.iter().enumerate() {
+        let at = format!("markers[{n}] ({:?})", marker.field_path);
+        if !seen.insert(marker.field_path.as_str()) {
+            return Err(bad(format!("{at}: duplicate field_path")));
+        }
+        let path = FieldPath::parse(&marker.field_path).map_err(|e| bad(format!("{at}: {e}")))?;
+        if path.has_wildcard() {
+            return Err(bad(format!("{at}: a marker path must be concrete, without '*'")));
+        }
+        let matches = path.resolve(&fields);
+        let [(concrete, value)] = matches.as_slice() else {
+            return Err(bad(format!("{at}: no value at this path in action.fields")));
+        };
+        if concrete.to_string() != marker.field_path {
+            return Err(bad(format!("{at}: path is not written in its canonical form")));
+        }
+        match marker.algorithm {
+            MarkerAlgorithm::SaltedBlake3 => {
+                if !is_hex_hash(&marker.commitment) {
+                    return Err(bad(format!("{at}: commitment is not 64 lowercase hex digits")));
+                }
+                let expected = Value::Object(Map::from_iter([(
+                    "_sd".to_owned(),
+                    Value::String(marker.commitment.clone()),
+                )]));
+                if **value != expected {
+                    return Err(bad(format!("{at}: the field does not hold {{\"_sd\": commitment}}")));
+                }
+                salted.push(marker.commitment.as_str());
+            }
+            MarkerAlgorithm::Drop => {
+                if !marker.commitment.is_empty() {
+                    return Err(bad(format!("{at}: a drop/v1 marker has an empty commitment")));
+                }
+                if value.as_str() != Some("[redacted]") {
+                    return Err(bad(format!("{at}: the field does not hold \"[redacted]\"")));
+                }
+            }
+        }
+    }
+    let expected_mode =
+        if salted.is_empty() { RedactionMode::Destructive } else { RedactionMode::CommitAndReveal };
+    if redaction.mode != expected_mode {
+        return Err(bad(format!(
+            "mode is {}, the markers make it {}",
+            redaction.mode.as_str(),
+            expected_mode.as_str()
+        )));
+    }
+    match (&redaction.merkle_root, salted.is_empty()) {
+        (None, true) => Ok(()),
+        (Some(_), true) => Err(bad("merkle_root present without a salted marker".into())),
+        (None, false) => Err(bad("merkle_root missing".into())),
+        (Some(root), false) if *root == merkle_root(salted.iter().copied()) => Ok(()),
+        (Some(_), false) => Err(bad("merkle_root does not match the markers".into())),
+    }
+}
+
+fn is_hex_hash(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+fn short(hash: &str) -> &str {
+    hash.get(..16).unwrap_or(hash)
+}
+
+/// Where a chain check failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainFailure {
+    /// Index of the receipt (0-based, in the order given).
+    pub index: usize,
+    /// Its verdict: the receipt's own failure, or `LinkBroken`.
+    pub verdict: Verdict,
+}
+
+/// Verifies receipts in order: each one on its own, then its link to the previous
+/// receipt of the same session (sessions may interleave). Returns every session's head.
+pub fn verify_chain<'a>(
+    receipts: impl IntoIterator<Item = &'a [u8]>,
+    pins: &SignerPins,
+) -> Result<Vec<ChainHead>, ChainFailure> {
+    let mut heads: HashMap<String, ChainHead> = HashMap::new();
+    let mut order = Vec::new();
+    for (index, bytes) in receipts.into_iter().enumerate() {
+        let checked = verify_receipt(bytes, pins);
+        let receipt = match (checked.verdict, checked.receipt) {
+            (Verdict::Valid(_), Some(receipt)) => receipt,
+            (verdict, _) => return Err(ChainFailure { index, verdict }),
+        };
+        let session = receipt.content.session_id.clone().unwrap_or_default();
+        let head = check_link(heads.get(&session), &receipt)
+            .map_err(|verdict| ChainFailure { index, verdict })?;
+        if !heads.contains_key(&session) {
+            order.push(session.clone());
+        }
+        heads.insert(session, head);
+    }
+    Ok(order.into_iter().filter_map(|s| heads.remove(&s)).collect())
+}

@@ -1,0 +1,1 @@
+//! heso-redact (being written).

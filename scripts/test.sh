@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Every test heso has, from a fresh machine. CI runs exactly this (.ci/run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "toolchain: rustfmt, clippy, wasm32 target"
+rustup component add rustfmt clippy >/dev/null 2>&1 || true
+rustup target add wasm32-unknown-unknown
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "cargo test (unit, integration and doc tests)"
+cargo test --workspace
+
+step "heso-receipt builds for wasm32-unknown-unknown"
+cargo build -p heso-receipt --target wasm32-unknown-unknown --release
