@@ -12,7 +12,11 @@ const LINK_DOMAIN: &[u8] = b"heso-rcpt-chain/v1\0";
 pub fn chain_link(session_id: &str, seq: u64, action_hash: &str) -> String {
     let mut hasher = blake3::Hasher::new();
     hasher.update(LINK_DOMAIN);
-    for part in [session_id.as_bytes(), &seq.to_le_bytes(), action_hash.as_bytes()] {
+    for part in [
+        session_id.as_bytes(),
+        &seq.to_le_bytes(),
+        action_hash.as_bytes(),
+    ] {
         hasher.update(&(part.len() as u64).to_le_bytes());
         hasher.update(part);
     }
@@ -44,27 +48,42 @@ pub fn check_link(head: Option<&ChainHead>, receipt: &Receipt) -> Result<ChainHe
     let content = &receipt.content;
     let broken = |seq: Option<u64>, detail: String| Verdict::LinkBroken { seq, detail };
     let (Some(session_id), Some(seq)) = (&content.session_id, content.seq) else {
-        return Err(broken(content.seq, "receipt has no session_id or seq".into()));
+        return Err(broken(
+            content.seq,
+            "receipt has no session_id or seq".into(),
+        ));
     };
     match head {
         None => {
             if seq != 0 {
-                return Err(broken(Some(seq), format!("session {session_id:?} starts at seq {seq}, not 0")));
+                return Err(broken(
+                    Some(seq),
+                    format!("session {session_id:?} starts at seq {seq}, not 0"),
+                ));
             }
             if content.prev_receipt_hash.is_some() {
-                return Err(broken(Some(seq), "genesis receipt (seq 0) has a prev_receipt_hash".into()));
+                return Err(broken(
+                    Some(seq),
+                    "genesis receipt (seq 0) has a prev_receipt_hash".into(),
+                ));
             }
         }
         Some(head) => {
             if head.session_id != *session_id {
                 return Err(broken(
                     Some(seq),
-                    format!("session {session_id:?} follows session {:?}", head.session_id),
+                    format!(
+                        "session {session_id:?} follows session {:?}",
+                        head.session_id
+                    ),
                 ));
             }
             let expected_seq = head.seq.checked_add(1);
             if Some(seq) != expected_seq {
-                return Err(broken(Some(seq), format!("seq {seq} follows seq {}", head.seq)));
+                return Err(broken(
+                    Some(seq),
+                    format!("seq {seq} follows seq {}", head.seq),
+                ));
             }
             let expected = head.next_link();
             match &content.prev_receipt_hash {

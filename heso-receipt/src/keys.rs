@@ -103,13 +103,22 @@ mod tests {
     #[test]
     fn bad_keys_are_errors() {
         assert_eq!(public_key_from_base64("abc"), Err(KeyDecodeError::Base64));
-        assert_eq!(public_key_from_base64("AAAA"), Err(KeyDecodeError::Length(3)));
+        assert_eq!(
+            public_key_from_base64("AAAA"),
+            Err(KeyDecodeError::Length(3))
+        );
         assert_eq!(
             public_key_from_did_key("did:key:abc"),
             Err(KeyDecodeError::DidKeyEncoding)
         );
         // secp256k1 multicodec (0xe7 0x01) is not ours.
-        let other = format!("did:key:z{}", bs58::encode([0xe7, 0x01, 1, 2]).into_string());
-        assert_eq!(public_key_from_did_key(&other), Err(KeyDecodeError::DidKeyCodec));
+        let other = format!(
+            "did:key:z{}",
+            bs58::encode([0xe7, 0x01, 1, 2]).into_string()
+        );
+        assert_eq!(
+            public_key_from_did_key(&other),
+            Err(KeyDecodeError::DidKeyCodec)
+        );
     }
 }

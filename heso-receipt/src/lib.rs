@@ -31,7 +31,9 @@ mod strict;
 mod verdict;
 mod verify;
 
-pub use canonical::{APPROVER_DOMAIN, CanonicalError, OPERATOR_DOMAIN, action_hash_of, canonical_bytes};
+pub use canonical::{
+    APPROVER_DOMAIN, CanonicalError, OPERATOR_DOMAIN, action_hash_of, canonical_bytes,
+};
 pub use chain::{ChainHead, chain_link, check_link};
 pub use keys::{
     KeyDecodeError, public_key_from_base64, public_key_from_did_key, public_key_from_str,
@@ -44,7 +46,10 @@ pub use model::{
 };
 pub use path::{ConcretePath, FieldPath, PathError, Segment, Step, jcs_key_cmp};
 pub use redaction::{merkle_root, salted_commitment};
-pub use sign::{Approval, ChainPosition, Draft, SignError, content_canonical_bytes, sign_approved_receipt, sign_receipt};
+pub use sign::{
+    Approval, ChainPosition, Draft, SignError, content_canonical_bytes, sign_approved_receipt,
+    sign_receipt,
+};
 pub use strict::{MAX_SAFE_INTEGER, parse_strict};
 pub use verdict::{Signers, Verdict};
 pub use verify::{ChainFailure, Checked, SignerPins, verify_chain, verify_receipt};

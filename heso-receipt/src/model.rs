@@ -38,19 +38,39 @@ pub struct Content {
     /// L0 (operator only) or L1 (operator and a person's approval).
     pub trust_level: TrustLevel,
     /// The person's decision, on L1 receipts.
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub approver_decision: Option<ApproverDecision>,
     /// What was hidden from `action.fields`.
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub redaction: Option<Redaction>,
     /// The chain (log session) this receipt belongs to.
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub session_id: Option<String>,
     /// Position in the session, from 0.
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub seq: Option<u64>,
     /// Link to the predecessor (absent at seq 0).
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub prev_receipt_hash: Option<String>,
     /// Lowercase hex BLAKE3 of the canonical bytes of everything above.
     pub action_hash: String,
@@ -70,13 +90,25 @@ pub struct Action {
     /// The call's arguments, after redaction.
     pub fields: Map<String, Value>,
     /// Host the action talks to, when there is one.
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub target_host: Option<String>,
     /// Hash of the result, when recorded.
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub result_hash: Option<String>,
     /// An error the action ended with, when recorded.
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub error: Option<Value>,
 }
 
@@ -246,7 +278,11 @@ pub struct Redaction {
     /// One marker per concrete path, in the order JCS writes the fields.
     pub markers: Vec<Marker>,
     /// Hex BLAKE3 over the salted commitments, present exactly when one exists.
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub merkle_root: Option<String>,
 }
 

@@ -90,11 +90,17 @@ impl FieldPath {
          -> Result<(), PathError> {
             match star_at.take() {
                 Some(at) if !current.is_empty() => {
-                    return Err(PathError::StrayWildcard { path: text.to_owned(), at });
+                    return Err(PathError::StrayWildcard {
+                        path: text.to_owned(),
+                        at,
+                    });
                 }
                 Some(_) => segments.push(Segment::Wildcard),
                 None if current.is_empty() => {
-                    return Err(PathError::EmptySegment { path: text.to_owned(), at: start });
+                    return Err(PathError::EmptySegment {
+                        path: text.to_owned(),
+                        at: start,
+                    });
                 }
                 None => segments.push(Segment::Key(std::mem::take(current))),
             }
@@ -105,11 +111,19 @@ impl FieldPath {
                 '\\' => match chars.next() {
                     Some((_, escaped @ ('.' | '*' | '\\'))) => {
                         if let Some(star) = star_at {
-                            return Err(PathError::StrayWildcard { path: text.to_owned(), at: star });
+                            return Err(PathError::StrayWildcard {
+                                path: text.to_owned(),
+                                at: star,
+                            });
                         }
                         current.push(escaped);
                     }
-                    _ => return Err(PathError::BadEscape { path: text.to_owned(), at }),
+                    _ => {
+                        return Err(PathError::BadEscape {
+                            path: text.to_owned(),
+                            at,
+                        });
+                    }
                 },
                 '.' => {
                     finish(&mut current, &mut star_at, &mut segments, segment_start)?;
@@ -117,13 +131,19 @@ impl FieldPath {
                 }
                 '*' => {
                     if star_at.is_some() || !current.is_empty() {
-                        return Err(PathError::StrayWildcard { path: text.to_owned(), at });
+                        return Err(PathError::StrayWildcard {
+                            path: text.to_owned(),
+                            at,
+                        });
                     }
                     star_at = Some(at);
                 }
                 other => {
                     if let Some(star) = star_at {
-                        return Err(PathError::StrayWildcard { path: text.to_owned(), at: star });
+                        return Err(PathError::StrayWildcard {
+                            path: text.to_owned(),
+                            at: star,
+                        });
                     }
                     current.push(other);
                 }
@@ -160,7 +180,12 @@ fn resolve_into<'v>(
     out: &mut Vec<(ConcretePath, &'v Value)>,
 ) {
     let Some((first, rest)) = segments.split_first() else {
-        out.push((ConcretePath { steps: prefix.clone() }, value));
+        out.push((
+            ConcretePath {
+                steps: prefix.clone(),
+            },
+            value,
+        ));
         return;
     };
     match first {
@@ -229,20 +254,24 @@ impl ConcretePath {
 
     /// The value at this path, if the document still has one there.
     pub fn get<'v>(&self, root: &'v Value) -> Option<&'v Value> {
-        self.steps.iter().try_fold(root, |value, step| match (step, value) {
-            (Step::Index(i), Value::Array(items)) => items.get(*i),
-            (Step::Key(k), Value::Object(map)) => map.get(k),
-            _ => None,
-        })
+        self.steps
+            .iter()
+            .try_fold(root, |value, step| match (step, value) {
+                (Step::Index(i), Value::Array(items)) => items.get(*i),
+                (Step::Key(k), Value::Object(map)) => map.get(k),
+                _ => None,
+            })
     }
 
     /// A mutable reference to the value at this path.
     pub fn get_mut<'v>(&self, root: &'v mut Value) -> Option<&'v mut Value> {
-        self.steps.iter().try_fold(root, |value, step| match (step, value) {
-            (Step::Index(i), Value::Array(items)) => items.get_mut(*i),
-            (Step::Key(k), Value::Object(map)) => map.get_mut(k),
-            _ => None,
-        })
+        self.steps
+            .iter()
+            .try_fold(root, |value, step| match (step, value) {
+                (Step::Index(i), Value::Array(items)) => items.get_mut(*i),
+                (Step::Key(k), Value::Object(map)) => map.get_mut(k),
+                _ => None,
+            })
     }
 
     /// True when `self` is `other` or lies inside it.
@@ -315,7 +344,10 @@ mod tests {
     #[test]
     fn escapes_round_trip() {
         let doc = json!({"headers": {"x.api.key": 1, "a*": 2, "b\\": 3}});
-        assert_eq!(paths("headers.x\\.api\\.key", &doc), ["headers.x\\.api\\.key"]);
+        assert_eq!(
+            paths("headers.x\\.api\\.key", &doc),
+            ["headers.x\\.api\\.key"]
+        );
         assert_eq!(paths("headers.a\\*", &doc), ["headers.a\\*"]);
         assert_eq!(paths("headers.b\\\\", &doc), ["headers.b\\\\"]);
         assert_eq!(
@@ -345,12 +377,30 @@ mod tests {
     #[test]
     fn bad_paths_are_errors() {
         assert_eq!(FieldPath::parse(""), Err(PathError::Empty));
-        assert!(matches!(FieldPath::parse("a..b"), Err(PathError::EmptySegment { at: 2, .. })));
-        assert!(matches!(FieldPath::parse("a."), Err(PathError::EmptySegment { .. })));
-        assert!(matches!(FieldPath::parse("a\\x"), Err(PathError::BadEscape { at: 1, .. })));
-        assert!(matches!(FieldPath::parse("a\\"), Err(PathError::BadEscape { .. })));
-        assert!(matches!(FieldPath::parse("a*"), Err(PathError::StrayWildcard { .. })));
-        assert!(matches!(FieldPath::parse("*a"), Err(PathError::StrayWildcard { .. })));
+        assert!(matches!(
+            FieldPath::parse("a..b"),
+            Err(PathError::EmptySegment { at: 2, .. })
+        ));
+        assert!(matches!(
+            FieldPath::parse("a."),
+            Err(PathError::EmptySegment { .. })
+        ));
+        assert!(matches!(
+            FieldPath::parse("a\\x"),
+            Err(PathError::BadEscape { at: 1, .. })
+        ));
+        assert!(matches!(
+            FieldPath::parse("a\\"),
+            Err(PathError::BadEscape { .. })
+        ));
+        assert!(matches!(
+            FieldPath::parse("a*"),
+            Err(PathError::StrayWildcard { .. })
+        ));
+        assert!(matches!(
+            FieldPath::parse("*a"),
+            Err(PathError::StrayWildcard { .. })
+        ));
     }
 
     #[test]

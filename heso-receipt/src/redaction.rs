@@ -5,7 +5,11 @@ use serde_json::Value;
 use crate::canonical::CanonicalError;
 
 /// `salted-blake3/v1`: lowercase hex BLAKE3(salt ‖ field_path ‖ JCS(value)).
-pub fn salted_commitment(salt: &[u8; 32], field_path: &str, value: &Value) -> Result<String, CanonicalError> {
+pub fn salted_commitment(
+    salt: &[u8; 32],
+    field_path: &str,
+    value: &Value,
+) -> Result<String, CanonicalError> {
     let jcs = serde_jcs::to_vec(value).map_err(|e| CanonicalError::Jcs(e.to_string()))?;
     let mut hasher = blake3::Hasher::new();
     hasher.update(salt);

@@ -1,11 +1,14 @@
 //! Building and signing receipts. The caller supplies keys and timestamps.
 
-use ed25519_dalek::{Signer as _, SigningKey};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use ed25519_dalek::{Signer as _, SigningKey};
 use serde_json::Value;
 
-use crate::canonical::{APPROVER_DOMAIN, CanonicalError, OPERATOR_DOMAIN, action_hash_of, canonical_bytes, signed_message};
+use crate::canonical::{
+    APPROVER_DOMAIN, CanonicalError, OPERATOR_DOMAIN, action_hash_of, canonical_bytes,
+    signed_message,
+};
 use crate::keys::public_key_to_base64;
 use crate::model::{
     ACTION_VERSION, ALG, Action, ApprovalOutcome, ApproverDecision, Content, KeyRole, PolicyRecord,
@@ -134,11 +137,25 @@ fn finish(
 ) -> Result<Receipt, SignError> {
     let canonical = content_canonical_bytes(&content)?;
     content.action_hash = action_hash_of(&canonical);
-    let mut signatures = vec![entry(KeyRole::Operator, operator, OPERATOR_DOMAIN, &canonical)];
+    let mut signatures = vec![entry(
+        KeyRole::Operator,
+        operator,
+        OPERATOR_DOMAIN,
+        &canonical,
+    )];
     if let Some(approver) = approver {
-        signatures.push(entry(KeyRole::Approver, approver, APPROVER_DOMAIN, &canonical));
+        signatures.push(entry(
+            KeyRole::Approver,
+            approver,
+            APPROVER_DOMAIN,
+            &canonical,
+        ));
     }
-    Ok(Receipt { alg: ALG.to_owned(), content, signatures })
+    Ok(Receipt {
+        alg: ALG.to_owned(),
+        content,
+        signatures,
+    })
 }
 
 /// `C` for typed content (its `action_hash` is ignored).
@@ -164,9 +181,12 @@ fn check_integers(value: &Value, path: &str) -> Result<(), SignError> {
     match value {
         Value::Number(n) => {
             let out_of_range = n.as_u64().is_some_and(|v| v > MAX_SAFE_INTEGER)
-                || n.as_i64().is_some_and(|v| v.unsigned_abs() > MAX_SAFE_INTEGER);
+                || n.as_i64()
+                    .is_some_and(|v| v.unsigned_abs() > MAX_SAFE_INTEGER);
             if out_of_range {
-                return Err(SignError::IntegerOutOfRange { path: path.to_owned() });
+                return Err(SignError::IntegerOutOfRange {
+                    path: path.to_owned(),
+                });
             }
             Ok(())
         }

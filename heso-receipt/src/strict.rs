@@ -14,6 +14,11 @@ pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 
 /// Parses `bytes` as one JSON value with the strict checks above.
 pub fn parse_strict(bytes: &[u8]) -> Result<Value, String> {
+    if let Some(at) = find_lone_surrogate(bytes) {
+        return Err(format!(
+            "lone surrogate escape at byte {at}: strings must be valid Unicode"
+        ));
+    }
     check_integer_literals(bytes)?;
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = StrictSeed { path: "$" }
@@ -57,7 +62,12 @@ fn check_integer_literals(bytes: &[u8]) -> Result<(), String> {
             let start = i;
             let mut end = i;
             while let Some(&c) = bytes.get(end) {
-                if c == b'-' || c == b'+' || c == b'.' || c == b'e' || c == b'E' || c.is_ascii_digit()
+                if c == b'-'
+                    || c == b'+'
+                    || c == b'.'
+                    || c == b'e'
+                    || c == b'E'
+                    || c.is_ascii_digit()
                 {
                     end += 1;
                 } else {
@@ -89,6 +99,48 @@ fn check_integer_literals(bytes: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
+/// Byte offset of a `\uXXXX` escape that is half of a surrogate pair without its other
+/// half (serde_json rejects these too, but with a message about hex escapes).
+pub(crate) fn find_lone_surrogate(bytes: &[u8]) -> Option<usize> {
+    let hex_at = |at: usize| -> Option<u32> {
+        let digits = bytes.get(at..at + 4)?;
+        u32::from_str_radix(std::str::from_utf8(digits).ok()?, 16).ok()
+    };
+    let mut in_string = false;
+    let mut i = 0usize;
+    while let Some(&b) = bytes.get(i) {
+        match (in_string, b) {
+            (false, b'"') => in_string = true,
+            (true, b'"') => in_string = false,
+            (true, b'\\') => {
+                if bytes.get(i + 1) == Some(&b'u') {
+                    let unit = hex_at(i + 2)?;
+                    if (0xDC00..=0xDFFF).contains(&unit) {
+                        return Some(i);
+                    }
+                    if (0xD800..=0xDBFF).contains(&unit) {
+                        let low = (bytes.get(i + 6..i + 8) == Some(b"\\u"))
+                            .then(|| hex_at(i + 8))
+                            .flatten();
+                        if !low.is_some_and(|l| (0xDC00..=0xDFFF).contains(&l)) {
+                            return Some(i);
+                        }
+                        i += 12;
+                        continue;
+                    }
+                    i += 6;
+                    continue;
+                }
+                i += 2;
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
 struct StrictSeed<'p> {
     path: &'p str,
 }
@@ -115,13 +167,19 @@ impl<'de> Visitor<'de> for StrictVisitor<'_> {
     }
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
         if v.unsigned_abs() > MAX_SAFE_INTEGER {
-            return Err(E::custom(format!("integer {v} at {} outside ±(2^53−1)", self.path)));
+            return Err(E::custom(format!(
+                "integer {v} at {} outside ±(2^53−1)",
+                self.path
+            )));
         }
         Ok(Value::from(v))
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
         if v > MAX_SAFE_INTEGER {
-            return Err(E::custom(format!("integer {v} at {} outside ±(2^53−1)", self.path)));
+            return Err(E::custom(format!(
+                "integer {v} at {} outside ±(2^53−1)",
+                self.path
+            )));
         }
         Ok(Value::from(v))
     }
@@ -177,7 +235,12 @@ mod tests {
     #[test]
     fn integer_range() {
         assert!(parse_strict(b"[9007199254740991, -9007199254740991]").is_ok());
-        for bad in ["9007199254740992", "-9007199254740992", "100000000000000000000", "[1,{\"x\":18446744073709551616}]"] {
+        for bad in [
+            "9007199254740992",
+            "-9007199254740992",
+            "100000000000000000000",
+            "[1,{\"x\":18446744073709551616}]",
+        ] {
             let err = parse_strict(bad.as_bytes()).unwrap_err();
             assert!(err.contains("outside"), "{bad}: {err}");
         }
@@ -189,7 +252,10 @@ mod tests {
     fn lone_surrogates_rejected() {
         assert!(parse_strict(br#""\ud800""#).is_err());
         assert!(parse_strict(br#""\udc00x""#).is_err());
-        assert_eq!(parse_strict(br#""\ud83d\ude00""#).unwrap(), Value::String("\u{1f600}".into()));
+        assert_eq!(
+            parse_strict(br#""\ud83d\ude00""#).unwrap(),
+            Value::String("\u{1f600}".into())
+        );
     }
 
     #[test]

@@ -23,8 +23,8 @@ pub struct Signers {
 /// Not `non_exhaustive` on purpose: callers must handle every verdict.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
-    /// Every check passed.
-    Valid(Signers),
+    /// Every check passed (boxed: two public keys make it the largest variant).
+    Valid(Box<Signers>),
     /// `alg` is not `heso-action/v2+ed25519`.
     WrongAlgorithm(String),
     /// `action_version` is not `heso-action/2.0`.

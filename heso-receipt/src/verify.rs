@@ -7,13 +7,17 @@ use base64::engine::general_purpose::STANDARD;
 use ed25519_dalek::{Signature, VerifyingKey};
 use serde_json::{Map, Value};
 
-use crate::canonical::{APPROVER_DOMAIN, OPERATOR_DOMAIN, action_hash_of, canonical_bytes, signed_message};
+use crate::canonical::{
+    APPROVER_DOMAIN, OPERATOR_DOMAIN, action_hash_of, canonical_bytes, signed_message,
+};
 use crate::chain::{ChainHead, check_link};
 use crate::keys::{public_key_from_base64, public_key_to_did_key};
-use crate::model::{ACTION_VERSION, ALG, KeyRole, MarkerAlgorithm, Receipt, RedactionMode, TrustLevel};
+use crate::model::{
+    ACTION_VERSION, ALG, KeyRole, MarkerAlgorithm, Receipt, RedactionMode, TrustLevel,
+};
 use crate::path::FieldPath;
 use crate::redaction::merkle_root;
-use crate::strict::parse_strict;
+use crate::strict::{find_lone_surrogate, parse_strict};
 use crate::verdict::{Signers, Verdict};
 
 /// Which keys the caller trusts to sign.
@@ -52,13 +56,19 @@ pub struct Checked {
 /// `IdentityMismatch`, `MalformedRedaction`; the first that fails is the verdict.
 pub fn verify_receipt(bytes: &[u8], pins: &SignerPins) -> Checked {
     match parse_receipt(bytes) {
-        Err(verdict) => Checked { verdict, receipt: None },
+        Err(verdict) => Checked {
+            verdict,
+            receipt: None,
+        },
         Ok(parsed) => {
             let verdict = match check_parsed(&parsed, pins) {
-                Ok(signers) => Verdict::Valid(signers),
+                Ok(signers) => Verdict::Valid(Box::new(signers)),
                 Err(verdict) => verdict,
             };
-            Checked { verdict, receipt: Some(parsed.receipt) }
+            Checked {
+                verdict,
+                receipt: Some(parsed.receipt),
+            }
         }
     }
 }
@@ -72,21 +82,28 @@ struct Parsed {
 fn parse_receipt(bytes: &[u8]) -> Result<Parsed, Verdict> {
     // Algorithm and version are read from the raw object before the strict shape check,
     // so a receipt of another version is `Unsupported`, not `Malformed`.
-    let raw: Value = serde_json::from_slice(bytes)
-        .map_err(|e| Verdict::Malformed(format!("not JSON: {e}")))?;
+    let raw: Value =
+        serde_json::from_slice(bytes).map_err(|e| match find_lone_surrogate(bytes) {
+            Some(at) => Verdict::Malformed(format!("lone surrogate escape at byte {at}")),
+            None => Verdict::Malformed(format!("not JSON: {e}")),
+        })?;
     let Value::Object(envelope) = &raw else {
         return Err(Verdict::Malformed("a receipt must be a JSON object".into()));
     };
     match envelope.get("alg") {
         Some(Value::String(alg)) if alg == ALG => {}
         Some(Value::String(alg)) => {
-            return Err(Verdict::WrongAlgorithm(format!("alg is {alg:?}, expected {ALG:?}")));
+            return Err(Verdict::WrongAlgorithm(format!(
+                "alg is {alg:?}, expected {ALG:?}"
+            )));
         }
         Some(_) => return Err(Verdict::WrongAlgorithm("alg is not a string".into())),
         None => return Err(Verdict::Malformed("missing key \"alg\"".into())),
     }
     let Some(Value::Object(content)) = envelope.get("content") else {
-        return Err(Verdict::Malformed("\"content\" is missing or not an object".into()));
+        return Err(Verdict::Malformed(
+            "\"content\" is missing or not an object".into(),
+        ));
     };
     match content.get("action_version") {
         Some(Value::String(v)) if v == ACTION_VERSION => {}
@@ -95,19 +112,29 @@ fn parse_receipt(bytes: &[u8]) -> Result<Parsed, Verdict> {
                 "action_version is {v:?}, this verifier reads {ACTION_VERSION:?}"
             )));
         }
-        Some(_) => return Err(Verdict::Unsupported("action_version is not a string".into())),
-        None => return Err(Verdict::Malformed("missing key \"content.action_version\"".into())),
+        Some(_) => {
+            return Err(Verdict::Unsupported(
+                "action_version is not a string".into(),
+            ));
+        }
+        None => {
+            return Err(Verdict::Malformed(
+                "missing key \"content.action_version\"".into(),
+            ));
+        }
     }
 
     let strict = parse_strict(bytes).map_err(Verdict::Malformed)?;
-    let receipt: Receipt = serde_path_to_error::deserialize(&strict).map_err(|e| {
-        Verdict::Malformed(format!("at {}: {}", e.path(), e.inner()))
-    })?;
+    let receipt: Receipt = serde_path_to_error::deserialize(&strict)
+        .map_err(|e| Verdict::Malformed(format!("at {}: {}", e.path(), e.inner())))?;
     let Some(Value::Object(content)) = strict.get("content") else {
         return Err(Verdict::Malformed("\"content\" is not an object".into()));
     };
     check_signature_entries(&receipt)?;
-    Ok(Parsed { receipt, content: content.clone() })
+    Ok(Parsed {
+        receipt,
+        content: content.clone(),
+    })
 }
 
 fn check_signature_entries(receipt: &Receipt) -> Result<(), Verdict> {
@@ -159,8 +186,13 @@ fn check_parsed(parsed: &Parsed, pins: &SignerPins) -> Result<Signers, Verdict> 
             KeyRole::Operator => (OPERATOR_DOMAIN, "operator"),
             KeyRole::Approver => (APPROVER_DOMAIN, "approver"),
         };
-        let key = check_signature(entry.public_key.as_str(), &entry.signature, domain, &canonical)
-            .map_err(|why| Verdict::InvalidSignature(format!("{role} signature: {why}")))?;
+        let key = check_signature(
+            entry.public_key.as_str(),
+            &entry.signature,
+            domain,
+            &canonical,
+        )
+        .map_err(|why| Verdict::InvalidSignature(format!("{role} signature: {why}")))?;
         match entry.key_id {
             KeyRole::Operator => operator = Some(key),
             KeyRole::Approver => approver = Some(key),
@@ -177,7 +209,11 @@ fn check_parsed(parsed: &Parsed, pins: &SignerPins) -> Result<Signers, Verdict> 
         )));
     }
 
-    let derived = if approver.is_some() { TrustLevel::L1 } else { TrustLevel::L0 };
+    let derived = if approver.is_some() {
+        TrustLevel::L1
+    } else {
+        TrustLevel::L0
+    };
     if derived != content.trust_level {
         return Err(Verdict::TrustLevelMismatch(format!(
             "trust_level says {}, the signatures give {derived}",
@@ -223,7 +259,11 @@ fn check_parsed(parsed: &Parsed, pins: &SignerPins) -> Result<Signers, Verdict> 
 
     check_redaction(receipt)?;
 
-    Ok(Signers { trust_level: derived, operator, approver: approval })
+    Ok(Signers {
+        trust_level: derived,
+        operator,
+        approver: approval,
+    })
 }
 
 fn check_signature(
@@ -261,32 +301,42 @@ fn check_redaction(receipt: &Receipt) -> Result<(), Verdict> {
         }
         let path = FieldPath::parse(&marker.field_path).map_err(|e| bad(format!("{at}: {e}")))?;
         if path.has_wildcard() {
-            return Err(bad(format!("{at}: a marker path must be concrete, without '*'")));
+            return Err(bad(format!(
+                "{at}: a marker path must be concrete, without '*'"
+            )));
         }
         let matches = path.resolve(&fields);
         let [(concrete, value)] = matches.as_slice() else {
             return Err(bad(format!("{at}: no value at this path in action.fields")));
         };
         if concrete.to_string() != marker.field_path {
-            return Err(bad(format!("{at}: path is not written in its canonical form")));
+            return Err(bad(format!(
+                "{at}: path is not written in its canonical form"
+            )));
         }
         match marker.algorithm {
             MarkerAlgorithm::SaltedBlake3 => {
                 if !is_hex_hash(&marker.commitment) {
-                    return Err(bad(format!("{at}: commitment is not 64 lowercase hex digits")));
+                    return Err(bad(format!(
+                        "{at}: commitment is not 64 lowercase hex digits"
+                    )));
                 }
                 let expected = Value::Object(Map::from_iter([(
                     "_sd".to_owned(),
                     Value::String(marker.commitment.clone()),
                 )]));
                 if **value != expected {
-                    return Err(bad(format!("{at}: the field does not hold {{\"_sd\": commitment}}")));
+                    return Err(bad(format!(
+                        "{at}: the field does not hold {{\"_sd\": commitment}}"
+                    )));
                 }
                 salted.push(marker.commitment.as_str());
             }
             MarkerAlgorithm::Drop => {
                 if !marker.commitment.is_empty() {
-                    return Err(bad(format!("{at}: a drop/v1 marker has an empty commitment")));
+                    return Err(bad(format!(
+                        "{at}: a drop/v1 marker has an empty commitment"
+                    )));
                 }
                 if value.as_str() != Some("[redacted]") {
                     return Err(bad(format!("{at}: the field does not hold \"[redacted]\"")));
@@ -294,8 +344,11 @@ fn check_redaction(receipt: &Receipt) -> Result<(), Verdict> {
             }
         }
     }
-    let expected_mode =
-        if salted.is_empty() { RedactionMode::Destructive } else { RedactionMode::CommitAndReveal };
+    let expected_mode = if salted.is_empty() {
+        RedactionMode::Destructive
+    } else {
+        RedactionMode::CommitAndReveal
+    };
     if redaction.mode != expected_mode {
         return Err(bad(format!(
             "mode is {}, the markers make it {}",
