@@ -20,9 +20,25 @@ pub enum CanonicalError {
 ///
 /// Keys the caller does not know are kept, so they stay covered by the hash.
 pub fn canonical_bytes(content: &Map<String, Value>) -> Result<Vec<u8>, CanonicalError> {
-    let mut without_hash = content.clone();
-    without_hash.remove("action_hash");
-    serde_jcs::to_vec(&without_hash).map_err(|e| CanonicalError::Jcs(e.to_string()))
+    canonical_bytes_without_hash(content)
+}
+
+/// JCS of `content` skipping its `action_hash` entry, without copying the map.
+pub(crate) fn canonical_bytes_without_hash(
+    content: &Map<String, Value>,
+) -> Result<Vec<u8>, CanonicalError> {
+    struct WithoutHash<'a>(&'a Map<String, Value>);
+    impl serde::Serialize for WithoutHash<'_> {
+        fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            use serde::ser::SerializeMap as _;
+            let mut map = serializer.serialize_map(None)?;
+            for (key, value) in self.0.iter().filter(|(k, _)| k.as_str() != "action_hash") {
+                map.serialize_entry(key, value)?;
+            }
+            map.end()
+        }
+    }
+    serde_jcs::to_vec(&WithoutHash(content)).map_err(|e| CanonicalError::Jcs(e.to_string()))
 }
 
 /// Lowercase hex BLAKE3 of canonical bytes.

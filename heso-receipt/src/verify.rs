@@ -8,7 +8,7 @@ use ed25519_dalek::{Signature, VerifyingKey};
 use serde_json::{Map, Value};
 
 use crate::canonical::{
-    APPROVER_DOMAIN, OPERATOR_DOMAIN, action_hash_of, canonical_bytes, signed_message,
+    APPROVER_DOMAIN, OPERATOR_DOMAIN, action_hash_of, canonical_bytes_without_hash, signed_message,
 };
 use crate::chain::{ChainHead, check_link};
 use crate::keys::{public_key_from_base64, public_key_to_did_key};
@@ -81,13 +81,37 @@ struct Parsed {
 
 fn parse_receipt(bytes: &[u8]) -> Result<Parsed, Verdict> {
     // Algorithm and version are read from the raw object before the strict shape check,
-    // so a receipt of another version is `Unsupported`, not `Malformed`.
-    let raw: Value =
-        serde_json::from_slice(bytes).map_err(|e| match find_lone_surrogate(bytes) {
-            Some(at) => Verdict::Malformed(format!("lone surrogate escape at byte {at}")),
-            None => Verdict::Malformed(format!("not JSON: {e}")),
-        })?;
-    let Value::Object(envelope) = &raw else {
+    // so a receipt of another version is `Unsupported`, not `Malformed`. The common case
+    // (strict parse succeeds) parses once; only a failure pays for a lenient second parse.
+    let strict = match parse_strict(bytes) {
+        Ok(value) => {
+            check_alg_and_version(&value)?;
+            value
+        }
+        Err(strict_error) => {
+            let lenient: Value =
+                serde_json::from_slice(bytes).map_err(|e| match find_lone_surrogate(bytes) {
+                    Some(at) => Verdict::Malformed(format!("lone surrogate escape at byte {at}")),
+                    None => Verdict::Malformed(format!("not JSON: {e}")),
+                })?;
+            check_alg_and_version(&lenient)?;
+            return Err(Verdict::Malformed(strict_error));
+        }
+    };
+    let receipt: Receipt = serde_path_to_error::deserialize(&strict)
+        .map_err(|e| Verdict::Malformed(format!("at {}: {}", e.path(), e.inner())))?;
+    check_signature_entries(&receipt)?;
+    let Value::Object(mut envelope) = strict else {
+        return Err(Verdict::Malformed("a receipt must be a JSON object".into()));
+    };
+    let Some(Value::Object(content)) = envelope.remove("content") else {
+        return Err(Verdict::Malformed("\"content\" is not an object".into()));
+    };
+    Ok(Parsed { receipt, content })
+}
+
+fn check_alg_and_version(raw: &Value) -> Result<(), Verdict> {
+    let Value::Object(envelope) = raw else {
         return Err(Verdict::Malformed("a receipt must be a JSON object".into()));
     };
     match envelope.get("alg") {
@@ -106,35 +130,17 @@ fn parse_receipt(bytes: &[u8]) -> Result<Parsed, Verdict> {
         ));
     };
     match content.get("action_version") {
-        Some(Value::String(v)) if v == ACTION_VERSION => {}
-        Some(Value::String(v)) => {
-            return Err(Verdict::Unsupported(format!(
-                "action_version is {v:?}, this verifier reads {ACTION_VERSION:?}"
-            )));
-        }
-        Some(_) => {
-            return Err(Verdict::Unsupported(
-                "action_version is not a string".into(),
-            ));
-        }
-        None => {
-            return Err(Verdict::Malformed(
-                "missing key \"content.action_version\"".into(),
-            ));
-        }
+        Some(Value::String(v)) if v == ACTION_VERSION => Ok(()),
+        Some(Value::String(v)) => Err(Verdict::Unsupported(format!(
+            "action_version is {v:?}, this verifier reads {ACTION_VERSION:?}"
+        ))),
+        Some(_) => Err(Verdict::Unsupported(
+            "action_version is not a string".into(),
+        )),
+        None => Err(Verdict::Malformed(
+            "missing key \"content.action_version\"".into(),
+        )),
     }
-
-    let strict = parse_strict(bytes).map_err(Verdict::Malformed)?;
-    let receipt: Receipt = serde_path_to_error::deserialize(&strict)
-        .map_err(|e| Verdict::Malformed(format!("at {}: {}", e.path(), e.inner())))?;
-    let Some(Value::Object(content)) = strict.get("content") else {
-        return Err(Verdict::Malformed("\"content\" is not an object".into()));
-    };
-    check_signature_entries(&receipt)?;
-    Ok(Parsed {
-        receipt,
-        content: content.clone(),
-    })
 }
 
 fn check_signature_entries(receipt: &Receipt) -> Result<(), Verdict> {
@@ -169,8 +175,8 @@ fn check_parsed(parsed: &Parsed, pins: &SignerPins) -> Result<Signers, Verdict> 
     let receipt = &parsed.receipt;
     let content = &receipt.content;
 
-    let canonical =
-        canonical_bytes(&parsed.content).map_err(|e| Verdict::Malformed(e.to_string()))?;
+    let canonical = canonical_bytes_without_hash(&parsed.content)
+        .map_err(|e| Verdict::Malformed(e.to_string()))?;
     let computed = action_hash_of(&canonical);
     if computed != content.action_hash {
         return Err(Verdict::HashMismatch(format!(
