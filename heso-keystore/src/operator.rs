@@ -1,0 +1,427 @@
+//! The operator key in the project's data directory, and its passphrase rules.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use heso_receipt::{SigningKey, VerifyingKey, public_key_from_str, public_key_to_did_key};
+use secrecy::{ExposeSecret, SecretString};
+use zeroize::Zeroizing;
+
+use crate::fsio::{
+    Existing, PUBLIC_FILE_MODE, SECRET_FILE_MODE, ensure_dir, remove_durably, write_atomic,
+};
+use crate::keyfile::{KeyFile, LoadFailure, OpenFailure, Protection, load, seal};
+use crate::unlocked::{
+    CreateError, ReadPublicError, ReencryptError, RefusalReason, Role, UnlockError, UnlockedKey,
+};
+
+/// The operator's encrypted key, in the data directory.
+pub const KEY_FILE: &str = "identity.key";
+/// The operator's public key (did:key), in the clear.
+pub const PUBLIC_FILE: &str = "identity.pub";
+/// The generated dev passphrase, when no passphrase was given.
+pub const DEV_PASSPHRASE_FILE: &str = "DEV-ONLY.passphrase";
+/// The operator key's passphrase.
+pub const ENV_KEY_PASSPHRASE: &str = "HESO_KEY_PASSPHRASE";
+/// The current passphrase when re-encrypting (`heso keys passphrase`).
+pub const ENV_OLD_KEY_PASSPHRASE: &str = "HESO_OLD_KEY_PASSPHRASE";
+/// `production` here refuses the dev passphrase file.
+pub const ENV_HESO_ENV: &str = "HESO_ENV";
+
+/// A dev passphrase file shorter than this (256 bits as hex is 64) is not one of ours.
+const MIN_DEV_CHARS: usize = 64;
+
+/// Where the operator's passphrase may come from, gathered once so the rules can be
+/// tested without touching the process environment.
+#[derive(Debug, Default)]
+pub struct PassphraseSources {
+    /// `HESO_KEY_PASSPHRASE`, when set (an empty value counts as unset).
+    pub key_passphrase: Option<SecretString>,
+    /// `HESO_ENV=production`: the dev file is refused.
+    pub production: bool,
+    /// The project was initialised with `--require-passphrase`
+    /// (`[identity] require_passphrase = true`): the dev file is refused.
+    pub require_passphrase: bool,
+}
+
+impl PassphraseSources {
+    /// Reads `HESO_KEY_PASSPHRASE` and `HESO_ENV` (production when it is `production`, any
+    /// case); `require_passphrase` comes from the project's `heso.toml`.
+    pub fn from_env(require_passphrase: bool) -> Self {
+        let key_passphrase = std::env::var(ENV_KEY_PASSPHRASE)
+            .ok()
+            .filter(|p| !p.is_empty())
+            .map(SecretString::from);
+        let production = std::env::var(ENV_HESO_ENV)
+            .map(|v| v.trim().eq_ignore_ascii_case("production"))
+            .unwrap_or(false);
+        Self {
+            key_passphrase,
+            production,
+            require_passphrase,
+        }
+    }
+
+    fn refusal(&self) -> Option<RefusalReason> {
+        if self.production {
+            Some(RefusalReason::Production)
+        } else if self.require_passphrase {
+            Some(RefusalReason::RequirePassphrase)
+        } else {
+            None
+        }
+    }
+}
+
+/// Which passphrase was tried, for error messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PassphraseSource {
+    /// `HESO_KEY_PASSPHRASE`.
+    EnvVar,
+    /// `HESO_OLD_KEY_PASSPHRASE`.
+    OldEnvVar,
+    /// The dev passphrase file at this path.
+    DevFile(PathBuf),
+    /// A passphrase the caller gave (typed at a prompt).
+    Given,
+}
+
+impl fmt::Display for PassphraseSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PassphraseSource::EnvVar => write!(f, "{ENV_KEY_PASSPHRASE}"),
+            PassphraseSource::OldEnvVar => write!(f, "{ENV_OLD_KEY_PASSPHRASE}"),
+            PassphraseSource::DevFile(path) => {
+                write!(f, "the dev passphrase file {}", path.display())
+            }
+            PassphraseSource::Given => f.write_str("the passphrase given"),
+        }
+    }
+}
+
+/// A newly created operator key.
+#[derive(Debug)]
+pub struct Created {
+    /// The unlocked key, ready to sign (no second unlock needed).
+    pub key: UnlockedKey,
+    /// The encrypted key file.
+    pub key_path: PathBuf,
+    /// The public key file (`identity.pub`); `None` for approver keys.
+    pub public_path: Option<PathBuf>,
+    /// The dev passphrase file, when one was written.
+    pub dev_passphrase_path: Option<PathBuf>,
+}
+
+/// True when the data directory already holds an operator key file.
+pub fn operator_key_exists(data_dir: &Path) -> bool {
+    data_dir.join(KEY_FILE).exists()
+}
+
+/// Creates the operator key in `data_dir` (created 0700 when missing).
+///
+/// Under `HESO_KEY_PASSPHRASE` when set (then no dev file is written); otherwise under a
+/// fresh 256-bit dev passphrase written to `DEV-ONLY.passphrase` (0600), unless production
+/// or `require_passphrase` forbid it. An existing key is never replaced:
+/// [`CreateError::Exists`].
+pub fn create_operator(
+    data_dir: &Path,
+    sources: &PassphraseSources,
+) -> Result<Created, CreateError> {
+    let key_path = data_dir.join(KEY_FILE);
+    if key_path.exists() {
+        return Err(CreateError::Exists { path: key_path });
+    }
+    let (passphrase, protection) = match &sources.key_passphrase {
+        Some(p) if p.expose_secret().is_empty() => return Err(CreateError::EmptyPassphrase),
+        Some(p) => (p.clone(), Protection::Passphrase),
+        None => match sources.refusal() {
+            Some(reason) => return Err(CreateError::PassphraseRequired { reason }),
+            None => (generate_dev_passphrase()?, Protection::DevPassphrase),
+        },
+    };
+    let io_err = |action: &'static str, path: &Path| {
+        let path = path.to_owned();
+        move |source| CreateError::Io {
+            action,
+            path,
+            source,
+        }
+    };
+    ensure_dir(data_dir).map_err(io_err("create the directory", data_dir))?;
+
+    let signing = generate_signing_key()?;
+
+    // The dev passphrase goes to disk before the key it opens. It is written only if
+    // absent: a dev file left without its key (an interrupted init), or written by a
+    // concurrent init, is reused, so the key that wins the race below always opens.
+    let dev_path = data_dir.join(DEV_PASSPHRASE_FILE);
+    let mut passphrase = passphrase;
+    let dev_passphrase_path = if protection == Protection::DevPassphrase {
+        let line = Zeroizing::new(format!("{}\n", passphrase.expose_secret()));
+        match write_atomic(&dev_path, line.as_bytes(), SECRET_FILE_MODE, Existing::Keep) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                match read_dev_passphrase(&dev_path) {
+                    Ok(Some(existing)) if existing.expose_secret().len() >= MIN_DEV_CHARS => {
+                        passphrase = existing;
+                    }
+                    // Too short to be ours, or unreadable: replace it.
+                    _ => write_atomic(
+                        &dev_path,
+                        line.as_bytes(),
+                        SECRET_FILE_MODE,
+                        Existing::Replace,
+                    )
+                    .map_err(io_err("write the dev passphrase file", &dev_path))?,
+                }
+            }
+            Err(e) => return Err(io_err("write the dev passphrase file", &dev_path)(e)),
+        }
+        Some(dev_path)
+    } else {
+        None
+    };
+    let text = seal(
+        &signing,
+        Role::Operator,
+        "operator",
+        &passphrase,
+        protection,
+    )
+    .map_err(CreateError::Encrypt)?;
+    match write_atomic(&key_path, text.as_bytes(), SECRET_FILE_MODE, Existing::Keep) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            // Another process created it meanwhile: theirs stands.
+            return Err(CreateError::Exists { path: key_path });
+        }
+        Err(e) => return Err(io_err("write the key file", &key_path)(e)),
+    }
+    let public_path = data_dir.join(PUBLIC_FILE);
+    let did = public_key_to_did_key(&signing.verifying_key());
+    write_atomic(
+        &public_path,
+        format!("{did}\n").as_bytes(),
+        PUBLIC_FILE_MODE,
+        Existing::Replace,
+    )
+    .map_err(io_err("write the public key file", &public_path))?;
+
+    Ok(Created {
+        key: UnlockedKey::new(signing, Role::Operator, "operator".into(), key_path.clone()),
+        key_path,
+        public_path: Some(public_path),
+        dev_passphrase_path,
+    })
+}
+
+/// Unlocks the operator key in `data_dir`, with the passphrase the rules pick:
+/// `HESO_KEY_PASSPHRASE`, else the dev file unless production or `require_passphrase`.
+pub fn unlock_operator(
+    data_dir: &Path,
+    sources: &PassphraseSources,
+) -> Result<UnlockedKey, UnlockError> {
+    let key_path = data_dir.join(KEY_FILE);
+    let file = load_for_unlock(&key_path)?;
+    let (passphrase, source) = match &sources.key_passphrase {
+        Some(p) => (p.clone(), PassphraseSource::EnvVar),
+        None => {
+            if let Some(reason) = sources.refusal() {
+                return Err(UnlockError::DevFileRefused { key_path, reason });
+            }
+            let dev_path = data_dir.join(DEV_PASSPHRASE_FILE);
+            match read_dev_passphrase(&dev_path)? {
+                Some(p) => (p, PassphraseSource::DevFile(dev_path)),
+                None => {
+                    return Err(UnlockError::NoPassphrase { key_path, dev_path });
+                }
+            }
+        }
+    };
+    open_as(&file, &key_path, &passphrase, source, Role::Operator)
+}
+
+/// The operator's public key, from `identity.pub` (or the key file's clear header when
+/// `identity.pub` is missing). Needs no passphrase.
+pub fn read_operator_public(data_dir: &Path) -> Result<VerifyingKey, ReadPublicError> {
+    let public_path = data_dir.join(PUBLIC_FILE);
+    match std::fs::read_to_string(&public_path) {
+        Ok(text) => public_key_from_str(text.trim()).map_err(|e| ReadPublicError::Malformed {
+            path: public_path,
+            detail: format!("expected one did:key line: {e}"),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let (_, _, key) = crate::keyfile::read_key_file_public(&data_dir.join(KEY_FILE))?;
+            Ok(key)
+        }
+        Err(source) => Err(ReadPublicError::Read {
+            path: public_path,
+            source,
+        }),
+    }
+}
+
+/// The current passphrase, for [`reencrypt_operator`] (the normal resolution order does not
+/// apply there: the caller says which one).
+#[derive(Debug)]
+pub enum OldPassphrase {
+    /// The dev passphrase file in the data directory.
+    DevFile,
+    /// `HESO_OLD_KEY_PASSPHRASE`.
+    OldEnvVar(SecretString),
+    /// A passphrase the caller gave (typed at a prompt).
+    Given(SecretString),
+}
+
+impl OldPassphrase {
+    /// `HESO_OLD_KEY_PASSPHRASE` when set and non-empty.
+    pub fn from_env() -> Option<Self> {
+        std::env::var(ENV_OLD_KEY_PASSPHRASE)
+            .ok()
+            .filter(|p| !p.is_empty())
+            .map(|p| Self::OldEnvVar(SecretString::from(p)))
+    }
+}
+
+/// The outcome of [`reencrypt_operator`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reencrypted {
+    /// The (unchanged) public key.
+    pub public_key: VerifyingKey,
+    /// Whether a dev passphrase file was removed.
+    pub dev_file_removed: bool,
+}
+
+/// Re-encrypts the operator key under `new` (`heso keys passphrase`, dev to production):
+/// opens it with `old`, writes the new file atomically (the old one stays until the
+/// rename), then removes the dev passphrase file.
+pub fn reencrypt_operator(
+    data_dir: &Path,
+    old: OldPassphrase,
+    new: &SecretString,
+) -> Result<Reencrypted, ReencryptError> {
+    if new.expose_secret().is_empty() {
+        return Err(ReencryptError::EmptyPassphrase);
+    }
+    let key_path = data_dir.join(KEY_FILE);
+    let dev_path = data_dir.join(DEV_PASSPHRASE_FILE);
+    let file = load_for_unlock(&key_path)?;
+    let (passphrase, source) = match old {
+        OldPassphrase::DevFile => match read_dev_passphrase(&dev_path)? {
+            Some(p) => (p, PassphraseSource::DevFile(dev_path.clone())),
+            None => return Err(ReencryptError::NoDevFile { path: dev_path }),
+        },
+        OldPassphrase::OldEnvVar(p) => (p, PassphraseSource::OldEnvVar),
+        OldPassphrase::Given(p) => (p, PassphraseSource::Given),
+    };
+    let key = open_as(&file, &key_path, &passphrase, source, Role::Operator)?;
+    let text = seal(
+        key.signing_key(),
+        Role::Operator,
+        key.name(),
+        new,
+        Protection::Passphrase,
+    )
+    .map_err(ReencryptError::Encrypt)?;
+    write_atomic(
+        &key_path,
+        text.as_bytes(),
+        SECRET_FILE_MODE,
+        Existing::Replace,
+    )
+    .map_err(|source| ReencryptError::Io {
+        action: "write the re-encrypted key file",
+        path: key_path.clone(),
+        source,
+    })?;
+    let dev_file_removed = remove_durably(&dev_path).map_err(|source| ReencryptError::Io {
+        action: "remove the dev passphrase file",
+        path: dev_path.clone(),
+        source,
+    })?;
+    Ok(Reencrypted {
+        public_key: key.public_key(),
+        dev_file_removed,
+    })
+}
+
+pub(crate) fn load_for_unlock(key_path: &Path) -> Result<KeyFile, UnlockError> {
+    load(key_path).map_err(|failure| match failure {
+        LoadFailure::Missing => UnlockError::NoKey {
+            path: key_path.to_owned(),
+        },
+        LoadFailure::Io(source) => UnlockError::Read {
+            path: key_path.to_owned(),
+            source,
+        },
+        LoadFailure::Malformed(detail) => UnlockError::Malformed {
+            path: key_path.to_owned(),
+            detail,
+        },
+    })
+}
+
+pub(crate) fn open_as(
+    file: &KeyFile,
+    key_path: &Path,
+    passphrase: &SecretString,
+    source: PassphraseSource,
+    role: Role,
+) -> Result<UnlockedKey, UnlockError> {
+    if file.role != role {
+        return Err(UnlockError::RoleMismatch {
+            path: key_path.to_owned(),
+            expected: role,
+            found: file.role,
+        });
+    }
+    let signing = file.open(passphrase).map_err(|failure| match failure {
+        OpenFailure::WrongPassphrase => UnlockError::WrongPassphrase {
+            path: key_path.to_owned(),
+            tried: source,
+        },
+        OpenFailure::Damaged(detail) => UnlockError::Damaged {
+            path: key_path.to_owned(),
+            detail,
+        },
+    })?;
+    Ok(UnlockedKey::new(
+        signing,
+        file.role,
+        file.name.clone(),
+        key_path.to_owned(),
+    ))
+}
+
+/// The dev passphrase, or `None` when the file is absent.
+fn read_dev_passphrase(path: &Path) -> Result<Option<SecretString>, UnlockError> {
+    match std::fs::read(path) {
+        Ok(bytes) => {
+            let bytes = Zeroizing::new(bytes);
+            let text = String::from_utf8_lossy(&bytes);
+            Ok(Some(SecretString::from(text.trim().to_owned())))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(UnlockError::DevFileUnreadable {
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
+/// 256 random bits as 64 lowercase hex digits.
+fn generate_dev_passphrase() -> Result<SecretString, CreateError> {
+    let mut bytes = Zeroizing::new([0u8; 32]);
+    getrandom::fill(bytes.as_mut_slice()).map_err(|e| CreateError::Random(e.to_string()))?;
+    let mut text = String::with_capacity(64);
+    for byte in bytes.iter() {
+        text.push_str(&format!("{byte:02x}"));
+    }
+    Ok(SecretString::from(text))
+}
+
+pub(crate) fn generate_signing_key() -> Result<SigningKey, CreateError> {
+    let mut seed = Zeroizing::new([0u8; 32]);
+    getrandom::fill(seed.as_mut_slice()).map_err(|e| CreateError::Random(e.to_string()))?;
+    Ok(SigningKey::from_bytes(&seed))
+}
