@@ -548,3 +548,28 @@ fn approver_keys() {
         }
     ));
 }
+
+#[test]
+fn racing_creates_leave_one_key_that_unlocks() {
+    for round in 0..20 {
+        let root = tempfile::tempdir().unwrap();
+        let dir = data_dir(&root);
+        let results: Vec<_> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..2)
+                .map(|_| scope.spawn(|| create_operator(&dir, &dev_sources())))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let winners: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+        assert_eq!(winners.len(), 1, "round {round}: {results:?}");
+        assert!(
+            results
+                .iter()
+                .any(|r| matches!(r, Err(CreateError::Exists { .. }))),
+            "round {round}: {results:?}"
+        );
+        let unlocked = unlock_operator(&dir, &dev_sources()).unwrap();
+        assert_eq!(unlocked.public_key(), winners[0].key.public_key());
+        assert_eq!(read_operator_public(&dir).unwrap(), unlocked.public_key());
+    }
+}
