@@ -1,0 +1,245 @@
+//! init, demo, show, log list, pending, approve/reject, reveal.
+
+use std::io::BufRead as _;
+use std::path::{Path, PathBuf};
+
+use heso_engine::{ActionRequest, Engine, GateStatus, InitReport, Step, discover, init_project};
+use heso_keystore::PassphraseSources;
+use heso_receipt::{ApprovalOutcome, Receipt, Verb, verify_receipt};
+use serde_json::{Map, Value, json};
+
+use crate::keys::approver_passphrase;
+use crate::output::{parse_cli_value, short, shown};
+use crate::{Failure, Outcome};
+
+pub(crate) fn init(dir: Option<PathBuf>, require_passphrase: bool) -> Outcome {
+    let dir = match dir {
+        Some(dir) => dir,
+        None => std::env::current_dir().map_err(|e| Failure::usage(format!("no working directory: {e}")))?,
+    };
+    let sources = PassphraseSources::from_env(require_passphrase);
+    let report = init_project(&dir, require_passphrase, &sources).map_err(Failure::usage)?;
+    print_init(&report);
+    println!("heso init: project ready at {}", shown(&report.root));
+    println!("next: run `heso demo` to mint and verify your first receipt");
+    Ok(0)
+}
+
+fn print_init(report: &InitReport) {
+    match &report.bootstrap {
+        Step::Wrote(path) => println!("wrote bootstrap module -> {}", shown(path)),
+        Step::Kept(path) => println!("kept existing bootstrap module -> {}", shown(path)),
+    }
+    match &report.policy {
+        Step::Wrote(path) => println!("wrote starter policy -> {}", shown(path)),
+        Step::Kept(path) => println!("kept existing policy -> {}", shown(path)),
+    }
+    if report.gitignore_added {
+        println!("gitignored heso-local-data/");
+    }
+    if let Some(path) = &report.dev_passphrase {
+        println!(
+            "generated dev key passphrase -> {} (dev only — set HESO_KEY_PASSPHRASE in production)",
+            shown(path)
+        );
+    }
+    if matches!(report.identity, Step::Kept(_)) {
+        println!("kept existing identity");
+    }
+    println!("operator identity ready (pubkey {})", report.operator_multibase);
+}
+
+pub(crate) fn open_engine(dir: Option<&Path>) -> Result<Engine, Failure> {
+    let engine = Engine::open(dir).map_err(Failure::usage)?;
+    if let Some(repair) = engine.repaired_on_open() {
+        eprintln!("heso: repaired a torn log tail: {repair}");
+    }
+    Ok(engine)
+}
+
+pub(crate) fn demo(dir: Option<PathBuf>) -> Outcome {
+    let root = match dir {
+        Some(dir) => dir,
+        None => match discover(None) {
+            Ok(paths) => paths.root,
+            Err(_) => std::env::current_dir().map_err(|e| Failure::usage(format!("no working directory: {e}")))?,
+        },
+    };
+    if !root.join(heso_engine::CONFIG_FILE).is_file() {
+        let sources = PassphraseSources::from_env(false);
+        let report = init_project(&root, false, &sources).map_err(Failure::usage)?;
+        print_init(&report);
+    }
+    let engine = open_engine(Some(&root))?;
+
+    let search = ActionRequest::new(
+        Verb::ToolCall,
+        "search",
+        object(json!({"query": "quarterly revenue, ACME Corp"})),
+    );
+    let mut fake_key = [0u8; 12];
+    getrandom::fill(&mut fake_key).map_err(|e| Failure::usage(format!("OS random source: {e}")))?;
+    let fake_key: String = fake_key.iter().map(|b| format!("{b:02x}")).collect();
+    let mut partner = ActionRequest::new(
+        Verb::ToolCall,
+        "call_partner_api",
+        object(json!({
+            "api_key": format!("sk-demo-{fake_key}"),
+            "endpoint": "https://partner.example/v1/quotes",
+        })),
+    );
+    partner.redact = vec!["api_key".into()];
+
+    let pins = engine.pins().map_err(Failure::usage)?;
+    let mut all_valid = true;
+    let mut first_hash = String::new();
+    for (label, request) in [("allow", &search), ("redacted", &partner)] {
+        let outcome = engine.gate(request).map_err(Failure::usage)?;
+        if outcome.status != GateStatus::Allowed {
+            return Err(Failure::usage(format!(
+                "the policy did not allow the demo's {} call (rule {}: {}); check heso.toml",
+                request.tool_name, outcome.rule_id, outcome.rule_display
+            )));
+        }
+        let (_, line) = engine.find_receipt(&outcome.action_hash).map_err(Failure::usage)?;
+        let verdict = verify_receipt(line.as_bytes(), &pins).verdict;
+        all_valid &= verdict.is_valid();
+        println!("{label} {} -> {verdict}", outcome.action_hash);
+        if first_hash.is_empty() {
+            first_hash = outcome.action_hash.clone();
+        }
+    }
+    println!("receipts written to {}", shown(&engine.paths().receipts()));
+    println!("re-check offline: heso verify {}", short(&first_hash));
+    Ok(if all_valid { 0 } else { 1 })
+}
+
+fn object(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+pub(crate) fn show(prefix: &str) -> Outcome {
+    let paths = discover(None).map_err(Failure::usage)?;
+    let found = heso_chain::find_by_prefix(&paths.receipts(), prefix).map_err(Failure::usage)?;
+    let value: Value = serde_json::from_str(&found.line).map_err(|e| {
+        Failure::usage(format!("line {} of the log is not JSON: {e}", found.line_number))
+    })?;
+    let text = serde_json::to_string_pretty(&value).map_err(Failure::usage)?;
+    println!("{text}");
+    Ok(0)
+}
+
+pub(crate) fn log_list(
+    verb: Option<String>,
+    workflow: Option<String>,
+    decision: Option<String>,
+    limit: usize,
+    json: bool,
+) -> Outcome {
+    if let Some(v) = &verb {
+        if Verb::parse(v).is_none() {
+            return Err(Failure::usage(format!(
+                "--verb {v:?} is not a verb (llm_call, tool_call, http_request, payment, data_export, account_change, delete)"
+            )));
+        }
+    }
+    let paths = discover(None).map_err(Failure::usage)?;
+    let file = match std::fs::File::open(paths.receipts()) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            println!("no receipts yet (run `heso demo`)");
+            return Ok(0);
+        }
+        Err(e) => return Err(Failure::usage(format!("cannot read {}: {e}", shown(&paths.receipts())))),
+    };
+    let mut kept: std::collections::VecDeque<Receipt> = std::collections::VecDeque::new();
+    for line in std::io::BufReader::new(file).lines() {
+        let line = line.map_err(|e| Failure::usage(format!("cannot read the log: {e}")))?;
+        let Ok(receipt) = serde_json::from_str::<Receipt>(&line) else {
+            continue;
+        };
+        let content = &receipt.content;
+        let wanted = verb.as_deref().is_none_or(|v| content.action.verb.as_str() == v)
+            && workflow.as_deref().is_none_or(|w| content.action.workflow == w)
+            && decision.as_deref().is_none_or(|d| content.policy.decision_path.as_str() == d);
+        if wanted {
+            kept.push_back(receipt);
+            if kept.len() > limit {
+                kept.pop_front();
+            }
+        }
+    }
+    for receipt in &kept {
+        let c = &receipt.content;
+        if json {
+            println!("{}", receipt.to_json().map_err(Failure::usage)?);
+        } else {
+            println!(
+                "{:>6}  {}  {}  {:<14} {:<24} {:<16} {}",
+                c.seq.map(|s| s.to_string()).unwrap_or_default(),
+                short(&c.action_hash),
+                c.captured_at,
+                c.action.verb.as_str(),
+                c.action.tool_name,
+                c.policy.decision_path.as_str(),
+                c.trust_level
+            );
+        }
+    }
+    Ok(0)
+}
+
+pub(crate) fn pending() -> Outcome {
+    let engine = open_engine(None)?;
+    let items = engine.pending().map_err(Failure::usage)?;
+    if items.is_empty() {
+        println!("no pending actions");
+    }
+    for item in items {
+        let approvers: Vec<&str> = item.approvers.iter().map(|a| a.name.as_str()).collect();
+        println!(
+            "{}  {:?}  {} {}  rule {}  expires {}  approvers: {}",
+            item.id,
+            item.status,
+            item.action.verb.as_str(),
+            item.action.tool_name,
+            item.policy.rule_id,
+            item.expires_at,
+            if approvers.is_empty() { "none named".to_owned() } else { approvers.join(", ") }
+        );
+    }
+    Ok(0)
+}
+
+pub(crate) fn decide(id: &str, key: &Path, reason: &str, outcome: ApprovalOutcome) -> Outcome {
+    let engine = open_engine(None)?;
+    let passphrase = approver_passphrase()?;
+    let approver = heso_keystore::load_approver(key, &passphrase).map_err(Failure::usage)?;
+    let hash = engine.decide(id, &approver, outcome, reason).map_err(Failure::usage)?;
+    println!("{outcome} {id} -> L1 receipt {hash}");
+    println!("signed by approver {} and the operator", approver.did_key());
+    Ok(0)
+}
+
+pub(crate) fn reveal(prefix: &str, field_path: &str, value: &str, export: bool) -> Outcome {
+    let engine = open_engine(None)?;
+    let value = parse_cli_value(value);
+    let check = engine.reveal(prefix, field_path, &value).map_err(Failure::usage)?;
+    match (check.matches, check.disclosure) {
+        (true, Some(disclosure)) if export => {
+            println!("{}", serde_json::to_string_pretty(&disclosure).map_err(Failure::usage)?);
+            Ok(0)
+        }
+        (true, _) => {
+            println!("match: {field_path} held this value (commitment verified with the stored salt)");
+            Ok(0)
+        }
+        (false, _) => {
+            println!("no match: {field_path} did not hold this value");
+            Ok(1)
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! `heso keys …` and the passphrase prompts.
+
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+
+use heso_engine::{discover, load_config};
+use heso_keystore::{ExposeSecret as _, OldPassphrase, SecretString};
+use heso_receipt::public_key_to_did_key;
+
+use crate::output::shown;
+use crate::{Failure, Outcome};
+
+const APPROVER_ENV: &str = "HESO_APPROVER_PASSPHRASE";
+
+/// A secret from `env`, else typed at a terminal prompt (never echoed); never from a
+/// non-terminal stdin, where a prompt would hang or read the wrong thing.
+fn secret_from(env: &str, prompt: &str, confirm: bool) -> Result<SecretString, Failure> {
+    if let Some(value) = std::env::var(env).ok().filter(|v| !v.is_empty()) {
+        return Ok(SecretString::from(value));
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Failure::usage(format!(
+            "no passphrase: set {env}, or run this on a terminal to be asked for it"
+        )));
+    }
+    let first = rpassword::prompt_password(prompt)
+        .map_err(|e| Failure::usage(format!("cannot read the passphrase: {e}")))?;
+    if confirm {
+        let second = rpassword::prompt_password("again: ")
+            .map_err(|e| Failure::usage(format!("cannot read the passphrase: {e}")))?;
+        if first != second {
+            return Err(Failure::usage("the two passphrases differ; nothing was changed"));
+        }
+    }
+    if first.is_empty() {
+        return Err(Failure::usage("an empty passphrase is not allowed"));
+    }
+    Ok(SecretString::from(first))
+}
+
+/// The approver's passphrase: `HESO_APPROVER_PASSPHRASE` or a prompt.
+pub(crate) fn approver_passphrase() -> Result<SecretString, Failure> {
+    secret_from(APPROVER_ENV, "approver key passphrase: ", false)
+}
+
+pub(crate) fn show() -> Outcome {
+    let paths = discover(None).map_err(Failure::usage)?;
+    let operator =
+        heso_keystore::read_operator_public(&paths.data_dir()).map_err(Failure::usage)?;
+    println!("operator {}", public_key_to_did_key(&operator));
+    let config = load_config(&paths.config()).map_err(Failure::usage)?;
+    let mut any = false;
+    for (name, key) in config.policy.approvers() {
+        println!("approver {name} {}", public_key_to_did_key(&key));
+        any = true;
+    }
+    if !any {
+        println!("no approvers in heso.toml (create one with `heso keys new-approver NAME`)");
+    }
+    Ok(0)
+}
+
+pub(crate) fn new_approver(name: &str, out: Option<PathBuf>) -> Outcome {
+    let path = match out {
+        Some(path) => path,
+        None => heso_keystore::default_approver_path(name).ok_or_else(|| {
+            Failure::usage("cannot find a home folder for the key; give --out PATH")
+        })?,
+    };
+    if path.exists() {
+        return Err(Failure::usage(format!(
+            "{} already exists; an approver key is never replaced",
+            shown(&path)
+        )));
+    }
+    let passphrase = secret_from(APPROVER_ENV, "new approver passphrase: ", true)?;
+    let created =
+        heso_keystore::create_approver(&path, name, &passphrase).map_err(Failure::usage)?;
+    let did = created.key.did_key();
+    println!("approver key written -> {}", shown(&created.key_path));
+    println!("approver {name} {did}");
+    println!("add these lines to heso.toml, then name {name:?} in a rule's approvers:");
+    println!();
+    println!("[approvers.{name}]");
+    println!("key = \"{did}\"");
+    Ok(0)
+}
+
+pub(crate) fn passphrase() -> Outcome {
+    let paths = discover(None).map_err(Failure::usage)?;
+    let data_dir = paths.data_dir();
+    let new = secret_from("HESO_KEY_PASSPHRASE", "new operator key passphrase: ", true)?;
+    let dev_file = data_dir.join(heso_keystore::DEV_PASSPHRASE_FILE);
+    let old = if dev_file.is_file() {
+        OldPassphrase::DevFile
+    } else if let Some(old) = OldPassphrase::from_env() {
+        old
+    } else {
+        OldPassphrase::Given(secret_from(
+            "HESO_OLD_KEY_PASSPHRASE",
+            "current operator key passphrase: ",
+            false,
+        )?)
+    };
+    if new.expose_secret().is_empty() {
+        return Err(Failure::usage("an empty passphrase is not allowed"));
+    }
+    let done = heso_keystore::reencrypt_operator(&data_dir, old, &new).map_err(Failure::usage)?;
+    println!(
+        "operator key re-encrypted (pubkey {}) under the new passphrase",
+        public_key_to_did_key(&done.public_key)
+    );
+    if done.dev_file_removed {
+        println!("removed the dev passphrase file; set HESO_KEY_PASSPHRASE wherever heso runs");
+    }
+    Ok(0)
+}

@@ -1,0 +1,274 @@
+//! The `heso` command line: a thin layer over heso-engine.
+//!
+//! [`run`] is the whole program, callable as a library so the Python wheel's `heso`
+//! command is this same program. Exit codes: 0 success; 1 when what was checked is not
+//! valid (verify, log verify, a reveal that does not match); 2 for usage, input and lookup
+//! errors.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod commands;
+mod keys;
+mod output;
+mod policy_cmd;
+mod verify;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// A failed command: what to print and the exit code.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub(crate) code: i32,
+    pub(crate) message: String,
+}
+
+impl Failure {
+    /// A usage, input or lookup error (exit 2).
+    pub(crate) fn usage(message: impl std::fmt::Display) -> Self {
+        Self { code: 2, message: message.to_string() }
+    }
+}
+
+pub(crate) type Outcome = Result<i32, Failure>;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "heso",
+    version,
+    about = "heso: every action your agent takes, checked against policy, signed and logged",
+    long_about = None,
+    propagate_version = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Create a project here (or in DIR): policy, identity, bootstrap module, .gitignore.
+    Init {
+        /// The project folder (default: the working directory).
+        dir: Option<PathBuf>,
+        /// Refuse the dev passphrase file: the key opens only with HESO_KEY_PASSPHRASE.
+        #[arg(long)]
+        require_passphrase: bool,
+    },
+    /// Mint one allowed and one redacted receipt through the gate, and verify both.
+    Demo {
+        /// The project folder (default: the current project, or a new one here).
+        dir: Option<PathBuf>,
+    },
+    /// Verify a receipt (action_hash prefix, a .json file, a .jsonl log, or - for stdin).
+    Verify(VerifyArgs),
+    /// Print a receipt from the local log as pretty JSON.
+    Show {
+        /// An action_hash prefix (at least 4 hex digits).
+        prefix: String,
+    },
+    /// The local audit log.
+    Log {
+        #[command(subcommand)]
+        command: LogCommand,
+    },
+    /// Check or explain the policy.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+    /// List actions waiting for a person's approval.
+    Pending,
+    /// Approve a pending action with an approver key (appends an L1 receipt).
+    Approve(DecideArgs),
+    /// Reject a pending action with an approver key (appends an L1 receipt).
+    Reject(DecideArgs),
+    /// Identities: show them, create an approver, change the operator passphrase.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Check a claimed value against a committed (redacted) field.
+    Reveal {
+        /// An action_hash prefix.
+        prefix: String,
+        /// The marker's field path, e.g. `api_key` or `headers.Authorization`.
+        field_path: String,
+        /// The claimed value: JSON when it parses as JSON, else a string.
+        #[arg(long)]
+        value: String,
+        /// Print the disclosure (path, salt, value) as JSON for an auditor.
+        #[arg(long)]
+        export: bool,
+    },
+}
+
+#[derive(Args, Debug)]
+struct VerifyArgs {
+    /// action_hash prefix, receipt file, .jsonl log file, or `-` for stdin.
+    target: String,
+    /// Pin exactly these signer keys (did:key or base64; repeatable).
+    #[arg(long = "signer", value_name = "KEY")]
+    signers: Vec<String>,
+    /// Pin nothing: accept any signer (the output names who signed).
+    #[arg(long)]
+    any_signer: bool,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Debug)]
+struct DecideArgs {
+    /// The pending action's id (see `heso pending`).
+    id: String,
+    /// The approver's key file.
+    #[arg(long, value_name = "PATH")]
+    key: PathBuf,
+    /// Why, in your words (recorded in the signed receipt).
+    #[arg(long, default_value = "")]
+    reason: String,
+}
+
+#[derive(Subcommand, Debug)]
+enum LogCommand {
+    /// Verify every receipt and every chain link of the local log.
+    Verify {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List receipts (newest last).
+    List {
+        /// Only this verb.
+        #[arg(long)]
+        verb: Option<String>,
+        /// Only this workflow.
+        #[arg(long)]
+        workflow: Option<String>,
+        /// Only this decision (allow, block, redact, require_approval).
+        #[arg(long)]
+        decision: Option<String>,
+        /// At most this many (the newest).
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// Print JSON lines.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum PolicyCommand {
+    /// Check heso.toml (or FILE): errors with file:line:column, lint warnings, policy hash.
+    Check {
+        /// The policy file (default: the project's heso.toml).
+        file: Option<PathBuf>,
+    },
+    /// Show which rule decides an action, and why.
+    Explain(ExplainArgs),
+}
+
+#[derive(Args, Debug)]
+struct ExplainArgs {
+    /// The verb (llm_call, tool_call, http_request, payment, data_export, account_change, delete).
+    #[arg(long)]
+    verb: String,
+    /// The tool name.
+    #[arg(long, default_value = "")]
+    tool: String,
+    /// The workflow.
+    #[arg(long, default_value = "default")]
+    workflow: String,
+    /// The account.
+    #[arg(long, default_value = "default")]
+    account: String,
+    /// The target host.
+    #[arg(long)]
+    host: Option<String>,
+    /// A field, key=value (the value is JSON when it parses, else a string); repeatable.
+    #[arg(long = "field", value_name = "KEY=VALUE")]
+    fields: Vec<String>,
+}
+
+#[derive(Subcommand, Debug)]
+enum KeysCommand {
+    /// Show the operator's key and the approvers heso.toml names (no passphrase needed).
+    Show,
+    /// Create an approver key (passphrase from HESO_APPROVER_PASSPHRASE or a prompt).
+    NewApprover {
+        /// The approver's name, as used in heso.toml.
+        name: String,
+        /// Where to write the key (default ~/.config/heso/approvers/NAME.key).
+        #[arg(long, value_name = "PATH")]
+        out: Option<PathBuf>,
+    },
+    /// Re-encrypt the operator key under HESO_KEY_PASSPHRASE (or a prompted one) and
+    /// delete the dev passphrase file.
+    Passphrase,
+}
+
+/// Runs the `heso` program with `args` (the first is the program name) and returns the
+/// exit code. Never panics on any input.
+pub fn run<I, T>(args: I) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    match dispatch(cli.command) {
+        Ok(code) => code,
+        Err(failure) => {
+            eprintln!("heso: error: {}", failure.message);
+            failure.code
+        }
+    }
+}
+
+fn dispatch(command: Command) -> Outcome {
+    match command {
+        Command::Init { dir, require_passphrase } => commands::init(dir, require_passphrase),
+        Command::Demo { dir } => commands::demo(dir),
+        Command::Verify(args) => {
+            verify::verify(&args.target, &args.signers, args.any_signer, args.json)
+        }
+        Command::Show { prefix } => commands::show(&prefix),
+        Command::Log { command: LogCommand::Verify { json } } => verify::log_verify(json),
+        Command::Log { command: LogCommand::List { verb, workflow, decision, limit, json } } => {
+            commands::log_list(verb, workflow, decision, limit, json)
+        }
+        Command::Policy { command: PolicyCommand::Check { file } } => policy_cmd::check(file),
+        Command::Policy { command: PolicyCommand::Explain(args) } => policy_cmd::explain(
+            &args.verb,
+            &args.tool,
+            &args.workflow,
+            &args.account,
+            args.host.as_deref(),
+            &args.fields,
+        ),
+        Command::Pending => commands::pending(),
+        Command::Approve(args) => {
+            commands::decide(&args.id, &args.key, &args.reason, heso_receipt::ApprovalOutcome::Approved)
+        }
+        Command::Reject(args) => {
+            commands::decide(&args.id, &args.key, &args.reason, heso_receipt::ApprovalOutcome::Rejected)
+        }
+        Command::Keys { command: KeysCommand::Show } => keys::show(),
+        Command::Keys { command: KeysCommand::NewApprover { name, out } } => {
+            keys::new_approver(&name, out)
+        }
+        Command::Keys { command: KeysCommand::Passphrase } => keys::passphrase(),
+        Command::Reveal { prefix, field_path, value, export } => {
+            commands::reveal(&prefix, &field_path, &value, export)
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! `heso policy check` and `heso policy explain`.
+
+use std::path::PathBuf;
+
+use heso_engine::{discover, load_config};
+use heso_policy::ActionInput;
+use heso_receipt::{Verb, public_key_to_did_key};
+use serde_json::Map;
+
+use crate::output::{parse_cli_value, shown};
+use crate::{Failure, Outcome};
+
+fn policy_file(file: Option<PathBuf>) -> Result<PathBuf, Failure> {
+    match file {
+        Some(file) if file.is_file() => Ok(file),
+        Some(file) => Err(Failure::usage(format!("no such file: {}", file.display()))),
+        None => Ok(discover(None).map_err(Failure::usage)?.config()),
+    }
+}
+
+pub(crate) fn check(file: Option<PathBuf>) -> Outcome {
+    let path = policy_file(file)?;
+    let config = load_config(&path).map_err(Failure::usage)?;
+    let warnings = config.policy.lint();
+    for warning in &warnings {
+        println!("warning: {warning}");
+    }
+    println!(
+        "{}: ok ({} rules, {} warnings)",
+        shown(&path),
+        config.policy.rules().len(),
+        warnings.len()
+    );
+    println!("policy hash {}", config.policy_hash);
+    Ok(0)
+}
+
+pub(crate) fn explain(
+    verb: &str,
+    tool: &str,
+    workflow: &str,
+    account: &str,
+    host: Option<&str>,
+    fields: &[String],
+) -> Outcome {
+    let verb = Verb::parse(verb).ok_or_else(|| {
+        Failure::usage(format!(
+            "--verb {verb:?} is not a verb (llm_call, tool_call, http_request, payment, data_export, account_change, delete)"
+        ))
+    })?;
+    let mut map = Map::new();
+    for field in fields {
+        let Some((key, value)) = field.split_once('=') else {
+            return Err(Failure::usage(format!("--field {field:?}: expected KEY=VALUE")));
+        };
+        map.insert(key.to_owned(), parse_cli_value(value));
+    }
+    let path = policy_file(None)?;
+    let config = load_config(&path).map_err(Failure::usage)?;
+    let evaluation = config.policy.evaluate(&ActionInput {
+        verb,
+        tool_name: tool,
+        workflow,
+        account,
+        target_host: host,
+        fields: &map,
+    });
+    println!("decision: {}", evaluation.decision);
+    println!("rule: {} ({})", evaluation.rule_id, evaluation.rule_display);
+    for condition in &evaluation.matched_conditions {
+        println!("  condition: {} {} {}", condition.field, condition.op, condition.value);
+    }
+    if evaluation.floor_applied {
+        println!("the delete floor applied: a delete never runs without a person's approval");
+    }
+    if !evaluation.redact.is_empty() {
+        println!(
+            "redacts: {} ({})",
+            evaluation.redact.join(", "),
+            evaluation.redact_mode.as_str()
+        );
+    }
+    if evaluation.decision == heso_receipt::Decision::RequireApproval {
+        if evaluation.approvers.is_empty() {
+            println!("approvers: none named (add [approvers.NAME] and name it in the rule or [defaults])");
+        }
+        for approver in &evaluation.approvers {
+            println!("approver: {} {}", approver.name, public_key_to_did_key(&approver.key));
+        }
+        println!("expires after {} minutes without a decision", evaluation.sla_minutes);
+    }
+    Ok(0)
+}

@@ -1,0 +1,223 @@
+//! `heso verify` and `heso log verify`.
+
+use std::io::{IsTerminal as _, Read as _};
+use std::path::Path;
+
+use heso_engine::{ProjectPaths, discover, load_config};
+use heso_receipt::{
+    KeyRole, Receipt, SignerPins, Verdict, public_key_from_base64, public_key_from_str,
+    public_key_to_did_key, verify_receipt,
+};
+use serde_json::json;
+
+use crate::output::shown;
+use crate::{Failure, Outcome};
+
+/// Which keys are pinned, and how to say so.
+struct Pins {
+    pins: SignerPins,
+    said: String,
+}
+
+fn project_pins(paths: &ProjectPaths) -> Result<Pins, Failure> {
+    let operator =
+        heso_keystore::read_operator_public(&paths.data_dir()).map_err(Failure::usage)?;
+    let mut keys = vec![operator];
+    let config = load_config(&paths.config()).map_err(Failure::usage)?;
+    keys.extend(config.policy.approvers().map(|(_, key)| key));
+    Ok(Pins {
+        pins: SignerPins::Only(keys),
+        said: "signers pinned to this project's operator and approver keys".into(),
+    })
+}
+
+fn resolve_pins(signers: &[String], any_signer: bool) -> Result<Pins, Failure> {
+    if any_signer && !signers.is_empty() {
+        return Err(Failure::usage("--signer and --any-signer cannot be used together"));
+    }
+    if any_signer {
+        return Ok(Pins { pins: SignerPins::Any, said: "no signer pinned (--any-signer)".into() });
+    }
+    if !signers.is_empty() {
+        let keys = signers
+            .iter()
+            .map(|s| {
+                public_key_from_str(s)
+                    .map_err(|e| Failure::usage(format!("--signer {s:?}: {e} (give a did:key or base64 key)")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        return Ok(Pins { pins: SignerPins::Only(keys), said: "signers pinned to the --signer keys".into() });
+    }
+    match discover(None) {
+        Ok(paths) => project_pins(&paths),
+        Err(_) => Ok(Pins {
+            pins: SignerPins::Any,
+            said: "no project here, so no signer pinned; pass --signer KEY to pin".into(),
+        }),
+    }
+}
+
+pub(crate) fn verify(target: &str, signers: &[String], any_signer: bool, json: bool) -> Outcome {
+    let pins = resolve_pins(signers, any_signer)?;
+    if target == "-" {
+        let mut bytes = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut bytes)
+            .map_err(|e| Failure::usage(format!("cannot read stdin: {e}")))?;
+        let lines: Vec<&[u8]> =
+            bytes.split(|b| *b == b'\n').filter(|l| !l.iter().all(u8::is_ascii_whitespace)).collect();
+        if lines.len() > 1 && bytes.first() == Some(&b'{') && !bytes.starts_with(b"{\n") {
+            return verify_lines(&lines, &pins, json);
+        }
+        return verify_one(&bytes, &pins, json);
+    }
+    let path = Path::new(target);
+    if path.is_file() {
+        if path.extension().is_some_and(|e| e == "jsonl") {
+            return verify_log_file(path, &pins, json);
+        }
+        let bytes = std::fs::read(path)
+            .map_err(|e| Failure::usage(format!("cannot read {}: {e}", path.display())))?;
+        return verify_one(&bytes, &pins, json);
+    }
+    if path.exists() {
+        return Err(Failure::usage(format!("{target} is not a file")));
+    }
+    let looks_like_hash = target.len() >= 4 && target.bytes().all(|b| b.is_ascii_hexdigit());
+    if !looks_like_hash {
+        return Err(Failure::usage(format!(
+            "no such file: {target} (give a receipt file, a .jsonl log, `-`, or an action_hash prefix of at least 4 hex digits)"
+        )));
+    }
+    let paths = discover(None).map_err(|e| {
+        Failure::usage(format!("{target} is not a file, and there is no project to look it up in: {e}"))
+    })?;
+    let found = heso_chain::find_by_prefix(&paths.receipts(), target).map_err(Failure::usage)?;
+    verify_one(found.line.as_bytes(), &pins, json)
+}
+
+fn verify_one(bytes: &[u8], pins: &Pins, json: bool) -> Outcome {
+    let checked = verify_receipt(bytes, &pins.pins);
+    let receipt = checked.receipt.as_ref();
+    let hash = receipt.map(|r| r.content.action_hash.clone());
+    if json {
+        println!("{}", verdict_json(&checked.verdict, receipt));
+    } else {
+        println!("action {}", hash.as_deref().unwrap_or("(unreadable)"));
+        println!("{}", checked.verdict);
+        print_signers(&checked.verdict, receipt);
+        println!("(verified offline — {})", pins.said);
+    }
+    Ok(if checked.verdict.is_valid() { 0 } else { 1 })
+}
+
+fn print_signers(verdict: &Verdict, receipt: Option<&Receipt>) {
+    if let Some(signers) = verdict.signers() {
+        println!("operator {}", public_key_to_did_key(&signers.operator));
+        if let Some((key, decision)) = &signers.approver {
+            println!("approver {} ({decision})", public_key_to_did_key(key));
+        }
+        return;
+    }
+    // Not valid: say who the receipt claims signed it, marked as a claim.
+    for entry in receipt.map(|r| r.signatures.as_slice()).unwrap_or_default() {
+        let role = match entry.key_id {
+            KeyRole::Operator => "operator",
+            KeyRole::Approver => "approver",
+        };
+        let key = public_key_from_base64(&entry.public_key)
+            .map(|k| public_key_to_did_key(&k))
+            .unwrap_or_else(|_| entry.public_key.clone());
+        println!("claimed {role} {key} (not verified)");
+    }
+}
+
+fn verdict_json(verdict: &Verdict, receipt: Option<&Receipt>) -> serde_json::Value {
+    let signers = verdict.signers();
+    json!({
+        "action_hash": receipt.map(|r| r.content.action_hash.clone()),
+        "valid": verdict.is_valid(),
+        "verdict": verdict.kind(),
+        "detail": verdict.detail(),
+        "trust_level": signers.map(|s| s.trust_level.to_string()),
+        "operator": signers.map(|s| public_key_to_did_key(&s.operator)),
+        "approver": signers.and_then(|s| s.approver.as_ref().map(|(k, _)| public_key_to_did_key(k))),
+        "approver_decision": signers.and_then(|s| s.approver.as_ref().map(|(_, d)| d.to_string())),
+    })
+}
+
+/// Several receipts from stdin: each verified, then the chain links per session.
+fn verify_lines(lines: &[&[u8]], pins: &Pins, json: bool) -> Outcome {
+    let report = heso_chain::verify_lines(lines.iter().copied(), &pins.pins);
+    print_report(&report, "stdin", pins, json)
+}
+
+fn verify_log_file(path: &Path, pins: &Pins, json: bool) -> Outcome {
+    let report = run_log_verification(path, pins)?;
+    print_report(&report, &shown(path), pins, json)
+}
+
+fn run_log_verification(path: &Path, pins: &Pins) -> Result<heso_chain::LogReport, Failure> {
+    let total = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let bar = (std::io::stderr().is_terminal() && total > 4 << 20).then(|| {
+        let bar = indicatif::ProgressBar::new(total);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("verifying {bar:40} {bytes}/{total_bytes} {eta}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let progress = |done: u64, _total: u64| {
+        if let Some(bar) = &bar {
+            bar.set_position(done);
+        }
+    };
+    let report = heso_chain::verify_log(path, &pins.pins, Some(&progress))
+        .map_err(|e| Failure::usage(format!("cannot read {}: {e}", path.display())))?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    Ok(report)
+}
+
+pub(crate) fn log_verify(json: bool) -> Outcome {
+    let paths = discover(None).map_err(Failure::usage)?;
+    let pins = project_pins(&paths)?;
+    let log = paths.receipts();
+    if !log.is_file() {
+        println!("no receipts yet at {} (run `heso demo`)", shown(&log));
+        return Ok(0);
+    }
+    let report = run_log_verification(&log, &pins)?;
+    print_report(&report, &shown(&log), &pins, json)
+}
+
+fn print_report(report: &heso_chain::LogReport, name: &str, pins: &Pins, json: bool) -> Outcome {
+    let ok = report.all_valid();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report.to_json()).map_err(Failure::usage)?);
+        return Ok(if ok { 0 } else { 1 });
+    }
+    println!("{name}: {} receipts in {} sessions", report.receipts, report.sessions.len());
+    for (kind, count) in &report.counts {
+        println!("  {kind}: {count}");
+    }
+    for failure in &report.failures {
+        println!("  {failure}");
+    }
+    if let Some(torn) = &report.torn_tail {
+        println!("  {torn}");
+    }
+    for session in &report.sessions {
+        println!(
+            "session {}: head seq {} action_hash {} (record it elsewhere to detect truncation)",
+            session.session_id, session.last_seq, session.head_hash
+        );
+    }
+    println!(
+        "{} (verified offline — {})",
+        if ok { "all receipts valid, chains intact" } else { "NOT VALID" },
+        pins.said
+    );
+    Ok(if ok { 0 } else { 1 })
+}

@@ -1,0 +1,377 @@
+//! The `heso` binary as a user runs it: real processes in real temporary folders.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failure should stop it loudly"
+)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn all(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+/// A scratch project folder with a private HOME, and no heso variables inherited.
+struct Sandbox {
+    _temp: tempfile::TempDir,
+    dir: PathBuf,
+    home: PathBuf,
+    env: Vec<(String, String)>,
+}
+
+impl Sandbox {
+    fn new() -> Self {
+        let temp = tempfile::tempdir().unwrap();
+        let dir = temp.path().join("project");
+        let home = temp.path().join("home");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::create_dir_all(&home).unwrap();
+        Self { _temp: temp, dir, home, env: Vec::new() }
+    }
+
+    fn with(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    fn heso(&self, args: &[&str]) -> Run {
+        self.heso_env(args, &[])
+    }
+
+    fn heso_env(&self, args: &[&str], extra: &[(&str, &str)]) -> Run {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_heso"));
+        command
+            .args(args)
+            .current_dir(&self.dir)
+            .env("HOME", &self.home)
+            .env_remove("HESO_PROJECT_ROOT")
+            .env_remove("HESO_KEY_PASSPHRASE")
+            .env_remove("HESO_OLD_KEY_PASSPHRASE")
+            .env_remove("HESO_APPROVER_PASSPHRASE")
+            .env_remove("HESO_ENV")
+            .env_remove("XDG_CONFIG_HOME");
+        for (k, v) in &self.env {
+            command.env(k, v);
+        }
+        for (k, v) in extra {
+            command.env(k, v);
+        }
+        let Output { status, stdout, stderr } = command.output().unwrap();
+        let run = Run {
+            code: status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        };
+        assert!(!run.stderr.contains("panicked"), "panic: {}", run.stderr);
+        run
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.join(rel)
+    }
+}
+
+fn pubkey_line(out: &str) -> String {
+    out.lines().find(|l| l.starts_with("operator identity ready (pubkey z6Mk")).unwrap().to_owned()
+}
+
+fn hashes(out: &str) -> Vec<String> {
+    out.lines()
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .filter(|w| w.len() == 64 && w.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map(str::to_owned)
+        .collect()
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                out.extend(files_under(&path));
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn quickstart_transcript() {
+    let sb = Sandbox::new();
+    let init = sb.heso(&["init"]);
+    assert_eq!(init.code, 0, "{}", init.all());
+    for line in [
+        "wrote bootstrap module -> heso_bootstrap.py",
+        "wrote starter policy -> heso.toml",
+        "gitignored heso-local-data/",
+        "generated dev key passphrase -> heso-local-data/DEV-ONLY.passphrase (dev only — set HESO_KEY_PASSPHRASE in production)",
+        "heso init: project ready at",
+        "next: run `heso demo` to mint and verify your first receipt",
+    ] {
+        assert!(init.stdout.contains(line), "missing {line:?} in:\n{}", init.stdout);
+    }
+    let first_key = pubkey_line(&init.stdout);
+    assert_eq!(std::fs::read_to_string(sb.path(".gitignore")).unwrap(), "heso-local-data/\n");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&sb.path("heso-local-data")), 0o700);
+        assert_eq!(mode(&sb.path("heso-local-data/identity.key")), 0o600);
+        assert_eq!(mode(&sb.path("heso-local-data/DEV-ONLY.passphrase")), 0o600);
+    }
+
+    let again = sb.heso(&["init"]);
+    assert_eq!(again.code, 0, "{}", again.all());
+    assert!(again.stdout.contains("kept existing identity"), "{}", again.stdout);
+    assert!(again.stdout.contains("kept existing policy -> heso.toml"), "{}", again.stdout);
+    assert_eq!(pubkey_line(&again.stdout), first_key);
+    assert_eq!(std::fs::read_to_string(sb.path(".gitignore")).unwrap(), "heso-local-data/\n");
+
+    let demo = sb.heso(&["demo"]);
+    assert_eq!(demo.code, 0, "{}", demo.all());
+    let lines: Vec<&str> = demo.stdout.lines().collect();
+    assert!(lines.iter().any(|l| l.starts_with("allow ") && l.ends_with(" -> Valid (L0)")), "{}", demo.stdout);
+    assert!(lines.iter().any(|l| l.starts_with("redacted ") && l.ends_with(" -> Valid (L0)")), "{}", demo.stdout);
+    let minted = hashes(&demo.stdout);
+    assert_eq!(minted.len(), 2, "{}", demo.stdout);
+
+    // The raw demo api_key is nowhere on disk.
+    let show = sb.heso(&["show", &minted[1][..10]]);
+    assert_eq!(show.code, 0, "{}", show.all());
+    let receipt: Value = serde_json::from_str(&show.stdout).unwrap();
+    assert!(receipt["content"]["action"]["fields"]["api_key"]["_sd"].is_string());
+    assert_eq!(receipt["content"]["action_hash"], minted[1].as_str());
+
+    let by_prefix = sb.heso(&["verify", &minted[0][..8]]);
+    assert_eq!(by_prefix.code, 0, "{}", by_prefix.all());
+    assert!(by_prefix.stdout.contains(&format!("action {}", minted[0])));
+    assert!(by_prefix.stdout.contains("Valid (L0)"));
+    assert!(by_prefix.stdout.contains("operator did:key:z6Mk"));
+    assert!(by_prefix.stdout.contains("(verified offline"));
+
+    let file = sb.path("receipt.json");
+    std::fs::write(&file, &show.stdout).unwrap();
+    let by_file = sb.heso(&["verify", "receipt.json"]);
+    assert_eq!(by_file.code, 0, "{}", by_file.all());
+    assert!(by_file.stdout.contains("Valid (L0)"));
+
+    let log = sb.heso(&["log", "verify"]);
+    assert_eq!(log.code, 0, "{}", log.all());
+    assert!(log.stdout.contains("head seq 1"), "{}", log.stdout);
+
+    let list = sb.heso(&["log", "list"]);
+    assert_eq!(list.code, 0);
+    assert!(list.stdout.contains("call_partner_api"));
+}
+
+#[test]
+fn verify_exit_codes() {
+    let sb = Sandbox::new();
+    assert_eq!(sb.heso(&["init"]).code, 0);
+    let demo = sb.heso(&["demo"]);
+    let minted = hashes(&demo.stdout);
+
+    let missing = sb.heso(&["verify", "nope.json"]);
+    assert_eq!(missing.code, 2, "{}", missing.all());
+    assert!(missing.stderr.contains("no such file: nope.json"));
+
+    let unknown = sb.heso(&["verify", "ffffffffff"]);
+    assert_eq!(unknown.code, 2, "{}", unknown.all());
+
+    let both = sb.heso(&["verify", &minted[0][..8], "--signer", "x", "--any-signer"]);
+    assert_eq!(both.code, 2, "{}", both.all());
+
+    std::fs::write(sb.path("empty.json"), "").unwrap();
+    let empty = sb.heso(&["verify", "empty.json"]);
+    assert_eq!(empty.code, 1, "{}", empty.all());
+    assert!(empty.stdout.contains("Malformed"));
+
+    let shown = sb.heso(&["show", &minted[0]]).stdout;
+    std::fs::write(sb.path("cut.json"), &shown[..shown.len() / 2]).unwrap();
+    let cut = sb.heso(&["verify", "cut.json"]);
+    assert_eq!(cut.code, 1);
+    assert!(cut.stdout.contains("Malformed"));
+
+    let tampered = shown.replace("quarterly revenue", "quarterly REVENUE");
+    std::fs::write(sb.path("tampered.json"), tampered).unwrap();
+    let bad = sb.heso(&["verify", "tampered.json", "--json"]);
+    assert_eq!(bad.code, 1, "{}", bad.all());
+    let verdict: Value = serde_json::from_str(&bad.stdout).unwrap();
+    assert_eq!(verdict["verdict"], "HashMismatch");
+    assert_eq!(verdict["valid"], false);
+
+    let stdin = Command::new(env!("CARGO_BIN_EXE_heso"))
+        .args(["verify", "-", "--any-signer"])
+        .current_dir(&sb.dir)
+        .stdin(std::fs::File::open(sb.path("tampered.json")).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(stdin.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&stdin.stdout).contains("HashMismatch"));
+}
+
+#[test]
+fn a_receipt_resigned_by_another_key_is_untrusted_in_the_project() {
+    let sb = Sandbox::new();
+    assert_eq!(sb.heso(&["init"]).code, 0);
+    let minted = hashes(&sb.heso(&["demo"]).stdout);
+    let shown = sb.heso(&["show", &minted[0]]).stdout;
+    let receipt: heso_receipt::Receipt = serde_json::from_str(&shown).unwrap();
+    let other = heso_receipt::SigningKey::from_bytes(&[9u8; 32]);
+    let c = receipt.content;
+    let resigned = heso_receipt::sign_receipt(
+        heso_receipt::Draft {
+            captured_at: c.captured_at,
+            action: c.action,
+            policy: c.policy,
+            redaction: c.redaction,
+            chain: None,
+        },
+        &other,
+    )
+    .unwrap();
+    std::fs::write(sb.path("forged.json"), resigned.to_json().unwrap()).unwrap();
+
+    let pinned = sb.heso(&["verify", "forged.json"]);
+    assert_eq!(pinned.code, 1, "{}", pinned.all());
+    assert!(pinned.stdout.contains("UntrustedSigner"), "{}", pinned.stdout);
+
+    let any = sb.heso(&["verify", "forged.json", "--any-signer"]);
+    assert_eq!(any.code, 0, "{}", any.all());
+    let did = heso_receipt::public_key_to_did_key(&other.verifying_key());
+    assert!(any.stdout.contains(&format!("operator {did}")), "{}", any.stdout);
+
+    let signer = sb.heso(&["verify", "forged.json", "--signer", &did]);
+    assert_eq!(signer.code, 0, "{}", signer.all());
+}
+
+#[test]
+fn production_and_require_passphrase_refuse_before_writing() {
+    let sb = Sandbox::new().with("HESO_ENV", "production");
+    let refused = sb.heso(&["init"]);
+    assert_eq!(refused.code, 2, "{}", refused.all());
+    assert!(refused.stderr.contains("HESO_KEY_PASSPHRASE"), "{}", refused.stderr);
+    assert!(files_under(&sb.dir).is_empty(), "{:?}", files_under(&sb.dir));
+
+    let sb = Sandbox::new();
+    let refused = sb.heso(&["init", "--require-passphrase"]);
+    assert_eq!(refused.code, 2, "{}", refused.all());
+    assert!(refused.stderr.contains("HESO_KEY_PASSPHRASE"));
+    assert!(files_under(&sb.dir).is_empty());
+
+    let ok = sb.heso_env(&["init", "--require-passphrase"], &[("HESO_KEY_PASSPHRASE", "correct horse")]);
+    assert_eq!(ok.code, 0, "{}", ok.all());
+    assert!(!sb.path("heso-local-data/DEV-ONLY.passphrase").exists());
+    let policy = std::fs::read_to_string(sb.path("heso.toml")).unwrap();
+    assert!(policy.contains("require_passphrase = true"));
+    // Without the passphrase the key does not open: a clear error, exit 2.
+    let locked = sb.heso(&["demo"]);
+    assert_eq!(locked.code, 2, "{}", locked.all());
+    assert!(locked.stderr.contains("HESO_KEY_PASSPHRASE"), "{}", locked.stderr);
+    let wrong = sb.heso_env(&["demo"], &[("HESO_KEY_PASSPHRASE", "wrong")]);
+    assert_eq!(wrong.code, 2, "{}", wrong.all());
+    assert!(!wrong.stderr.contains("wrong\n"), "the passphrase must not be echoed");
+    let demo = sb.heso_env(&["demo"], &[("HESO_KEY_PASSPHRASE", "correct horse")]);
+    assert_eq!(demo.code, 0, "{}", demo.all());
+}
+
+#[test]
+fn keys_passphrase_moves_dev_to_production() {
+    let sb = Sandbox::new();
+    assert_eq!(sb.heso(&["init"]).code, 0);
+    let before = sb.heso(&["keys", "show"]);
+    let moved = sb.heso_env(&["keys", "passphrase"], &[("HESO_KEY_PASSPHRASE", "a long passphrase")]);
+    assert_eq!(moved.code, 0, "{}", moved.all());
+    assert!(!sb.path("heso-local-data/DEV-ONLY.passphrase").exists());
+    let prod = [("HESO_ENV", "production"), ("HESO_KEY_PASSPHRASE", "a long passphrase")];
+    let demo = sb.heso_env(&["demo"], &prod);
+    assert_eq!(demo.code, 0, "{}", demo.all());
+    assert_eq!(sb.heso(&["keys", "show"]).stdout, before.stdout);
+    let no_pass = sb.heso_env(&["demo"], &[("HESO_ENV", "production")]);
+    assert_eq!(no_pass.code, 2, "{}", no_pass.all());
+}
+
+#[test]
+fn policy_check_reports_file_line_column() {
+    let sb = Sandbox::new();
+    assert_eq!(sb.heso(&["init"]).code, 0);
+    let ok = sb.heso(&["policy", "check"]);
+    assert_eq!(ok.code, 0, "{}", ok.all());
+    assert!(ok.stdout.contains("policy hash "), "{}", ok.stdout);
+
+    std::fs::write(
+        sb.path("broken.toml"),
+        "[[rule]]\nid = \"tool.allow\"\nverb = \"tool_call\"\ndecision = \"alow\"\n",
+    )
+    .unwrap();
+    let broken = sb.heso(&["policy", "check", "broken.toml"]);
+    assert_eq!(broken.code, 2, "{}", broken.all());
+    assert!(broken.stderr.contains("broken.toml:4:"), "{}", broken.stderr);
+    assert!(broken.stderr.contains("alow"), "{}", broken.stderr);
+
+    std::fs::write(sb.path("log.toml"), "[log]\ndurability = \"sometimes\"\n").unwrap();
+    let log = sb.heso(&["policy", "check", "log.toml"]);
+    assert_eq!(log.code, 2, "{}", log.all());
+    assert!(log.stderr.contains("log.toml:2:"), "{}", log.stderr);
+
+    std::fs::write(sb.path("junk.toml"), "this is = = not toml").unwrap();
+    let junk = sb.heso(&["policy", "check", "junk.toml"]);
+    assert_eq!(junk.code, 2, "{}", junk.all());
+    assert!(junk.stderr.contains("junk.toml:1:"), "{}", junk.stderr);
+
+    let explain = sb.heso(&["policy", "explain", "--verb", "delete", "--tool", "drop_table"]);
+    assert_eq!(explain.code, 0, "{}", explain.all());
+    assert!(explain.stdout.contains("decision: require_approval"), "{}", explain.stdout);
+    let pay = sb.heso(&["policy", "explain", "--verb", "payment", "--field", "amount=5000"]);
+    assert!(pay.stdout.contains("payment.large.requires_approval"), "{}", pay.stdout);
+}
+
+#[test]
+fn help_creates_nothing() {
+    let sb = Sandbox::new();
+    for args in [
+        vec!["--help"],
+        vec!["init", "--help"],
+        vec!["demo", "--help"],
+        vec!["verify", "--help"],
+        vec!["log", "verify", "--help"],
+        vec!["keys", "new-approver", "--help"],
+        vec!["approve", "--help"],
+        vec!["reveal", "--help"],
+    ] {
+        let run = sb.heso(&args);
+        assert_eq!(run.code, 0, "{args:?}: {}", run.all());
+        assert!(run.stdout.contains("Usage"), "{args:?}");
+    }
+    assert!(files_under(&sb.dir).is_empty());
+    assert!(files_under(&sb.home).is_empty());
+    assert_eq!(sb.heso(&["no-such-command"]).code, 2);
+    assert_eq!(sb.heso(&[]).code, 2);
+}
+
+#[test]
+fn lookup_errors_outside_a_project() {
+    let sb = Sandbox::new();
+    for args in [vec!["show", "abcd"], vec!["log", "verify"], vec!["pending"], vec!["approve", "abcd", "--key", "x.key"], vec!["keys", "show"]] {
+        let run = sb.heso(&args);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.all());
+        assert!(run.stderr.starts_with("heso: error:"), "{args:?}: {}", run.stderr);
+    }
+}

@@ -1,0 +1,260 @@
+//! The gate: policy -> redaction -> receipt -> append, before the action may run.
+
+use heso_policy::ActionInput;
+use heso_receipt::{
+    Action, Decision, Draft, PolicyRecord, RedactionMode, Verb, sign_receipt,
+};
+use heso_redact::RedactRequest;
+use serde_json::{Map, Value};
+
+use crate::approvals::{PendingTicket, park};
+use crate::clock::now_rfc3339;
+use crate::config::ConfigError;
+use crate::engine::Engine;
+
+/// Suffix of `rule_display` when a refusal was recorded but not enforced.
+pub const OBSERVED_SUFFIX: &str = " (observed, not enforced)";
+
+/// One action the agent wants to take.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActionRequest {
+    /// What kind of action.
+    pub verb: Verb,
+    /// The tool or method name.
+    pub tool_name: String,
+    /// The workflow (`default` outside any).
+    pub workflow: String,
+    /// The account (`default` outside any).
+    pub account: String,
+    /// The host the action talks to, if any.
+    pub target_host: Option<String>,
+    /// The call's arguments, in the clear (never written as they are).
+    pub fields: Map<String, Value>,
+    /// Field paths the caller wants hidden (a decorator's `redact=`).
+    pub redact: Vec<String>,
+    /// How the caller's paths are hidden.
+    pub redact_mode: RedactionMode,
+    /// False: observe-only (a refusal is recorded, not enforced; never for a delete).
+    pub blocking: bool,
+}
+
+impl ActionRequest {
+    /// A request with default workflow and account, no redaction, blocking.
+    pub fn new(verb: Verb, tool_name: impl Into<String>, fields: Map<String, Value>) -> Self {
+        Self {
+            verb,
+            tool_name: tool_name.into(),
+            workflow: "default".into(),
+            account: "default".into(),
+            target_host: None,
+            fields,
+            redact: Vec::new(),
+            redact_mode: RedactionMode::CommitAndReveal,
+            blocking: true,
+        }
+    }
+}
+
+/// What the caller must do with the action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GateStatus {
+    /// Run it.
+    Allowed,
+    /// Do not run it.
+    Blocked,
+    /// Do not run it until a person approves it.
+    Suspended,
+}
+
+/// The gate's answer, after the receipt is in the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GateOutcome {
+    /// What the caller must do.
+    pub status: GateStatus,
+    /// The policy's decision (may differ from `status` when observed).
+    pub decision: Decision,
+    /// True when a refusal was recorded but not enforced (`blocking=False`).
+    pub observed: bool,
+    /// The receipt's action_hash.
+    pub action_hash: String,
+    /// The receipt's seq in the log.
+    pub seq: u64,
+    /// The deciding rule.
+    pub rule_id: String,
+    /// The rule in plain words, as in the receipt.
+    pub rule_display: String,
+    /// The pending item, when suspended.
+    pub pending: Option<PendingTicket>,
+    /// Redaction paths that matched nothing.
+    pub unmatched_redactions: Vec<String>,
+    /// A torn log tail this call repaired before appending, if any.
+    pub repaired_tail: Option<String>,
+}
+
+/// Why an action could not be gated. The action must not run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GateError {
+    /// `heso.toml` is broken (checked on every call when it changed).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A redaction path is not valid.
+    #[error("redaction: {0}")]
+    Redact(String),
+    /// Storing a salt failed.
+    #[error("cannot store redaction salts: {0}")]
+    Salts(String),
+    /// Signing failed (e.g. an integer outside ±(2^53−1) in the fields).
+    #[error("cannot sign the receipt: {0}")]
+    Sign(String),
+    /// Appending to the log failed; nothing was acknowledged.
+    #[error("cannot append to the audit log: {0}")]
+    Log(String),
+    /// Writing the pending item failed (the receipt is in the log).
+    #[error("cannot park the action for approval: {0}")]
+    Park(String),
+}
+
+impl Engine {
+    /// Gates one action: decides, redacts, signs, appends (and fsyncs, by default), and
+    /// parks it for approval when needed, all before returning. Every decision leaves a
+    /// receipt. On any error the action must not run.
+    pub fn gate(&self, request: &ActionRequest) -> Result<GateOutcome, GateError> {
+        let loaded = self.config()?;
+        let evaluation = loaded.config.policy.evaluate(&ActionInput {
+            verb: request.verb,
+            tool_name: &request.tool_name,
+            workflow: &request.workflow,
+            account: &request.account,
+            target_host: request.target_host.as_deref(),
+            fields: &request.fields,
+        });
+
+        // The caller's paths, then the rule's; a path asked for twice is hidden the
+        // stronger way (destructive wins).
+        let mut requests: Vec<RedactRequest> = Vec::new();
+        let mut add = |path: &str, mode: RedactionMode| {
+            if let Some(existing) = requests.iter_mut().find(|r| r.path == path) {
+                if mode == RedactionMode::Destructive {
+                    existing.mode = mode;
+                }
+            } else {
+                requests.push(RedactRequest { path: path.to_owned(), mode });
+            }
+        };
+        for path in &request.redact {
+            add(path, request.redact_mode);
+        }
+        if evaluation.decision == Decision::Redact {
+            for path in &evaluation.redact {
+                add(path, evaluation.redact_mode);
+            }
+        }
+        let redacted = heso_redact::redact(&request.fields, &requests)
+            .map_err(|e| GateError::Redact(e.to_string()))?;
+        let salt_records: Vec<(String, [u8; 32])> = match &redacted.redaction {
+            Some(redaction) => redacted
+                .salts
+                .iter()
+                .filter_map(|s| {
+                    redaction
+                        .markers
+                        .iter()
+                        .find(|m| m.field_path == s.field_path)
+                        .map(|m| (m.commitment.clone(), *s.salt.expose_secret()))
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        self.salts.put(&salt_records).map_err(|e| GateError::Salts(e.to_string()))?;
+
+        let refusal = matches!(evaluation.decision, Decision::Block | Decision::RequireApproval);
+        // The delete floor is never observe-only.
+        let observed = refusal && !request.blocking && request.verb != Verb::Delete;
+        let mut rule_display = evaluation.rule_display.clone();
+        if observed {
+            rule_display.push_str(OBSERVED_SUFFIX);
+        }
+        let draft = Draft {
+            captured_at: now_rfc3339(),
+            action: Action {
+                verb: request.verb,
+                tool_name: request.tool_name.clone(),
+                workflow: request.workflow.clone(),
+                account: request.account.clone(),
+                fields: redacted.fields,
+                target_host: request.target_host.clone(),
+                result_hash: None,
+                error: None,
+            },
+            policy: PolicyRecord {
+                rule_id: evaluation.rule_id.clone(),
+                rule_display: rule_display.clone(),
+                matched_conditions: evaluation.matched_conditions.clone(),
+                decision_path: evaluation.decision,
+            },
+            redaction: redacted.redaction,
+            chain: None,
+        };
+        let (appended, draft) = self.append_l0(draft)?;
+
+        let status = match (evaluation.decision, observed) {
+            (Decision::Allow | Decision::Redact, _) | (_, true) => GateStatus::Allowed,
+            (Decision::Block, false) => GateStatus::Blocked,
+            (Decision::RequireApproval, false) => GateStatus::Suspended,
+        };
+        let pending = if status == GateStatus::Suspended {
+            let ticket = park(self, &draft, &appended.action_hash, &evaluation)
+                .map_err(|e| GateError::Park(e.to_string()))?;
+            Some(ticket)
+        } else {
+            None
+        };
+        Ok(GateOutcome {
+            status,
+            decision: evaluation.decision,
+            observed,
+            action_hash: appended.action_hash,
+            seq: appended.seq,
+            rule_id: evaluation.rule_id,
+            rule_display,
+            pending,
+            unmatched_redactions: redacted.unmatched,
+            repaired_tail: appended.repaired,
+        })
+    }
+
+    /// Signs `draft` as an operator-only receipt at the log's next position and appends it.
+    /// Returns where it went and the draft with its chain position.
+    pub(crate) fn append_l0(&self, draft: Draft) -> Result<(Placed, Draft), GateError> {
+        let mut placed_draft = None;
+        let appended = self
+            .log
+            .append(|position| {
+                let mut draft = draft.clone();
+                draft.chain = Some(position.clone());
+                let receipt = sign_receipt(draft.clone(), self.operator.signing_key())
+                    .map_err(|e| e.to_string())?;
+                placed_draft = Some(draft);
+                receipt.to_json().map_err(|e| e.to_string())
+            })
+            .map_err(|e| GateError::Log(e.to_string()))?;
+        let draft = placed_draft.unwrap_or(draft);
+        Ok((
+            Placed {
+                action_hash: appended.action_hash,
+                seq: appended.seq,
+                repaired: appended.repaired.map(|r| r.to_string()),
+            },
+            draft,
+        ))
+    }
+}
+
+/// Where a receipt went in the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Placed {
+    pub(crate) action_hash: String,
+    pub(crate) seq: u64,
+    pub(crate) repaired: Option<String>,
+}

@@ -1,0 +1,33 @@
+//! The heso gate: captures an action, decides it with the policy, redacts it, signs it
+//! into an Action Receipt and appends it to the audit log, before the action may run.
+//! Also approvals (L1), reveal of committed fields, and `heso init`.
+//!
+//! heso-engine composes heso-policy, heso-redact, heso-keystore, heso-chain and
+//! heso-receipt; it parses no command line and knows nothing of Python.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod approvals;
+mod clock;
+mod config;
+mod engine;
+mod fsutil;
+mod gate;
+mod init;
+mod project;
+mod reveal;
+mod salts;
+mod templates;
+
+pub use approvals::{
+    ApprovalError, PendingItem, PendingStatus, PendingTicket, RecordedApprover, RecordedDecision,
+};
+pub use clock::now_rfc3339;
+pub use config::{Config, ConfigError, load_config, parse_config};
+pub use engine::{Engine, OpenError};
+pub use gate::{ActionRequest, GateError, GateOutcome, GateStatus, OBSERVED_SUFFIX};
+pub use init::{BOOTSTRAP_FILE, InitError, InitReport, Step, init_project};
+pub use project::{CONFIG_FILE, DATA_DIR, DiscoverError, ProjectPaths, discover};
+pub use reveal::{Disclosure, RevealCheck, RevealError};
+pub use salts::{SALTS_KEY_CONTEXT, SaltStore, SaltStoreError};
+pub use templates::STARTER_POLICY;

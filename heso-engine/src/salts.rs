@@ -1,0 +1,176 @@
+//! `salts.jsonl`: the salts of commit-and-reveal commitments, each record encrypted.
+//!
+//! A salt beside its commitment lets anyone who can read the folder brute-force a short
+//! value, so each salt is sealed with ChaCha20-Poly1305 under a key derived from the
+//! operator seed. The record is bound to its commitment (used as associated data), so a
+//! record cannot be moved to another commitment. The clear value is written nowhere.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+/// The context string of the salts key (BLAKE3 `derive_key`).
+pub const SALTS_KEY_CONTEXT: &str = "heso 2026-11 salts.jsonl ChaCha20-Poly1305 v1";
+
+#[derive(Serialize, Deserialize)]
+struct SaltLine {
+    commitment: String,
+    nonce: String,
+    sealed: String,
+}
+
+/// Why a salt could not be stored or found.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SaltStoreError {
+    /// Writing or syncing the file failed.
+    #[error("cannot write {path}: {reason}")]
+    Write {
+        /// The file.
+        path: String,
+        /// The OS error.
+        reason: String,
+    },
+    /// Reading the file failed.
+    #[error("cannot read {path}: {reason}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The OS error.
+        reason: String,
+    },
+    /// No record for this commitment.
+    #[error("no salt is stored for commitment {0}")]
+    NotFound(String),
+    /// A record exists but does not open with this project's key.
+    #[error("the salt record for commitment {0} does not decrypt with this project's operator key")]
+    Undecryptable(String),
+    /// The OS random source failed.
+    #[error("the OS random source failed")]
+    Random,
+}
+
+/// The encrypted salt file of one project.
+pub struct SaltStore {
+    path: PathBuf,
+    cipher: ChaCha20Poly1305,
+    writer: Mutex<Option<File>>,
+}
+
+impl std::fmt::Debug for SaltStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SaltStore").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+impl SaltStore {
+    /// A store at `path` sealing with `key` (32 bytes from the keystore's derive_key).
+    pub fn new(path: &Path, key: &Zeroizing<[u8; 32]>) -> Self {
+        Self {
+            path: path.to_path_buf(),
+            cipher: ChaCha20Poly1305::new(Key::from_slice(key.as_slice())),
+            writer: Mutex::new(None),
+        }
+    }
+
+    /// Seals and appends one record per salt, then fsyncs, before returning.
+    pub fn put(&self, salts: &[(String, [u8; 32])]) -> Result<(), SaltStoreError> {
+        if salts.is_empty() {
+            return Ok(());
+        }
+        let mut text = String::new();
+        for (commitment, salt) in salts {
+            let mut nonce = [0u8; 12];
+            getrandom::fill(&mut nonce).map_err(|_| SaltStoreError::Random)?;
+            let sealed = self
+                .cipher
+                .encrypt(Nonce::from_slice(&nonce), Payload { msg: salt, aad: commitment.as_bytes() })
+                .map_err(|_| SaltStoreError::Random)?;
+            let line = SaltLine {
+                commitment: commitment.clone(),
+                nonce: STANDARD.encode(nonce),
+                sealed: STANDARD.encode(sealed),
+            };
+            text.push_str(&serde_json::to_string(&line).unwrap_or_default());
+            text.push('\n');
+        }
+        let write_error =
+            |e: std::io::Error| SaltStoreError::Write { path: self.path.display().to_string(), reason: e.to_string() };
+        let mut guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        if guard.is_none() {
+            *guard = Some(open_private_append(&self.path).map_err(write_error)?);
+        }
+        let Some(file) = guard.as_mut() else {
+            return Err(SaltStoreError::Random);
+        };
+        let result = file.write_all(text.as_bytes()).and_then(|()| file.sync_data());
+        if let Err(e) = result {
+            // Never reuse a handle after a failed write or fsync.
+            *guard = None;
+            return Err(write_error(e));
+        }
+        Ok(())
+    }
+
+    /// Finds and opens the salt of `commitment`.
+    pub fn get(&self, commitment: &str) -> Result<Zeroizing<[u8; 32]>, SaltStoreError> {
+        let read_error =
+            |e: std::io::Error| SaltStoreError::Read { path: self.path.display().to_string(), reason: e.to_string() };
+        let file = match File::open(&self.path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(SaltStoreError::NotFound(commitment.to_owned()));
+            }
+            Err(e) => return Err(read_error(e)),
+        };
+        for line in BufReader::new(file).lines() {
+            let line = line.map_err(read_error)?;
+            let Ok(record) = serde_json::from_str::<SaltLine>(&line) else {
+                continue;
+            };
+            if record.commitment != commitment {
+                continue;
+            }
+            let opened = STANDARD
+                .decode(&record.nonce)
+                .ok()
+                .filter(|n| n.len() == 12)
+                .zip(STANDARD.decode(&record.sealed).ok())
+                .and_then(|(nonce, sealed)| {
+                    self.cipher
+                        .decrypt(
+                            Nonce::from_slice(&nonce),
+                            Payload { msg: &sealed, aad: commitment.as_bytes() },
+                        )
+                        .ok()
+                })
+                .map(Zeroizing::new);
+            let Some(opened) = opened else {
+                return Err(SaltStoreError::Undecryptable(commitment.to_owned()));
+            };
+            let salt: [u8; 32] = opened
+                .as_slice()
+                .try_into()
+                .map_err(|_| SaltStoreError::Undecryptable(commitment.to_owned()))?;
+            return Ok(Zeroizing::new(salt));
+        }
+        Err(SaltStoreError::NotFound(commitment.to_owned()))
+    }
+}
+
+/// Opens a file for appending, creating it 0600.
+pub(crate) fn open_private_append(path: &Path) -> std::io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
+}

@@ -1,0 +1,31 @@
+"""Type stubs for heso._core, the Rust core of the heso package."""
+
+from typing import Any, Optional, Sequence
+
+__version__: str
+
+class Project:
+    """An open heso project: policy loaded, operator key unlocked, log open."""
+
+    def __init__(self, path: Optional[str] = None) -> None: ...
+    @property
+    def root(self) -> str: ...
+    def gate(
+        self,
+        verb: str,
+        tool_name: str,
+        workflow: str,
+        account: str,
+        target_host: Optional[str],
+        fields_json: str,
+        redact: Sequence[str],
+        redact_mode: str,
+        blocking: bool,
+    ) -> dict[str, Any]: ...
+    def claim(self, pending_id: str) -> str: ...
+    def pending_info(self, pending_id: str) -> dict[str, Any]: ...
+
+def verify(
+    data: bytes, signers: Optional[Sequence[str]] = None, project: Optional[Project] = None
+) -> dict[str, Any]: ...
+def run_cli(argv: Sequence[str]) -> int: ...

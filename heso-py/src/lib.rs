@@ -1,0 +1,240 @@
+//! `heso._core`: the Rust core of the Python package. Python binds arguments and raises
+//! `BlockedError`/`SuspendedError`; policy, redaction, hashing, signing and the log are
+//! all here, in heso-engine.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use heso_engine::{ActionRequest, ApprovalError, Engine, GateStatus, PendingStatus};
+use heso_receipt::{
+    RedactionMode, SignerPins, Verb, public_key_from_str, public_key_to_did_key, verify_receipt,
+};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+/// Raises the Python exception class `name` of `heso._errors` with `message`.
+fn heso_error(py: Python<'_>, name: &str, message: String) -> PyErr {
+    let class = py
+        .import("heso._errors")
+        .and_then(|module| module.getattr(name));
+    match class {
+        Ok(class) => match class.call1((message.clone(),)) {
+            Ok(instance) => PyErr::from_value(instance),
+            Err(e) => e,
+        },
+        Err(_) => pyo3::exceptions::PyRuntimeError::new_err(message),
+    }
+}
+
+/// An open heso project (an engine with its operator key unlocked).
+#[pyclass(module = "heso._core", frozen)]
+struct Project {
+    engine: Arc<Engine>,
+}
+
+#[pymethods]
+impl Project {
+    /// Opens the project found from `path` (or `HESO_PROJECT_ROOT`, or the working
+    /// directory's nearest ancestor with heso.toml).
+    #[new]
+    #[pyo3(signature = (path=None))]
+    fn new(py: Python<'_>, path: Option<PathBuf>) -> PyResult<Self> {
+        let opened = py.detach(|| Engine::open(path.as_deref()));
+        match opened {
+            Ok(engine) => Ok(Self { engine: Arc::new(engine) }),
+            Err(e) => Err(heso_error(py, "ConfigError", e.to_string())),
+        }
+    }
+
+    /// The project folder.
+    #[getter]
+    fn root(&self) -> PathBuf {
+        self.engine.paths().root.clone()
+    }
+
+    /// Gates one action; returns a dict describing the outcome. The GIL is released while
+    /// deciding, signing and appending.
+    #[allow(clippy::too_many_arguments, reason = "mirrors the Python call one to one")]
+    #[pyo3(signature = (verb, tool_name, workflow, account, target_host, fields_json, redact, redact_mode, blocking))]
+    fn gate<'py>(
+        &self,
+        py: Python<'py>,
+        verb: &str,
+        tool_name: String,
+        workflow: String,
+        account: String,
+        target_host: Option<String>,
+        fields_json: &str,
+        redact: Vec<String>,
+        redact_mode: &str,
+        blocking: bool,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let Some(verb) = Verb::parse(verb) else {
+            return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                "unknown verb {verb:?} (llm_call, tool_call, http_request, payment, data_export, account_change, delete)"
+            )));
+        };
+        let redact_mode = match redact_mode {
+            "commit_and_reveal" => RedactionMode::CommitAndReveal,
+            "destructive" => RedactionMode::Destructive,
+            other => {
+                return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                    "redact_mode must be commit_and_reveal or destructive, not {other:?}"
+                )));
+            }
+        };
+        let fields = match serde_json::from_str::<serde_json::Value>(fields_json) {
+            Ok(serde_json::Value::Object(map)) => map,
+            _ => {
+                return Err(pyo3::exceptions::PyValueError::new_err(
+                    "fields must be a JSON object",
+                ));
+            }
+        };
+        let request = ActionRequest {
+            verb,
+            tool_name,
+            workflow,
+            account,
+            target_host,
+            fields,
+            redact,
+            redact_mode,
+            blocking,
+        };
+        let engine = Arc::clone(&self.engine);
+        let outcome = py
+            .detach(move || engine.gate(&request))
+            .map_err(|e| heso_error(py, "GateError", e.to_string()))?;
+        let out = PyDict::new(py);
+        let status = match outcome.status {
+            GateStatus::Allowed => "allowed",
+            GateStatus::Blocked => "blocked",
+            GateStatus::Suspended => "suspended",
+        };
+        out.set_item("status", status)?;
+        out.set_item("decision", outcome.decision.as_str())?;
+        out.set_item("observed", outcome.observed)?;
+        out.set_item("action_hash", outcome.action_hash)?;
+        out.set_item("seq", outcome.seq)?;
+        out.set_item("rule_id", outcome.rule_id)?;
+        out.set_item("rule_display", outcome.rule_display)?;
+        out.set_item("unmatched_redactions", outcome.unmatched_redactions)?;
+        out.set_item("repaired_tail", outcome.repaired_tail)?;
+        if let Some(ticket) = outcome.pending {
+            out.set_item("pending_id", ticket.id)?;
+            out.set_item("approvers", ticket.approvers)?;
+            out.set_item("expires_at", ticket.expires_at)?;
+        }
+        Ok(out)
+    }
+
+    /// Claims the one run of an approved action: `"resumed"` exactly once; otherwise
+    /// `"pending"`, `"rejected"`, `"expired"`, `"already resumed"` or `"unknown id"`.
+    fn claim(&self, py: Python<'_>, pending_id: String) -> PyResult<String> {
+        let engine = Arc::clone(&self.engine);
+        let result = py.detach(move || engine.resume(&pending_id));
+        Ok(match result {
+            Ok(_) => "resumed".into(),
+            Err(ApprovalError::NotApproved(_)) => "pending".into(),
+            Err(ApprovalError::Rejected(_)) => "rejected".into(),
+            Err(ApprovalError::Expired { .. }) => "expired".into(),
+            Err(ApprovalError::AlreadyResumed(_)) => "already resumed".into(),
+            Err(ApprovalError::UnknownId(_)) => "unknown id".into(),
+            Err(other) => return Err(heso_error(py, "ApprovalError", other.to_string())),
+        })
+    }
+
+    /// What is known about a pending item.
+    fn pending_info<'py>(&self, py: Python<'py>, pending_id: &str) -> PyResult<Bound<'py, PyDict>> {
+        let item = self
+            .engine
+            .pending_item(pending_id)
+            .map_err(|e| heso_error(py, "ApprovalError", e.to_string()))?;
+        let out = PyDict::new(py);
+        out.set_item("id", &item.id)?;
+        let status = match item.status {
+            PendingStatus::Pending => "pending",
+            PendingStatus::Approved => "approved",
+            PendingStatus::Rejected => "rejected",
+            PendingStatus::Expired => "expired",
+        };
+        out.set_item("status", status)?;
+        out.set_item("parked_receipt", &item.parked_receipt)?;
+        out.set_item("expires_at", &item.expires_at)?;
+        out.set_item("rule_id", &item.policy.rule_id)?;
+        let names: Vec<&str> = item.approvers.iter().map(|a| a.name.as_str()).collect();
+        out.set_item("approvers", names)?;
+        out.set_item("resumed", item.resumed)?;
+        Ok(out)
+    }
+}
+
+/// Verifies one receipt's bytes. `signers`: pin exactly these keys; `None` pins the
+/// project's keys when `project` is given, else nothing.
+#[pyfunction]
+#[pyo3(signature = (data, signers=None, project=None))]
+fn verify<'py>(
+    py: Python<'py>,
+    data: &[u8],
+    signers: Option<Vec<String>>,
+    project: Option<PyRef<'py, Project>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let pins = match (signers, project) {
+        (Some(keys), _) => {
+            let mut decoded = Vec::new();
+            for key in keys {
+                let parsed = public_key_from_str(&key).map_err(|e| {
+                    pyo3::exceptions::PyValueError::new_err(format!("signer {key:?}: {e}"))
+                })?;
+                decoded.push(parsed);
+            }
+            SignerPins::Only(decoded)
+        }
+        (None, Some(project)) => project
+            .engine
+            .pins()
+            .map_err(|e| heso_error(py, "ConfigError", e.to_string()))?,
+        (None, None) => SignerPins::Any,
+    };
+    let bytes = data.to_vec();
+    let checked = py.detach(move || verify_receipt(&bytes, &pins));
+    let out = PyDict::new(py);
+    out.set_item("kind", checked.verdict.kind())?;
+    out.set_item("ok", checked.verdict.is_valid())?;
+    out.set_item("detail", checked.verdict.detail())?;
+    out.set_item(
+        "action_hash",
+        checked.receipt.as_ref().map(|r| r.content.action_hash.clone()),
+    )?;
+    let signers = checked.verdict.signers();
+    out.set_item("trust_level", signers.map(|s| s.trust_level.to_string()))?;
+    out.set_item("operator", signers.map(|s| public_key_to_did_key(&s.operator)))?;
+    out.set_item(
+        "approver",
+        signers.and_then(|s| s.approver.as_ref().map(|(k, _)| public_key_to_did_key(k))),
+    )?;
+    out.set_item(
+        "approver_decision",
+        signers.and_then(|s| s.approver.as_ref().map(|(_, d)| d.to_string())),
+    )?;
+    Ok(out)
+}
+
+/// Runs the `heso` command line with `argv` and returns its exit code.
+#[pyfunction]
+fn run_cli(py: Python<'_>, argv: Vec<String>) -> i32 {
+    py.detach(move || heso_cli::run(argv))
+}
+
+/// The Rust core of the `heso` package.
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<Project>()?;
+    m.add_function(wrap_pyfunction!(verify, m)?)?;
+    m.add_function(wrap_pyfunction!(run_cli, m)?)?;
+    Ok(())
+}
