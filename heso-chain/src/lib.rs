@@ -1,1 +1,31 @@
-//! heso-chain (being written).
+//! The heso local audit log: `heso-local-data/receipts.jsonl`, one compact receipt per line.
+//!
+//! - [`Log::append`] runs under an exclusive lock held across threads and processes (an
+//!   OS file lock on `receipts.lock`): it reads the tail (from the end of the file, never
+//!   the whole log), hands the caller the next chain position, and writes the caller's
+//!   receipt as one line in a single `O_APPEND` write, fsynced by default before it
+//!   returns.
+//! - A torn last line (a writer died mid-write) is moved to `receipts.jsonl.torn-<secs>`
+//!   and the log truncated to its last complete line, by the next writer, which reports it.
+//! - [`find_by_prefix`] looks a receipt up by action_hash prefix; [`verify_log`] checks
+//!   every receipt and every chain link, streaming, with signatures checked on all cores.
+//!
+//! This crate does not sign: it takes receipts already signed.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod append;
+mod lookup;
+mod tail;
+mod verify;
+
+pub use append::{AppendError, Appended, Durability, Log, LogOptions, OpenError, TornRepair};
+pub use lookup::{Found, LookupError, find_by_prefix};
+pub use verify::{LineFailure, LogReport, SessionHead, TornTail, verify_lines, verify_log};
+
+/// The log's file name inside the data directory.
+pub const LOG_FILE: &str = "receipts.jsonl";
+/// The file holding the store's session id.
+pub const SESSION_FILE: &str = "session";
+/// The lock file that serialises writers across processes.
+pub const LOCK_FILE: &str = "receipts.lock";
