@@ -1,0 +1,182 @@
+//! First-match-wins evaluation, and the pinned delete floor.
+
+use std::cell::OnceCell;
+
+use heso_receipt::{Decision, MatchedCondition, RedactionMode, Verb, VerifyingKey};
+use serde_json::{Map, Value};
+
+use crate::parse::{Policy, Rule, Subject};
+
+/// The action to decide, with its real field values (before any redaction).
+#[derive(Debug, Clone, Copy)]
+pub struct ActionInput<'a> {
+    /// The verb.
+    pub verb: Verb,
+    /// The tool or method name.
+    pub tool_name: &'a str,
+    /// The workflow.
+    pub workflow: &'a str,
+    /// The account.
+    pub account: &'a str,
+    /// The target host, if any.
+    pub target_host: Option<&'a str>,
+    /// The call's arguments.
+    pub fields: &'a Map<String, Value>,
+}
+
+/// An approver a decision names, with their key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedApprover {
+    /// The name in `[approvers]`.
+    pub name: String,
+    /// Their public key.
+    pub key: VerifyingKey,
+}
+
+/// The policy's decision on one action, with what the receipt records.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evaluation {
+    /// The decision (after the delete floor).
+    pub decision: Decision,
+    /// The deciding rule's id (`default` when none matched).
+    pub rule_id: String,
+    /// The rule in plain words; ends with ` (delete floor)` when the floor decided.
+    pub rule_display: String,
+    /// The deciding rule's conditions, operands as written (never the action's values).
+    pub matched_conditions: Vec<MatchedCondition>,
+    /// Field paths to redact (decision `redact` only).
+    pub redact: Vec<String>,
+    /// How to redact them.
+    pub redact_mode: RedactionMode,
+    /// Who may approve (decision `require_approval`): names in `[approvers]` only.
+    pub approvers: Vec<ResolvedApprover>,
+    /// Minutes before a pending action expires.
+    pub sla_minutes: u64,
+    /// True when the delete floor changed the outcome.
+    pub floor_applied: bool,
+}
+
+/// Suffix of `rule_display` when the delete floor decided.
+const FLOOR_SUFFIX: &str = " (delete floor)";
+
+fn verb_slot(verb: Verb) -> usize {
+    Verb::ALL.iter().position(|v| *v == verb).unwrap_or(0)
+}
+
+impl Rule {
+    fn matches(&self, action: &ActionInput<'_>, fields: &OnceCell<Value>) -> bool {
+        let subject = match &self.subject {
+            Subject::Any => true,
+            Subject::Workflow(w) => w == action.workflow,
+            Subject::Account(a) => a == action.account,
+        };
+        subject
+            && self
+                .tool
+                .as_ref()
+                .is_none_or(|p| p.matches(action.tool_name))
+            && self
+                .workflow
+                .as_ref()
+                .is_none_or(|p| p.matches(action.workflow))
+            && self
+                .scope
+                .as_ref()
+                .is_none_or(|p| match action.target_host {
+                    Some(host) => p.matches(host),
+                    None => p.is_star(),
+                })
+            && self
+                .conditions
+                .iter()
+                .all(|c| c.holds(fields.get_or_init(|| Value::Object(action.fields.clone()))))
+    }
+}
+
+impl Policy {
+    /// Decides `action`: the first enabled matching rule, else `[defaults]`; then the
+    /// delete floor, which no setting turns off.
+    pub fn evaluate(&self, action: &ActionInput<'_>) -> Evaluation {
+        let fields = OnceCell::new();
+        let winner = self
+            .by_verb
+            .get(verb_slot(action.verb))
+            .into_iter()
+            .flatten()
+            .filter_map(|&i| self.rules.get(i))
+            .find(|rule| rule.matches(action, &fields));
+
+        let mut evaluation = match winner {
+            Some(rule) => Evaluation {
+                decision: rule.decision,
+                rule_id: rule.id.clone(),
+                rule_display: rule.display.clone(),
+                matched_conditions: rule
+                    .conditions
+                    .iter()
+                    .map(|c| MatchedCondition {
+                        field: c.field.clone(),
+                        op: c.op.as_str().to_owned(),
+                        value: c.value.clone(),
+                    })
+                    .collect(),
+                redact: Vec::new(),
+                redact_mode: rule.redact_mode,
+                approvers: Vec::new(),
+                sla_minutes: rule.sla_minutes.unwrap_or(self.default_sla),
+                floor_applied: false,
+            },
+            None => Evaluation {
+                decision: self.default_decision,
+                rule_id: "default".to_owned(),
+                rule_display: format!(
+                    "No rule matched {} on {}: the default decision, {}",
+                    action.verb, action.tool_name, self.default_decision
+                ),
+                matched_conditions: Vec::new(),
+                redact: Vec::new(),
+                redact_mode: RedactionMode::CommitAndReveal,
+                approvers: Vec::new(),
+                sla_minutes: self.default_sla,
+                floor_applied: false,
+            },
+        };
+
+        // The delete floor: a delete never comes out allow or redact.
+        if action.verb == Verb::Delete
+            && matches!(evaluation.decision, Decision::Allow | Decision::Redact)
+        {
+            evaluation.decision = Decision::RequireApproval;
+            evaluation.floor_applied = true;
+            evaluation.matched_conditions.push(MatchedCondition {
+                field: "verb".to_owned(),
+                op: "eq".to_owned(),
+                value: Value::String("delete".to_owned()),
+            });
+            evaluation.rule_display.push_str(FLOOR_SUFFIX);
+            evaluation.sla_minutes = self.default_sla;
+        }
+
+        if let Some(rule) = winner.filter(|_| evaluation.decision == Decision::Redact) {
+            evaluation.redact = rule.redact.clone();
+        }
+        if evaluation.decision == Decision::RequireApproval {
+            let names = match winner {
+                Some(rule) if !evaluation.floor_applied && !rule.approvers.is_empty() => {
+                    &rule.approvers
+                }
+                _ => &self.default_approvers,
+            };
+            evaluation.approvers = names
+                .iter()
+                .filter_map(|name| {
+                    self.approvers.get(name).map(|key| ResolvedApprover {
+                        name: name.clone(),
+                        key: *key,
+                    })
+                })
+                .collect();
+        }
+        evaluation
+    }
+}
