@@ -15,7 +15,8 @@ use crate::{Failure, Outcome};
 pub(crate) fn init(dir: Option<PathBuf>, require_passphrase: bool) -> Outcome {
     let dir = match dir {
         Some(dir) => dir,
-        None => std::env::current_dir().map_err(|e| Failure::usage(format!("no working directory: {e}")))?,
+        None => std::env::current_dir()
+            .map_err(|e| Failure::usage(format!("no working directory: {e}")))?,
     };
     let sources = PassphraseSources::from_env(require_passphrase);
     let report = init_project(&dir, require_passphrase, &sources).map_err(Failure::usage)?;
@@ -46,7 +47,10 @@ fn print_init(report: &InitReport) {
     if matches!(report.identity, Step::Kept(_)) {
         println!("kept existing identity");
     }
-    println!("operator identity ready (pubkey {})", report.operator_multibase);
+    println!(
+        "operator identity ready (pubkey {})",
+        report.operator_multibase
+    );
 }
 
 pub(crate) fn open_engine(dir: Option<&Path>) -> Result<Engine, Failure> {
@@ -62,7 +66,8 @@ pub(crate) fn demo(dir: Option<PathBuf>) -> Outcome {
         Some(dir) => dir,
         None => match discover(None) {
             Ok(paths) => paths.root,
-            Err(_) => std::env::current_dir().map_err(|e| Failure::usage(format!("no working directory: {e}")))?,
+            Err(_) => std::env::current_dir()
+                .map_err(|e| Failure::usage(format!("no working directory: {e}")))?,
         },
     };
     if !root.join(heso_engine::CONFIG_FILE).is_file() {
@@ -101,7 +106,9 @@ pub(crate) fn demo(dir: Option<PathBuf>) -> Outcome {
                 request.tool_name, outcome.rule_id, outcome.rule_display
             )));
         }
-        let (_, line) = engine.find_receipt(&outcome.action_hash).map_err(Failure::usage)?;
+        let (_, line) = engine
+            .find_receipt(&outcome.action_hash)
+            .map_err(Failure::usage)?;
         let verdict = verify_receipt(line.as_bytes(), &pins).verdict;
         all_valid &= verdict.is_valid();
         println!("{label} {} -> {verdict}", outcome.action_hash);
@@ -125,7 +132,10 @@ pub(crate) fn show(prefix: &str) -> Outcome {
     let paths = discover(None).map_err(Failure::usage)?;
     let found = heso_chain::find_by_prefix(&paths.receipts(), prefix).map_err(Failure::usage)?;
     let value: Value = serde_json::from_str(&found.line).map_err(|e| {
-        Failure::usage(format!("line {} of the log is not JSON: {e}", found.line_number))
+        Failure::usage(format!(
+            "line {} of the log is not JSON: {e}",
+            found.line_number
+        ))
     })?;
     let text = serde_json::to_string_pretty(&value).map_err(Failure::usage)?;
     println!("{text}");
@@ -139,12 +149,10 @@ pub(crate) fn log_list(
     limit: usize,
     json: bool,
 ) -> Outcome {
-    if let Some(v) = &verb {
-        if Verb::parse(v).is_none() {
-            return Err(Failure::usage(format!(
-                "--verb {v:?} is not a verb (llm_call, tool_call, http_request, payment, data_export, account_change, delete)"
-            )));
-        }
+    if let Some(v) = verb.as_deref().filter(|v| Verb::parse(v).is_none()) {
+        return Err(Failure::usage(format!(
+            "--verb {v:?} is not a verb (llm_call, tool_call, http_request, payment, data_export, account_change, delete)"
+        )));
     }
     let paths = discover(None).map_err(Failure::usage)?;
     let file = match std::fs::File::open(paths.receipts()) {
@@ -153,7 +161,12 @@ pub(crate) fn log_list(
             println!("no receipts yet (run `heso demo`)");
             return Ok(0);
         }
-        Err(e) => return Err(Failure::usage(format!("cannot read {}: {e}", shown(&paths.receipts())))),
+        Err(e) => {
+            return Err(Failure::usage(format!(
+                "cannot read {}: {e}",
+                shown(&paths.receipts())
+            )));
+        }
     };
     let mut kept: std::collections::VecDeque<Receipt> = std::collections::VecDeque::new();
     for line in std::io::BufReader::new(file).lines() {
@@ -162,9 +175,15 @@ pub(crate) fn log_list(
             continue;
         };
         let content = &receipt.content;
-        let wanted = verb.as_deref().is_none_or(|v| content.action.verb.as_str() == v)
-            && workflow.as_deref().is_none_or(|w| content.action.workflow == w)
-            && decision.as_deref().is_none_or(|d| content.policy.decision_path.as_str() == d);
+        let wanted = verb
+            .as_deref()
+            .is_none_or(|v| content.action.verb.as_str() == v)
+            && workflow
+                .as_deref()
+                .is_none_or(|w| content.action.workflow == w)
+            && decision
+                .as_deref()
+                .is_none_or(|d| content.policy.decision_path.as_str() == d);
         if wanted {
             kept.push_back(receipt);
             if kept.len() > limit {
@@ -208,7 +227,11 @@ pub(crate) fn pending() -> Outcome {
             item.action.tool_name,
             item.policy.rule_id,
             item.expires_at,
-            if approvers.is_empty() { "none named".to_owned() } else { approvers.join(", ") }
+            if approvers.is_empty() {
+                "none named".to_owned()
+            } else {
+                approvers.join(", ")
+            }
         );
     }
     Ok(0)
@@ -218,7 +241,9 @@ pub(crate) fn decide(id: &str, key: &Path, reason: &str, outcome: ApprovalOutcom
     let engine = open_engine(None)?;
     let passphrase = approver_passphrase()?;
     let approver = heso_keystore::load_approver(key, &passphrase).map_err(Failure::usage)?;
-    let hash = engine.decide(id, &approver, outcome, reason).map_err(Failure::usage)?;
+    let hash = engine
+        .decide(id, &approver, outcome, reason)
+        .map_err(Failure::usage)?;
     println!("{outcome} {id} -> L1 receipt {hash}");
     println!("signed by approver {} and the operator", approver.did_key());
     Ok(0)
@@ -227,14 +252,21 @@ pub(crate) fn decide(id: &str, key: &Path, reason: &str, outcome: ApprovalOutcom
 pub(crate) fn reveal(prefix: &str, field_path: &str, value: &str, export: bool) -> Outcome {
     let engine = open_engine(None)?;
     let value = parse_cli_value(value);
-    let check = engine.reveal(prefix, field_path, &value).map_err(Failure::usage)?;
+    let check = engine
+        .reveal(prefix, field_path, &value)
+        .map_err(Failure::usage)?;
     match (check.matches, check.disclosure) {
         (true, Some(disclosure)) if export => {
-            println!("{}", serde_json::to_string_pretty(&disclosure).map_err(Failure::usage)?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&disclosure).map_err(Failure::usage)?
+            );
             Ok(0)
         }
         (true, _) => {
-            println!("match: {field_path} held this value (commitment verified with the stored salt)");
+            println!(
+                "match: {field_path} held this value (commitment verified with the stored salt)"
+            );
             Ok(0)
         }
         (false, _) => {

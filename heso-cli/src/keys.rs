@@ -29,7 +29,9 @@ fn secret_from(env: &str, prompt: &str, confirm: bool) -> Result<SecretString, F
         let second = rpassword::prompt_password("again: ")
             .map_err(|e| Failure::usage(format!("cannot read the passphrase: {e}")))?;
         if first != second {
-            return Err(Failure::usage("the two passphrases differ; nothing was changed"));
+            return Err(Failure::usage(
+                "the two passphrases differ; nothing was changed",
+            ));
         }
     }
     if first.is_empty() {

@@ -28,7 +28,10 @@ pub(crate) struct Failure {
 impl Failure {
     /// A usage, input or lookup error (exit 2).
     pub(crate) fn usage(message: impl std::fmt::Display) -> Self {
-        Self { code: 2, message: message.to_string() }
+        Self {
+            code: 2,
+            message: message.to_string(),
+        }
     }
 }
 
@@ -236,18 +239,34 @@ where
 
 fn dispatch(command: Command) -> Outcome {
     match command {
-        Command::Init { dir, require_passphrase } => commands::init(dir, require_passphrase),
+        Command::Init {
+            dir,
+            require_passphrase,
+        } => commands::init(dir, require_passphrase),
         Command::Demo { dir } => commands::demo(dir),
         Command::Verify(args) => {
             verify::verify(&args.target, &args.signers, args.any_signer, args.json)
         }
         Command::Show { prefix } => commands::show(&prefix),
-        Command::Log { command: LogCommand::Verify { json } } => verify::log_verify(json),
-        Command::Log { command: LogCommand::List { verb, workflow, decision, limit, json } } => {
-            commands::log_list(verb, workflow, decision, limit, json)
-        }
-        Command::Policy { command: PolicyCommand::Check { file } } => policy_cmd::check(file),
-        Command::Policy { command: PolicyCommand::Explain(args) } => policy_cmd::explain(
+        Command::Log {
+            command: LogCommand::Verify { json },
+        } => verify::log_verify(json),
+        Command::Log {
+            command:
+                LogCommand::List {
+                    verb,
+                    workflow,
+                    decision,
+                    limit,
+                    json,
+                },
+        } => commands::log_list(verb, workflow, decision, limit, json),
+        Command::Policy {
+            command: PolicyCommand::Check { file },
+        } => policy_cmd::check(file),
+        Command::Policy {
+            command: PolicyCommand::Explain(args),
+        } => policy_cmd::explain(
             &args.verb,
             &args.tool,
             &args.workflow,
@@ -256,19 +275,32 @@ fn dispatch(command: Command) -> Outcome {
             &args.fields,
         ),
         Command::Pending => commands::pending(),
-        Command::Approve(args) => {
-            commands::decide(&args.id, &args.key, &args.reason, heso_receipt::ApprovalOutcome::Approved)
-        }
-        Command::Reject(args) => {
-            commands::decide(&args.id, &args.key, &args.reason, heso_receipt::ApprovalOutcome::Rejected)
-        }
-        Command::Keys { command: KeysCommand::Show } => keys::show(),
-        Command::Keys { command: KeysCommand::NewApprover { name, out } } => {
-            keys::new_approver(&name, out)
-        }
-        Command::Keys { command: KeysCommand::Passphrase } => keys::passphrase(),
-        Command::Reveal { prefix, field_path, value, export } => {
-            commands::reveal(&prefix, &field_path, &value, export)
-        }
+        Command::Approve(args) => commands::decide(
+            &args.id,
+            &args.key,
+            &args.reason,
+            heso_receipt::ApprovalOutcome::Approved,
+        ),
+        Command::Reject(args) => commands::decide(
+            &args.id,
+            &args.key,
+            &args.reason,
+            heso_receipt::ApprovalOutcome::Rejected,
+        ),
+        Command::Keys {
+            command: KeysCommand::Show,
+        } => keys::show(),
+        Command::Keys {
+            command: KeysCommand::NewApprover { name, out },
+        } => keys::new_approver(&name, out),
+        Command::Keys {
+            command: KeysCommand::Passphrase,
+        } => keys::passphrase(),
+        Command::Reveal {
+            prefix,
+            field_path,
+            value,
+            export,
+        } => commands::reveal(&prefix, &field_path, &value, export),
     }
 }

@@ -51,7 +51,9 @@ pub(crate) fn explain(
     let mut map = Map::new();
     for field in fields {
         let Some((key, value)) = field.split_once('=') else {
-            return Err(Failure::usage(format!("--field {field:?}: expected KEY=VALUE")));
+            return Err(Failure::usage(format!(
+                "--field {field:?}: expected KEY=VALUE"
+            )));
         };
         map.insert(key.to_owned(), parse_cli_value(value));
     }
@@ -68,7 +70,10 @@ pub(crate) fn explain(
     println!("decision: {}", evaluation.decision);
     println!("rule: {} ({})", evaluation.rule_id, evaluation.rule_display);
     for condition in &evaluation.matched_conditions {
-        println!("  condition: {} {} {}", condition.field, condition.op, condition.value);
+        println!(
+            "  condition: {} {} {}",
+            condition.field, condition.op, condition.value
+        );
     }
     if evaluation.floor_applied {
         println!("the delete floor applied: a delete never runs without a person's approval");
@@ -82,12 +87,21 @@ pub(crate) fn explain(
     }
     if evaluation.decision == heso_receipt::Decision::RequireApproval {
         if evaluation.approvers.is_empty() {
-            println!("approvers: none named (add [approvers.NAME] and name it in the rule or [defaults])");
+            println!(
+                "approvers: none named (add [approvers.NAME] and name it in the rule or [defaults])"
+            );
         }
         for approver in &evaluation.approvers {
-            println!("approver: {} {}", approver.name, public_key_to_did_key(&approver.key));
+            println!(
+                "approver: {} {}",
+                approver.name,
+                public_key_to_did_key(&approver.key)
+            );
         }
-        println!("expires after {} minutes without a decision", evaluation.sla_minutes);
+        println!(
+            "expires after {} minutes without a decision",
+            evaluation.sla_minutes
+        );
     }
     Ok(0)
 }

@@ -33,20 +33,31 @@ fn project_pins(paths: &ProjectPaths) -> Result<Pins, Failure> {
 
 fn resolve_pins(signers: &[String], any_signer: bool) -> Result<Pins, Failure> {
     if any_signer && !signers.is_empty() {
-        return Err(Failure::usage("--signer and --any-signer cannot be used together"));
+        return Err(Failure::usage(
+            "--signer and --any-signer cannot be used together",
+        ));
     }
     if any_signer {
-        return Ok(Pins { pins: SignerPins::Any, said: "no signer pinned (--any-signer)".into() });
+        return Ok(Pins {
+            pins: SignerPins::Any,
+            said: "no signer pinned (--any-signer)".into(),
+        });
     }
     if !signers.is_empty() {
         let keys = signers
             .iter()
             .map(|s| {
-                public_key_from_str(s)
-                    .map_err(|e| Failure::usage(format!("--signer {s:?}: {e} (give a did:key or base64 key)")))
+                public_key_from_str(s).map_err(|e| {
+                    Failure::usage(format!(
+                        "--signer {s:?}: {e} (give a did:key or base64 key)"
+                    ))
+                })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        return Ok(Pins { pins: SignerPins::Only(keys), said: "signers pinned to the --signer keys".into() });
+        return Ok(Pins {
+            pins: SignerPins::Only(keys),
+            said: "signers pinned to the --signer keys".into(),
+        });
     }
     match discover(None) {
         Ok(paths) => project_pins(&paths),
@@ -64,8 +75,10 @@ pub(crate) fn verify(target: &str, signers: &[String], any_signer: bool, json: b
         std::io::stdin()
             .read_to_end(&mut bytes)
             .map_err(|e| Failure::usage(format!("cannot read stdin: {e}")))?;
-        let lines: Vec<&[u8]> =
-            bytes.split(|b| *b == b'\n').filter(|l| !l.iter().all(u8::is_ascii_whitespace)).collect();
+        let lines: Vec<&[u8]> = bytes
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
+            .collect();
         if lines.len() > 1 && bytes.first() == Some(&b'{') && !bytes.starts_with(b"{\n") {
             return verify_lines(&lines, &pins, json);
         }
@@ -90,7 +103,9 @@ pub(crate) fn verify(target: &str, signers: &[String], any_signer: bool, json: b
         )));
     }
     let paths = discover(None).map_err(|e| {
-        Failure::usage(format!("{target} is not a file, and there is no project to look it up in: {e}"))
+        Failure::usage(format!(
+            "{target} is not a file, and there is no project to look it up in: {e}"
+        ))
     })?;
     let found = heso_chain::find_by_prefix(&paths.receipts(), target).map_err(Failure::usage)?;
     verify_one(found.line.as_bytes(), &pins, json)
@@ -162,8 +177,10 @@ fn run_log_verification(path: &Path, pins: &Pins) -> Result<heso_chain::LogRepor
     let bar = (std::io::stderr().is_terminal() && total > 4 << 20).then(|| {
         let bar = indicatif::ProgressBar::new(total);
         bar.set_style(
-            indicatif::ProgressStyle::with_template("verifying {bar:40} {bytes}/{total_bytes} {eta}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            indicatif::ProgressStyle::with_template(
+                "verifying {bar:40} {bytes}/{total_bytes} {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         bar
     });
@@ -195,10 +212,17 @@ pub(crate) fn log_verify(json: bool) -> Outcome {
 fn print_report(report: &heso_chain::LogReport, name: &str, pins: &Pins, json: bool) -> Outcome {
     let ok = report.all_valid();
     if json {
-        println!("{}", serde_json::to_string_pretty(&report.to_json()).map_err(Failure::usage)?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report.to_json()).map_err(Failure::usage)?
+        );
         return Ok(if ok { 0 } else { 1 });
     }
-    println!("{name}: {} receipts in {} sessions", report.receipts, report.sessions.len());
+    println!(
+        "{name}: {} receipts in {} sessions",
+        report.receipts,
+        report.sessions.len()
+    );
     for (kind, count) in &report.counts {
         println!("  {kind}: {count}");
     }
@@ -216,7 +240,11 @@ fn print_report(report: &heso_chain::LogReport, name: &str, pins: &Pins, json: b
     }
     println!(
         "{} (verified offline — {})",
-        if ok { "all receipts valid, chains intact" } else { "NOT VALID" },
+        if ok {
+            "all receipts valid, chains intact"
+        } else {
+            "NOT VALID"
+        },
         pins.said
     );
     Ok(if ok { 0 } else { 1 })

@@ -39,7 +39,12 @@ impl Sandbox {
         let home = temp.path().join("home");
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::create_dir_all(&home).unwrap();
-        Self { _temp: temp, dir, home, env: Vec::new() }
+        Self {
+            _temp: temp,
+            dir,
+            home,
+            env: Vec::new(),
+        }
     }
 
     fn with(mut self, key: &str, value: &str) -> Self {
@@ -69,7 +74,11 @@ impl Sandbox {
         for (k, v) in extra {
             command.env(k, v);
         }
-        let Output { status, stdout, stderr } = command.output().unwrap();
+        let Output {
+            status,
+            stdout,
+            stderr,
+        } = command.output().unwrap();
         let run = Run {
             code: status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&stdout).into_owned(),
@@ -85,7 +94,10 @@ impl Sandbox {
 }
 
 fn pubkey_line(out: &str) -> String {
-    out.lines().find(|l| l.starts_with("operator identity ready (pubkey z6Mk")).unwrap().to_owned()
+    out.lines()
+        .find(|l| l.starts_with("operator identity ready (pubkey z6Mk"))
+        .unwrap()
+        .to_owned()
 }
 
 fn hashes(out: &str) -> Vec<String> {
@@ -124,10 +136,17 @@ fn quickstart_transcript() {
         "heso init: project ready at",
         "next: run `heso demo` to mint and verify your first receipt",
     ] {
-        assert!(init.stdout.contains(line), "missing {line:?} in:\n{}", init.stdout);
+        assert!(
+            init.stdout.contains(line),
+            "missing {line:?} in:\n{}",
+            init.stdout
+        );
     }
     let first_key = pubkey_line(&init.stdout);
-    assert_eq!(std::fs::read_to_string(sb.path(".gitignore")).unwrap(), "heso-local-data/\n");
+    assert_eq!(
+        std::fs::read_to_string(sb.path(".gitignore")).unwrap(),
+        "heso-local-data/\n"
+    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
@@ -139,16 +158,39 @@ fn quickstart_transcript() {
 
     let again = sb.heso(&["init"]);
     assert_eq!(again.code, 0, "{}", again.all());
-    assert!(again.stdout.contains("kept existing identity"), "{}", again.stdout);
-    assert!(again.stdout.contains("kept existing policy -> heso.toml"), "{}", again.stdout);
+    assert!(
+        again.stdout.contains("kept existing identity"),
+        "{}",
+        again.stdout
+    );
+    assert!(
+        again.stdout.contains("kept existing policy -> heso.toml"),
+        "{}",
+        again.stdout
+    );
     assert_eq!(pubkey_line(&again.stdout), first_key);
-    assert_eq!(std::fs::read_to_string(sb.path(".gitignore")).unwrap(), "heso-local-data/\n");
+    assert_eq!(
+        std::fs::read_to_string(sb.path(".gitignore")).unwrap(),
+        "heso-local-data/\n"
+    );
 
     let demo = sb.heso(&["demo"]);
     assert_eq!(demo.code, 0, "{}", demo.all());
     let lines: Vec<&str> = demo.stdout.lines().collect();
-    assert!(lines.iter().any(|l| l.starts_with("allow ") && l.ends_with(" -> Valid (L0)")), "{}", demo.stdout);
-    assert!(lines.iter().any(|l| l.starts_with("redacted ") && l.ends_with(" -> Valid (L0)")), "{}", demo.stdout);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("allow ") && l.ends_with(" -> Valid (L0)")),
+        "{}",
+        demo.stdout
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("redacted ") && l.ends_with(" -> Valid (L0)")),
+        "{}",
+        demo.stdout
+    );
     let minted = hashes(&demo.stdout);
     assert_eq!(minted.len(), 2, "{}", demo.stdout);
 
@@ -251,12 +293,20 @@ fn a_receipt_resigned_by_another_key_is_untrusted_in_the_project() {
 
     let pinned = sb.heso(&["verify", "forged.json"]);
     assert_eq!(pinned.code, 1, "{}", pinned.all());
-    assert!(pinned.stdout.contains("UntrustedSigner"), "{}", pinned.stdout);
+    assert!(
+        pinned.stdout.contains("UntrustedSigner"),
+        "{}",
+        pinned.stdout
+    );
 
     let any = sb.heso(&["verify", "forged.json", "--any-signer"]);
     assert_eq!(any.code, 0, "{}", any.all());
     let did = heso_receipt::public_key_to_did_key(&other.verifying_key());
-    assert!(any.stdout.contains(&format!("operator {did}")), "{}", any.stdout);
+    assert!(
+        any.stdout.contains(&format!("operator {did}")),
+        "{}",
+        any.stdout
+    );
 
     let signer = sb.heso(&["verify", "forged.json", "--signer", &did]);
     assert_eq!(signer.code, 0, "{}", signer.all());
@@ -267,8 +317,16 @@ fn production_and_require_passphrase_refuse_before_writing() {
     let sb = Sandbox::new().with("HESO_ENV", "production");
     let refused = sb.heso(&["init"]);
     assert_eq!(refused.code, 2, "{}", refused.all());
-    assert!(refused.stderr.contains("HESO_KEY_PASSPHRASE"), "{}", refused.stderr);
-    assert!(files_under(&sb.dir).is_empty(), "{:?}", files_under(&sb.dir));
+    assert!(
+        refused.stderr.contains("HESO_KEY_PASSPHRASE"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        files_under(&sb.dir).is_empty(),
+        "{:?}",
+        files_under(&sb.dir)
+    );
 
     let sb = Sandbox::new();
     let refused = sb.heso(&["init", "--require-passphrase"]);
@@ -276,7 +334,10 @@ fn production_and_require_passphrase_refuse_before_writing() {
     assert!(refused.stderr.contains("HESO_KEY_PASSPHRASE"));
     assert!(files_under(&sb.dir).is_empty());
 
-    let ok = sb.heso_env(&["init", "--require-passphrase"], &[("HESO_KEY_PASSPHRASE", "correct horse")]);
+    let ok = sb.heso_env(
+        &["init", "--require-passphrase"],
+        &[("HESO_KEY_PASSPHRASE", "correct horse")],
+    );
     assert_eq!(ok.code, 0, "{}", ok.all());
     assert!(!sb.path("heso-local-data/DEV-ONLY.passphrase").exists());
     let policy = std::fs::read_to_string(sb.path("heso.toml")).unwrap();
@@ -284,10 +345,17 @@ fn production_and_require_passphrase_refuse_before_writing() {
     // Without the passphrase the key does not open: a clear error, exit 2.
     let locked = sb.heso(&["demo"]);
     assert_eq!(locked.code, 2, "{}", locked.all());
-    assert!(locked.stderr.contains("HESO_KEY_PASSPHRASE"), "{}", locked.stderr);
+    assert!(
+        locked.stderr.contains("HESO_KEY_PASSPHRASE"),
+        "{}",
+        locked.stderr
+    );
     let wrong = sb.heso_env(&["demo"], &[("HESO_KEY_PASSPHRASE", "wrong")]);
     assert_eq!(wrong.code, 2, "{}", wrong.all());
-    assert!(!wrong.stderr.contains("wrong\n"), "the passphrase must not be echoed");
+    assert!(
+        !wrong.stderr.contains("wrong\n"),
+        "the passphrase must not be echoed"
+    );
     let demo = sb.heso_env(&["demo"], &[("HESO_KEY_PASSPHRASE", "correct horse")]);
     assert_eq!(demo.code, 0, "{}", demo.all());
 }
@@ -297,10 +365,16 @@ fn keys_passphrase_moves_dev_to_production() {
     let sb = Sandbox::new();
     assert_eq!(sb.heso(&["init"]).code, 0);
     let before = sb.heso(&["keys", "show"]);
-    let moved = sb.heso_env(&["keys", "passphrase"], &[("HESO_KEY_PASSPHRASE", "a long passphrase")]);
+    let moved = sb.heso_env(
+        &["keys", "passphrase"],
+        &[("HESO_KEY_PASSPHRASE", "a long passphrase")],
+    );
     assert_eq!(moved.code, 0, "{}", moved.all());
     assert!(!sb.path("heso-local-data/DEV-ONLY.passphrase").exists());
-    let prod = [("HESO_ENV", "production"), ("HESO_KEY_PASSPHRASE", "a long passphrase")];
+    let prod = [
+        ("HESO_ENV", "production"),
+        ("HESO_KEY_PASSPHRASE", "a long passphrase"),
+    ];
     let demo = sb.heso_env(&["demo"], &prod);
     assert_eq!(demo.code, 0, "{}", demo.all());
     assert_eq!(sb.heso(&["keys", "show"]).stdout, before.stdout);
@@ -323,7 +397,11 @@ fn policy_check_reports_file_line_column() {
     .unwrap();
     let broken = sb.heso(&["policy", "check", "broken.toml"]);
     assert_eq!(broken.code, 2, "{}", broken.all());
-    assert!(broken.stderr.contains("broken.toml:4:"), "{}", broken.stderr);
+    assert!(
+        broken.stderr.contains("broken.toml:4:"),
+        "{}",
+        broken.stderr
+    );
     assert!(broken.stderr.contains("alow"), "{}", broken.stderr);
 
     std::fs::write(sb.path("log.toml"), "[log]\ndurability = \"sometimes\"\n").unwrap();
@@ -336,11 +414,33 @@ fn policy_check_reports_file_line_column() {
     assert_eq!(junk.code, 2, "{}", junk.all());
     assert!(junk.stderr.contains("junk.toml:1:"), "{}", junk.stderr);
 
-    let explain = sb.heso(&["policy", "explain", "--verb", "delete", "--tool", "drop_table"]);
+    let explain = sb.heso(&[
+        "policy",
+        "explain",
+        "--verb",
+        "delete",
+        "--tool",
+        "drop_table",
+    ]);
     assert_eq!(explain.code, 0, "{}", explain.all());
-    assert!(explain.stdout.contains("decision: require_approval"), "{}", explain.stdout);
-    let pay = sb.heso(&["policy", "explain", "--verb", "payment", "--field", "amount=5000"]);
-    assert!(pay.stdout.contains("payment.large.requires_approval"), "{}", pay.stdout);
+    assert!(
+        explain.stdout.contains("decision: require_approval"),
+        "{}",
+        explain.stdout
+    );
+    let pay = sb.heso(&[
+        "policy",
+        "explain",
+        "--verb",
+        "payment",
+        "--field",
+        "amount=5000",
+    ]);
+    assert!(
+        pay.stdout.contains("payment.large.requires_approval"),
+        "{}",
+        pay.stdout
+    );
 }
 
 #[test]
@@ -369,9 +469,19 @@ fn help_creates_nothing() {
 #[test]
 fn lookup_errors_outside_a_project() {
     let sb = Sandbox::new();
-    for args in [vec!["show", "abcd"], vec!["log", "verify"], vec!["pending"], vec!["approve", "abcd", "--key", "x.key"], vec!["keys", "show"]] {
+    for args in [
+        vec!["show", "abcd"],
+        vec!["log", "verify"],
+        vec!["pending"],
+        vec!["approve", "abcd", "--key", "x.key"],
+        vec!["keys", "show"],
+    ] {
         let run = sb.heso(&args);
         assert_eq!(run.code, 2, "{args:?}: {}", run.all());
-        assert!(run.stderr.starts_with("heso: error:"), "{args:?}: {}", run.stderr);
+        assert!(
+            run.stderr.starts_with("heso: error:"),
+            "{args:?}: {}",
+            run.stderr
+        );
     }
 }

@@ -180,7 +180,10 @@ pub(crate) fn park(
     let approvers: Vec<RecordedApprover> = evaluation
         .approvers
         .iter()
-        .map(|a| RecordedApprover { name: a.name.clone(), key: public_key_to_did_key(&a.key) })
+        .map(|a| RecordedApprover {
+            name: a.name.clone(),
+            key: public_key_to_did_key(&a.key),
+        })
         .collect();
     let item = PendingItem {
         id: id.clone(),
@@ -198,7 +201,11 @@ pub(crate) fn park(
     };
     let _lock = lock_item(engine, &id)?;
     save(engine, &item)?;
-    Ok(PendingTicket { id, approvers: approvers.into_iter().map(|a| a.name).collect(), expires_at })
+    Ok(PendingTicket {
+        id,
+        approvers: approvers.into_iter().map(|a| a.name).collect(),
+        expires_at,
+    })
 }
 
 /// Holds `pending/ID.lock` until dropped.
@@ -218,7 +225,8 @@ fn lock_item(engine: &Engine, id: &str) -> Result<ItemLock, ApprovalError> {
         .write(true)
         .open(&path)
         .map_err(|e| io_error(&format!("cannot open {}", path.display()), e))?;
-    file.lock().map_err(|e| io_error(&format!("cannot lock {}", path.display()), e))?;
+    file.lock()
+        .map_err(|e| io_error(&format!("cannot lock {}", path.display()), e))?;
     Ok(ItemLock(file))
 }
 
@@ -311,7 +319,9 @@ impl Engine {
             redaction: item.redaction.clone(),
             chain: None,
         };
-        let (placed, _) = self.append_l0(draft).map_err(|e| io_error("cannot record the expiry", e))?;
+        let (placed, _) = self
+            .append_l0(draft)
+            .map_err(|e| io_error("cannot record the expiry", e))?;
         item.status = PendingStatus::Expired;
         item.decision = Some(RecordedDecision {
             by: "expiry".into(),
@@ -344,7 +354,10 @@ impl Engine {
         match item.status {
             PendingStatus::Pending => {}
             PendingStatus::Expired => {
-                return Err(ApprovalError::Expired { id: item.id, expires_at: item.expires_at });
+                return Err(ApprovalError::Expired {
+                    id: item.id,
+                    expires_at: item.expires_at,
+                });
             }
             other => {
                 return Err(ApprovalError::AlreadyDecided {
@@ -433,9 +446,10 @@ impl Engine {
             (PendingStatus::Approved, true) => Err(ApprovalError::AlreadyResumed(item.id)),
             (PendingStatus::Pending, _) => Err(ApprovalError::NotApproved(item.id)),
             (PendingStatus::Rejected, _) => Err(ApprovalError::Rejected(item.id)),
-            (PendingStatus::Expired, _) => {
-                Err(ApprovalError::Expired { id: item.id, expires_at: item.expires_at })
-            }
+            (PendingStatus::Expired, _) => Err(ApprovalError::Expired {
+                id: item.id,
+                expires_at: item.expires_at,
+            }),
         }
     }
 

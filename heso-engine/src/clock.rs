@@ -11,7 +11,8 @@ pub fn now_rfc3339() -> String {
 /// Formats a UTC time as RFC 3339 with a `Z` and whole seconds.
 pub fn format_rfc3339(at: OffsetDateTime) -> String {
     let at = at.replace_nanosecond(0).unwrap_or(at);
-    at.format(&Rfc3339).unwrap_or_else(|_| at.unix_timestamp().to_string())
+    at.format(&Rfc3339)
+        .unwrap_or_else(|_| at.unix_timestamp().to_string())
 }
 
 /// Parses an RFC 3339 timestamp.

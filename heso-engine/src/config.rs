@@ -82,10 +82,12 @@ enum DurabilitySetting {
 
 /// Parses `heso.toml` text. `shown_name` is how errors name the file.
 pub fn parse_config(text: &str, shown_name: &str) -> Result<Config, ConfigError> {
-    let policy =
-        Policy::parse(text, shown_name).map_err(|e| ConfigError::Policy(e.to_string()))?;
+    let policy = Policy::parse(text, shown_name).map_err(|e| ConfigError::Policy(e.to_string()))?;
     let tables: EngineTables = toml::from_str(text).map_err(|e| {
-        let (line, column) = e.span().map(|s| line_column(text, s.start)).unwrap_or((1, 1));
+        let (line, column) = e
+            .span()
+            .map(|s| line_column(text, s.start))
+            .unwrap_or((1, 1));
         ConfigError::Table {
             file: shown_name.to_owned(),
             line,
@@ -147,6 +149,10 @@ impl FileStamp {
         let inode = std::os::unix::fs::MetadataExt::ino(&meta);
         #[cfg(not(unix))]
         let inode = 0;
-        Some(Self { len: meta.len(), modified: meta.modified().ok(), inode })
+        Some(Self {
+            len: meta.len(),
+            modified: meta.modified().ok(),
+            inode,
+        })
     }
 }

@@ -48,7 +48,9 @@ pub struct Engine {
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine").field("root", &self.paths.root).finish_non_exhaustive()
+        f.debug_struct("Engine")
+            .field("root", &self.paths.root)
+            .finish_non_exhaustive()
     }
 }
 
@@ -62,9 +64,13 @@ impl Engine {
         let config = load_config(&paths.config())?;
         let sources = PassphraseSources::from_env(config.require_passphrase);
         let operator = heso_keystore::unlock_operator(&paths.data_dir(), &sources)?;
-        let (log, repaired) =
-            Log::open(&paths.data_dir(), LogOptions { durability: config.durability })
-                .map_err(|e| OpenError::Log(e.to_string()))?;
+        let (log, repaired) = Log::open(
+            &paths.data_dir(),
+            LogOptions {
+                durability: config.durability,
+            },
+        )
+        .map_err(|e| OpenError::Log(e.to_string()))?;
         let salts_key = operator.derive_key(SALTS_KEY_CONTEXT);
         let salts = SaltStore::new(&paths.salts(), salts_key.expose_secret());
         Ok(Self {

@@ -1,9 +1,7 @@
 //! The gate: policy -> redaction -> receipt -> append, before the action may run.
 
 use heso_policy::ActionInput;
-use heso_receipt::{
-    Action, Decision, Draft, PolicyRecord, RedactionMode, Verb, sign_receipt,
-};
+use heso_receipt::{Action, Decision, Draft, PolicyRecord, RedactionMode, Verb, sign_receipt};
 use heso_redact::RedactRequest;
 use serde_json::{Map, Value};
 
@@ -139,7 +137,10 @@ impl Engine {
                     existing.mode = mode;
                 }
             } else {
-                requests.push(RedactRequest { path: path.to_owned(), mode });
+                requests.push(RedactRequest {
+                    path: path.to_owned(),
+                    mode,
+                });
             }
         };
         for path in &request.redact {
@@ -166,9 +167,14 @@ impl Engine {
                 .collect(),
             None => Vec::new(),
         };
-        self.salts.put(&salt_records).map_err(|e| GateError::Salts(e.to_string()))?;
+        self.salts
+            .put(&salt_records)
+            .map_err(|e| GateError::Salts(e.to_string()))?;
 
-        let refusal = matches!(evaluation.decision, Decision::Block | Decision::RequireApproval);
+        let refusal = matches!(
+            evaluation.decision,
+            Decision::Block | Decision::RequireApproval
+        );
         // The delete floor is never observe-only.
         let observed = refusal && !request.blocking && request.verb != Verb::Delete;
         let mut rule_display = evaluation.rule_display.clone();

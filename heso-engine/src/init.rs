@@ -71,7 +71,10 @@ pub enum InitError {
 }
 
 fn write_error(path: &Path, e: impl std::fmt::Display) -> InitError {
-    InitError::Write { path: path.display().to_string(), reason: e.to_string() }
+    InitError::Write {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    }
 }
 
 /// Initialises (or re-checks) a project in `dir`. An existing key and policy are kept.
@@ -85,14 +88,17 @@ pub fn init_project(
     let key_exists = heso_keystore::operator_key_exists(&data_dir);
     if !key_exists && sources.key_passphrase.is_none() {
         if sources.production {
-            return Err(InitError::PassphraseRequired { why: "HESO_ENV=production refuses a dev passphrase" });
+            return Err(InitError::PassphraseRequired {
+                why: "HESO_ENV=production refuses a dev passphrase",
+            });
         }
         if require_passphrase || sources.require_passphrase {
-            return Err(InitError::PassphraseRequired { why: "--require-passphrase refuses a dev passphrase" });
+            return Err(InitError::PassphraseRequired {
+                why: "--require-passphrase refuses a dev passphrase",
+            });
         }
     }
 
-e|e| write_error(dir, e))?;
     fs::create_dir_all(dir).map_err(|e| write_error(dir, e))?;
     let bootstrap = write_if_missing(&dir.join(BOOTSTRAP_FILE), BOOTSTRAP)?;
     let policy_text = if require_passphrase {
@@ -115,7 +121,11 @@ e|e| write_error(dir, e))?;
             require_passphrase: require_passphrase || sources.require_passphrase,
         };
         let created = heso_keystore::create_operator(&data_dir, &sources)?;
-        (Step::Wrote(created.key_path), created.dev_passphrase_path, created.key.public_key())
+        (
+            Step::Wrote(created.key_path),
+            created.dev_passphrase_path,
+            created.key.public_key(),
+        )
     };
     Ok(InitReport {
         root: dir.to_path_buf(),
@@ -156,9 +166,16 @@ fn add_gitignore_line(path: &Path) -> Result<bool, InitError> {
     if present {
         return Ok(false);
     }
-    let mut file =
-        OpenOptions::new().create(true).append(true).open(path).map_err(|e| write_error(path, e))?;
-    let separator = if existing.is_empty() || existing.ends_with('\n') { "" } else { "\n" };
+    let mut file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| write_error(path, e))?;
+    let separator = if existing.is_empty() || existing.ends_with('\n') {
+        ""
+    } else {
+        "\n"
+    };
     file.write_all(format!("{separator}{GITIGNORE_LINE}\n").as_bytes())
         .and_then(|()| file.sync_all())
         .map_err(|e| write_error(path, e))?;

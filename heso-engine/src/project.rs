@@ -74,7 +74,9 @@ pub fn discover(explicit: Option<&Path>) -> Result<ProjectPaths, DiscoverError> 
     cwd.ancestors()
         .find(|dir| dir.join(CONFIG_FILE).is_file())
         .map(ProjectPaths::at)
-        .ok_or_else(|| DiscoverError::NotFound { cwd: cwd.display().to_string() })
+        .ok_or_else(|| DiscoverError::NotFound {
+            cwd: cwd.display().to_string(),
+        })
 }
 
 fn at_dir(dir: &Path, source_name: &'static str) -> Result<ProjectPaths, DiscoverError> {
@@ -82,6 +84,9 @@ fn at_dir(dir: &Path, source_name: &'static str) -> Result<ProjectPaths, Discove
         let root = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
         Ok(ProjectPaths::at(root))
     } else {
-        Err(DiscoverError::NoConfigIn { dir: dir.display().to_string(), source_name })
+        Err(DiscoverError::NoConfigIn {
+            dir: dir.display().to_string(),
+            source_name,
+        })
     }
 }

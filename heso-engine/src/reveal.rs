@@ -1,6 +1,6 @@
 //! Reveal: prove what a committed field held, with the salt kept in `salts.jsonl`.
 
-use heso_receipt::{MarkerAlgorithm, Receipt, SignerPins, verify_receipt};
+use heso_receipt::{MarkerAlgorithm, Receipt, verify_receipt};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -78,27 +78,49 @@ impl Engine {
     }
 
     /// Checks `value` against the commitment at `field_path` of the receipt `prefix`.
-    pub fn reveal(&self, prefix: &str, field_path: &str, value: &Value) -> Result<RevealCheck, RevealError> {
+    pub fn reveal(
+        &self,
+        prefix: &str,
+        field_path: &str,
+        value: &Value,
+    ) -> Result<RevealCheck, RevealError> {
         let (receipt, line) = self.find_receipt(prefix).map_err(RevealError::Lookup)?;
         let hash = receipt.content.action_hash.clone();
-        let pins = self.pins().map_err(|e| RevealError::Lookup(e.to_string()))?;
+        let pins = self
+            .pins()
+            .map_err(|e| RevealError::Lookup(e.to_string()))?;
         let verdict = verify_receipt(line.as_bytes(), &pins).verdict;
         if !verdict.is_valid() {
-            return Err(RevealError::Invalid { hash, verdict: verdict.to_string() });
+            return Err(RevealError::Invalid {
+                hash,
+                verdict: verdict.to_string(),
+            });
         }
-        let markers = receipt.content.redaction.as_ref().map(|r| r.markers.as_slice()).unwrap_or_default();
+        let markers = receipt
+            .content
+            .redaction
+            .as_ref()
+            .map(|r| r.markers.as_slice())
+            .unwrap_or_default();
         let Some(marker) = markers.iter().find(|m| m.field_path == field_path) else {
             let list: Vec<&str> = markers.iter().map(|m| m.field_path.as_str()).collect();
             return Err(RevealError::NoMarker {
                 hash,
                 path: field_path.to_owned(),
-                markers: if list.is_empty() { "none".into() } else { list.join(", ") },
+                markers: if list.is_empty() {
+                    "none".into()
+                } else {
+                    list.join(", ")
+                },
             });
         };
         if marker.algorithm == MarkerAlgorithm::Drop {
             return Err(RevealError::Dropped(field_path.to_owned()));
         }
-        let salt = self.salts.get(&marker.commitment).map_err(|e| RevealError::Salt(e.to_string()))?;
+        let salt = self
+            .salts
+            .get(&marker.commitment)
+            .map_err(|e| RevealError::Salt(e.to_string()))?;
         let matches = heso_redact::check_disclosure(marker, &salt, value);
         let disclosure = matches.then(|| Disclosure {
             action_hash: hash,
@@ -108,6 +130,9 @@ impl Engine {
             salt_hex: hex(salt.as_slice()),
             value: value.clone(),
         });
-        Ok(RevealCheck { matches, disclosure })
+        Ok(RevealCheck {
+            matches,
+            disclosure,
+        })
     }
 }

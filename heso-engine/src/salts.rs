@@ -67,16 +67,18 @@ pub struct SaltStore {
 
 impl std::fmt::Debug for SaltStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SaltStore").field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("SaltStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
 impl SaltStore {
     /// A store at `path` sealing with `key` (32 bytes from the keystore's derive_key).
-    pub fn new(path: &Path, key: &Zeroizing<[u8; 32]>) -> Self {
+    pub fn new(path: &Path, key: &[u8; 32]) -> Self {
         Self {
             path: path.to_path_buf(),
-            cipher: ChaCha20Poly1305::new(Key::from_slice(key.as_slice())),
+            cipher: ChaCha20Poly1305::new(Key::from_slice(key)),
             writer: Mutex::new(None),
         }
     }
@@ -92,7 +94,13 @@ impl SaltStore {
             getrandom::fill(&mut nonce).map_err(|_| SaltStoreError::Random)?;
             let sealed = self
                 .cipher
-                .encrypt(Nonce::from_slice(&nonce), Payload { msg: salt, aad: commitment.as_bytes() })
+                .encrypt(
+                    Nonce::from_slice(&nonce),
+                    Payload {
+                        msg: salt,
+                        aad: commitment.as_bytes(),
+                    },
+                )
                 .map_err(|_| SaltStoreError::Random)?;
             let line = SaltLine {
                 commitment: commitment.clone(),
@@ -102,8 +110,10 @@ impl SaltStore {
             text.push_str(&serde_json::to_string(&line).unwrap_or_default());
             text.push('\n');
         }
-        let write_error =
-            |e: std::io::Error| SaltStoreError::Write { path: self.path.display().to_string(), reason: e.to_string() };
+        let write_error = |e: std::io::Error| SaltStoreError::Write {
+            path: self.path.display().to_string(),
+            reason: e.to_string(),
+        };
         let mut guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         if guard.is_none() {
             *guard = Some(open_private_append(&self.path).map_err(write_error)?);
@@ -111,7 +121,9 @@ impl SaltStore {
         let Some(file) = guard.as_mut() else {
             return Err(SaltStoreError::Random);
         };
-        let result = file.write_all(text.as_bytes()).and_then(|()| file.sync_data());
+        let result = file
+            .write_all(text.as_bytes())
+            .and_then(|()| file.sync_data());
         if let Err(e) = result {
             // Never reuse a handle after a failed write or fsync.
             *guard = None;
@@ -122,8 +134,10 @@ impl SaltStore {
 
     /// Finds and opens the salt of `commitment`.
     pub fn get(&self, commitment: &str) -> Result<Zeroizing<[u8; 32]>, SaltStoreError> {
-        let read_error =
-            |e: std::io::Error| SaltStoreError::Read { path: self.path.display().to_string(), reason: e.to_string() };
+        let read_error = |e: std::io::Error| SaltStoreError::Read {
+            path: self.path.display().to_string(),
+            reason: e.to_string(),
+        };
         let file = match File::open(&self.path) {
             Ok(file) => file,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -148,7 +162,10 @@ impl SaltStore {
                     self.cipher
                         .decrypt(
                             Nonce::from_slice(&nonce),
-                            Payload { msg: &sealed, aad: commitment.as_bytes() },
+                            Payload {
+                                msg: &sealed,
+                                aad: commitment.as_bytes(),
+                            },
                         )
                         .ok()
                 })
