@@ -1,6 +1,20 @@
 #!/usr/bin/env bash
-# The main job, from a fresh machine: build, then verify the reference vectors.
+# The main job from a fresh machine: build the wheel, install it into .venv, then in a
+# scratch folder run `heso init`, `heso demo` and `heso verify` with it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release -p heso-receipt --examples
-cargo run --release -q -p heso-receipt --example verify_vectors -- heso-receipt/tests/data
+bash scripts/python-env.sh
+root=$(pwd)
+scratch=$(mktemp -d "${TMPDIR:-/tmp}/heso-demo.XXXXXX")
+cd "$scratch"
+echo "==> heso init ($scratch)"
+"$root/.venv/bin/heso" init
+echo "==> heso demo"
+"$root/.venv/bin/heso" demo | tee demo.out
+hash=$(awk '/^allow /{print $2}' demo.out)
+echo "==> heso verify ${hash:0:12}"
+"$root/.venv/bin/heso" verify "${hash:0:12}"
+echo "==> heso log verify"
+"$root/.venv/bin/heso" log verify
+echo
+echo "the demo project is in $scratch"

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Every test heso has, from a fresh machine. CI runs exactly this (.ci/run).
+# Every test heso has, from a fresh machine. CI runs exactly this (.ci/run -> make test).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n==> %s\n' "$*"; }
+step() { printf '\n==> %s (%ss)\n' "$*" "$SECONDS"; }
 
 step "toolchain: rustfmt, clippy, wasm32 target"
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
@@ -20,3 +20,14 @@ cargo test --workspace
 
 step "heso-receipt builds for wasm32-unknown-unknown"
 cargo build -p heso-receipt --target wasm32-unknown-unknown --release
+
+step "Python: build the wheel, install it in .venv"
+bash scripts/python-env.sh
+
+step "Python: pytest on the installed wheel"
+(cd heso-py/tests && ../../.venv/bin/python -m pytest -q -p no:cacheprovider .)
+
+step "Python: mypy --strict on a usage example, against the installed stubs"
+(cd heso-py/tests && ../../.venv/bin/python -m mypy --strict --no-incremental typing_example.py)
+
+step "done"
