@@ -43,7 +43,9 @@ impl Project {
     fn new(py: Python<'_>, path: Option<PathBuf>) -> PyResult<Self> {
         let opened = py.detach(|| Engine::open(path.as_deref()));
         match opened {
-            Ok(engine) => Ok(Self { engine: Arc::new(engine) }),
+            Ok(engine) => Ok(Self {
+                engine: Arc::new(engine),
+            }),
             Err(e) => Err(heso_error(py, "ConfigError", e.to_string())),
         }
     }
@@ -56,7 +58,10 @@ impl Project {
 
     /// Gates one action; returns a dict describing the outcome. The GIL is released while
     /// deciding, signing and appending.
-    #[allow(clippy::too_many_arguments, reason = "mirrors the Python call one to one")]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "mirrors the Python call one to one"
+    )]
     #[pyo3(signature = (verb, tool_name, workflow, account, target_host, fields_json, redact, redact_mode, blocking))]
     fn gate<'py>(
         &self,
@@ -207,11 +212,17 @@ fn verify<'py>(
     out.set_item("detail", checked.verdict.detail())?;
     out.set_item(
         "action_hash",
-        checked.receipt.as_ref().map(|r| r.content.action_hash.clone()),
+        checked
+            .receipt
+            .as_ref()
+            .map(|r| r.content.action_hash.clone()),
     )?;
     let signers = checked.verdict.signers();
     out.set_item("trust_level", signers.map(|s| s.trust_level.to_string()))?;
-    out.set_item("operator", signers.map(|s| public_key_to_did_key(&s.operator)))?;
+    out.set_item(
+        "operator",
+        signers.map(|s| public_key_to_did_key(&s.operator)),
+    )?;
     out.set_item(
         "approver",
         signers.and_then(|s| s.approver.as_ref().map(|(k, _)| public_key_to_did_key(k))),
