@@ -30,4 +30,7 @@ step "Python: pytest on the installed wheel"
 step "Python: mypy --strict on a usage example, against the installed stubs"
 (cd heso-py/tests && ../../.venv/bin/python -m mypy --strict --no-incremental typing_example.py)
 
+step "browser verifier: heso-wasm in headless Chromium against the CLI"
+bash scripts/web.sh
+
 step "done"

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The browser verifier: builds heso-wasm into web/pkg, then tests the page in headless
+# Chromium against the heso CLI. Installs what it needs when it is missing: the wasm32
+# target, wasm-bindgen-cli (the same version as the wasm-bindgen crate), Debian's chromium,
+# and playwright-core from npm.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+WASM_BINDGEN_VERSION=$(sed -n 's/^wasm-bindgen = "=\(.*\)"$/\1/p' heso-wasm/Cargo.toml)
+rustup target add wasm32-unknown-unknown >/dev/null
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGEN_VERSION" ]; then
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+fi
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq chromium
+fi
+
+cargo build -p heso-wasm --target wasm32-unknown-unknown --release
+wasm-bindgen --target web --no-typescript --out-dir web/pkg \
+  target/wasm32-unknown-unknown/release/heso_wasm.wasm
+cargo build -p heso-cli
+
+cd web-tests
+if [ -f package-lock.json ]; then npm ci --silent --no-audit --no-fund; else npm install --silent --no-audit --no-fund; fi
+HESO_BIN="$(pwd)/../target/debug/heso" node --test verifier.test.mjs
