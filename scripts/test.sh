@@ -15,6 +15,12 @@ cargo fmt --all -- --check
 step "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 
+step "cargo deny: licenses, bans, sources (advisories need the network)"
+if ! command -v cargo-deny >/dev/null 2>&1; then
+  cargo install cargo-deny --locked
+fi
+cargo deny check licenses bans sources
+
 step "cargo test (unit, integration and doc tests)"
 cargo test --workspace
 
