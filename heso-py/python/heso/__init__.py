@@ -231,10 +231,22 @@ def _gate(
     return Gate(result, fn, args, kwargs)
 
 
-def _bind(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+def _signature(fn: Callable[..., Any]) -> Optional[inspect.Signature]:
     try:
-        signature = inspect.signature(fn)
+        return inspect.signature(fn)
     except (TypeError, ValueError):
+        return None
+
+
+def _bind(
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    signature: Optional[inspect.Signature] = None,
+) -> dict[str, Any]:
+    """The call's arguments by name, defaults applied (by index when there is no signature)."""
+    signature = signature or _signature(fn)
+    if signature is None:
         fields: dict[str, Any] = {str(i): a for i, a in enumerate(args)}
         fields.update(kwargs)
         return fields
@@ -245,11 +257,12 @@ def _bind(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any])
 
 def _decorate(fn: F, options: _Options) -> F:
     tool_name = options.name or getattr(fn, "__name__", "call")
+    signature = _signature(fn)  # computed once: binding is on every call's path
     if inspect.iscoroutinefunction(fn):
 
         @functools.wraps(fn)
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-            gate = _gate(options, tool_name, _bind(fn, args, kwargs), fn, args, kwargs)
+            gate = _gate(options, tool_name, _bind(fn, args, kwargs, signature), fn, args, kwargs)
             gate._raise_if_refused()
             return await fn(*args, **kwargs)
 
@@ -258,7 +271,7 @@ def _decorate(fn: F, options: _Options) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        gate = _gate(options, tool_name, _bind(fn, args, kwargs), fn, args, kwargs)
+        gate = _gate(options, tool_name, _bind(fn, args, kwargs, signature), fn, args, kwargs)
         gate._raise_if_refused()
         return fn(*args, **kwargs)
 
