@@ -485,3 +485,128 @@ fn lookup_errors_outside_a_project() {
         );
     }
 }
+
+fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut files: Vec<(PathBuf, Vec<u8>)> = files_under(dir)
+        .into_iter()
+        .map(|p| (p.clone(), std::fs::read(&p).unwrap()))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn bad_input_gets_a_clear_error_and_changes_nothing() {
+    let sb = Sandbox::new();
+    assert_eq!(sb.heso(&["init"]).code, 0);
+    assert_eq!(sb.heso(&["demo"]).code, 0);
+    let mut deep = "[".repeat(100_000);
+    deep.push_str(&"]".repeat(100_000));
+    let mut huge = vec![b' '; 8 << 20];
+    huge.extend_from_slice(b"{}");
+    let receipts: Vec<(&str, Vec<u8>)> = vec![
+        ("array.json", b"[]".to_vec()),
+        ("null.json", b"null".to_vec()),
+        ("string.json", b"\"receipt\"".to_vec()),
+        ("empty-object.json", b"{}".to_vec()),
+        ("garbage.json", vec![0xff, 0x00, 0x13, 0x37, b'{']),
+        ("invalid-utf8.json", b"{\"alg\": \"\xff\xfe\"}".to_vec()),
+        ("deep.json", deep.into_bytes()),
+        ("huge.json", huge),
+        ("wrong-types.json", br#"{"alg":"heso-action/v2+ed25519","content":{"action_version":"heso-action/2.0","seq":"x"},"signatures":null}"#.to_vec()),
+    ];
+    for (name, bytes) in &receipts {
+        std::fs::write(sb.path(name), bytes).unwrap();
+    }
+    std::fs::write(sb.path("garbage.jsonl"), b"{}\nnot json\n\xff\n").unwrap();
+    let before = snapshot(&sb.path("heso-local-data"));
+    for (name, _) in &receipts {
+        let run = sb.heso(&["verify", name]);
+        assert_eq!(run.code, 1, "{name}: {}", run.all());
+        assert!(run.stdout.contains("Malformed"), "{name}: {}", run.stdout);
+        let json = sb.heso(&["verify", name, "--json"]);
+        let verdict: Value = serde_json::from_str(&json.stdout).unwrap();
+        assert_eq!(verdict["valid"], false, "{name}");
+    }
+    let log = sb.heso(&["verify", "garbage.jsonl"]);
+    assert_eq!(log.code, 1, "{}", log.all());
+    assert!(log.stdout.contains("Malformed"), "{}", log.stdout);
+    for args in [
+        vec!["show", "zz"],
+        vec!["show", "12"],
+        vec!["reveal", "abcd", "api_key", "--value", "x"],
+        vec!["approve", "abcd", "--key", "missing.key"],
+        vec!["policy", "explain", "--verb", "nope"],
+        vec![
+            "policy", "explain", "--verb", "payment", "--field", "novalue",
+        ],
+        vec!["log", "list", "--verb", "nope"],
+        vec!["verify", "abc"],
+        vec!["keys", "new-approver", "bad name!", "--out", "x.key"],
+    ] {
+        let run = sb.heso_env(&args, &[("HESO_APPROVER_PASSPHRASE", "p")]);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.all());
+        assert!(
+            run.stderr.starts_with("heso: error:"),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+    assert_eq!(
+        snapshot(&sb.path("heso-local-data")),
+        before,
+        "bad input changed a file"
+    );
+
+    // A garbage key file, given to approve: a clear error naming it.
+    std::fs::write(sb.path("garbage.key"), b"\x00\x01 not a key").unwrap();
+    let run = sb.heso_env(
+        &["approve", "abcd", "--key", "garbage.key"],
+        &[("HESO_APPROVER_PASSPHRASE", "p")],
+    );
+    assert_eq!(run.code, 2, "{}", run.all());
+    assert!(run.stderr.contains("garbage.key"), "{}", run.stderr);
+
+    // A broken heso.toml: every command that reads it says where.
+    let policy = std::fs::read_to_string(sb.path("heso.toml")).unwrap();
+    std::fs::write(
+        sb.path("heso.toml"),
+        policy.replace("decision = \"allow\"", "decision = allow"),
+    )
+    .unwrap();
+    for args in [
+        vec!["demo"],
+        vec!["log", "verify"],
+        vec!["policy", "check"],
+        vec!["pending"],
+    ] {
+        let run = sb.heso(&args);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.all());
+        assert!(
+            run.stderr.contains("heso.toml:"),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+    std::fs::write(sb.path("heso.toml"), &policy).unwrap();
+
+    // A damaged operator key: a clear error naming the file, and the key is not replaced.
+    let key_path = sb.path("heso-local-data/identity.key");
+    let key = std::fs::read(&key_path).unwrap();
+    std::fs::write(&key_path, &key[..key.len() / 2]).unwrap();
+    let run = sb.heso(&["demo"]);
+    assert_eq!(run.code, 2, "{}", run.all());
+    assert!(run.stderr.contains("identity.key"), "{}", run.stderr);
+    assert_eq!(std::fs::read(&key_path).unwrap(), &key[..key.len() / 2]);
+    let again = sb.heso(&["init"]);
+    assert!(
+        again.stdout.contains("kept existing identity"),
+        "{}",
+        again.all()
+    );
+    assert_eq!(
+        std::fs::read(&key_path).unwrap(),
+        &key[..key.len() / 2],
+        "init must never replace a key"
+    );
+}
