@@ -286,13 +286,23 @@ impl Engine {
             let Some(id) = name.strip_suffix(".json").filter(|id| valid_id(id)) else {
                 continue;
             };
-            let _lock = lock_item(self, id)?;
-            let mut item = load(self, id)?;
-            self.notice_expiry(&mut item)?;
+            let (_lock, item) = self.open_item(id)?;
             items.push(item);
         }
         items.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
         Ok(items)
+    }
+
+    /// Locks and reads one item, recording its expiry if it has just expired. The lock is
+    /// held until the returned guard drops.
+    fn open_item(&self, id: &str) -> Result<(ItemLock, PendingItem), ApprovalError> {
+        if !valid_id(id) || !item_path(self, id).is_file() {
+            return Err(ApprovalError::UnknownId(id.to_owned()));
+        }
+        let lock = lock_item(self, id)?;
+        let mut item = load(self, id)?;
+        self.notice_expiry(&mut item)?;
+        Ok((lock, item))
     }
 
     /// Records an expiry (a `block` receipt) the first time it is noticed.
@@ -342,15 +352,7 @@ impl Engine {
         outcome: ApprovalOutcome,
         reason: &str,
     ) -> Result<String, ApprovalError> {
-        if !valid_id(id) {
-            return Err(ApprovalError::UnknownId(id.to_owned()));
-        }
-        if !item_path(self, id).is_file() {
-            return Err(ApprovalError::UnknownId(id.to_owned()));
-        }
-        let _lock = lock_item(self, id)?;
-        let mut item = load(self, id)?;
-        self.notice_expiry(&mut item)?;
+        let (_lock, mut item) = self.open_item(id)?;
         match item.status {
             PendingStatus::Pending => {}
             PendingStatus::Expired => {
@@ -431,12 +433,7 @@ impl Engine {
     /// Claims the one run of an approved action. Succeeds exactly once; refuses before a
     /// decision, after a rejection or an expiry, and the second time.
     pub fn resume(&self, id: &str) -> Result<PendingItem, ApprovalError> {
-        if !valid_id(id) || !item_path(self, id).is_file() {
-            return Err(ApprovalError::UnknownId(id.to_owned()));
-        }
-        let _lock = lock_item(self, id)?;
-        let mut item = load(self, id)?;
-        self.notice_expiry(&mut item)?;
+        let (_lock, mut item) = self.open_item(id)?;
         match (item.status, item.resumed) {
             (PendingStatus::Approved, false) => {
                 item.resumed = true;
@@ -455,12 +452,7 @@ impl Engine {
 
     /// One pending item by id (expiry noticed).
     pub fn pending_item(&self, id: &str) -> Result<PendingItem, ApprovalError> {
-        if !valid_id(id) || !item_path(self, id).is_file() {
-            return Err(ApprovalError::UnknownId(id.to_owned()));
-        }
-        let _lock = lock_item(self, id)?;
-        let mut item = load(self, id)?;
-        self.notice_expiry(&mut item)?;
+        let (_lock, item) = self.open_item(id)?;
         Ok(item)
     }
 }
