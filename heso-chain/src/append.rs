@@ -2,13 +2,13 @@
 
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use heso_receipt::{ChainPosition, chain_link};
 
+use crate::fileops::{FileOps, RealOps, write_all};
 use crate::tail::{TailEntry, entry_of, scan};
 use crate::{LOCK_FILE, LOG_FILE, SESSION_FILE};
 
@@ -79,8 +79,9 @@ pub enum AppendError<E: fmt::Display> {
     /// The line the closure returned is not a receipt at the position it was given.
     #[error("refusing to append: {0}")]
     BadLine(String),
-    /// Writing, syncing or locking failed. The handle refuses further appends.
-    #[error("{action} {path}: {source} (this log handle refuses further appends; reopen it)")]
+    /// Writing, syncing or locking failed. The partial line, if any, was taken back off
+    /// the log; when even that failed after a failed fsync, the handle is poisoned.
+    #[error("{action} {path}: {source}")]
     Io {
         /// What was being done.
         action: &'static str,
@@ -89,8 +90,11 @@ pub enum AppendError<E: fmt::Display> {
         /// The OS error.
         source: std::io::Error,
     },
-    /// An earlier write or fsync failed on this handle.
-    #[error("an earlier write or fsync on {0} failed; reopen the log before appending")]
+    /// An fsync failed on this handle and the unacknowledged line could not be taken back
+    /// off the log, so what the file holds is no longer known.
+    #[error(
+        "an fsync of {0} failed earlier and the log could not be rolled back; reopen the log (restart the process) before appending"
+    )]
     Poisoned(PathBuf),
 }
 
@@ -126,6 +130,7 @@ pub struct Log {
     session_id: String,
     durability: Durability,
     writer: Mutex<Writer>,
+    ops: Box<dyn FileOps>,
 }
 
 impl fmt::Debug for Log {
@@ -188,17 +193,13 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     builder.create(dir)
 }
 
-fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    File::open(dir)?.sync_all()
-}
-
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Reads the store's session id, creating it once (atomically: a temp file hard-linked
 /// into place, so two racing creators agree on one id).
-fn session_id(dir: &Path) -> Result<String, OpenError> {
+fn session_id(dir: &Path, ops: &dyn FileOps) -> Result<String, OpenError> {
     let path = dir.join(SESSION_FILE);
     let read = |path: &Path| -> Result<Option<String>, OpenError> {
         match fs::read_to_string(path) {
@@ -229,9 +230,9 @@ fn session_id(dir: &Path) -> Result<String, OpenError> {
     let temp = dir.join(format!(".{SESSION_FILE}.{id}.tmp"));
     let written = (|| {
         let mut file = File::create(&temp)?;
-        file.write_all(format!("{id}\n").as_bytes())?;
-        file.sync_all()?;
-        match fs::hard_link(&temp, &path) {
+        write_all(ops, &mut file, format!("{id}\n").as_bytes())?;
+        ops.sync_all(&file)?;
+        match ops.hard_link(&temp, &path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
             Err(e) => Err(e),
@@ -239,7 +240,8 @@ fn session_id(dir: &Path) -> Result<String, OpenError> {
     })();
     let _ = fs::remove_file(&temp);
     written.map_err(open_io("cannot create", &path))?;
-    sync_dir(dir).map_err(open_io("cannot sync", dir))?;
+    ops.sync_dir(dir)
+        .map_err(open_io("cannot sync the new session file in", dir))?;
     read(&path)?.ok_or(OpenError::BadSession(path))
 }
 
@@ -262,8 +264,17 @@ fn inode(_meta: &fs::Metadata) -> u64 {
 impl Log {
     /// Opens (creating if needed) the log in `dir`, repairing a torn tail if it finds one.
     pub fn open(dir: &Path, options: LogOptions) -> Result<(Log, Option<TornRepair>), OpenError> {
+        Self::open_with(dir, options, Box::new(RealOps))
+    }
+
+    /// [`Log::open`] with the system calls given: the crate's tests pass failing ones.
+    pub(crate) fn open_with(
+        dir: &Path,
+        options: LogOptions,
+        ops: Box<dyn FileOps>,
+    ) -> Result<(Log, Option<TornRepair>), OpenError> {
         create_private_dir(dir).map_err(open_io("cannot create", dir))?;
-        let session_id = session_id(dir)?;
+        let session_id = session_id(dir, ops.as_ref())?;
         let log = Log {
             dir: dir.to_path_buf(),
             path: dir.join(LOG_FILE),
@@ -275,6 +286,7 @@ impl Log {
                 cached: None,
                 poisoned: false,
             }),
+            ops,
         };
         let _guard = lock(&log.lock_path).map_err(open_io("cannot lock", &log.lock_path))?;
         let mut writer = log.writer.lock().unwrap_or_else(|p| p.into_inner());
@@ -374,13 +386,20 @@ impl Log {
         let mut out = options
             .open(&side)
             .map_err(append_io("cannot create", &side))?;
-        out.write_all(torn)
-            .and_then(|()| out.sync_all())
-            .map_err(append_io("cannot write", &side))?;
-        sync_dir(&self.dir).map_err(append_io("cannot sync", &self.dir))?;
-        file.set_len(good_len)
+        let ops = self.ops.as_ref();
+        let saved = write_all(ops, &mut out, torn)
+            .and_then(|()| ops.sync_all(&out))
+            .and_then(|()| ops.sync_dir(&self.dir));
+        if let Err(e) = saved {
+            // The torn bytes stay in the log until a later writer manages to save them.
+            drop(out);
+            let _ = fs::remove_file(&side);
+            return Err(append_io("cannot save the torn tail to", &side)(e));
+        }
+        // Only once the side file is durable does the log lose those bytes.
+        ops.set_len(file, good_len)
             .map_err(append_io("cannot truncate", &self.path))?;
-        file.sync_all()
+        ops.sync_all(file)
             .map_err(append_io("cannot sync", &self.path))?;
         Ok(TornRepair {
             side_file: side,
@@ -392,8 +411,10 @@ impl Log {
     /// returns the receipt as one compact JSON line (no newline); the line is written in
     /// one `O_APPEND` write and, with [`Durability::Fsync`], synced before this returns.
     ///
-    /// After a write or fsync error the handle refuses further appends (an fsync is never
-    /// retried and assumed to have worked); reopen the log.
+    /// A write or fsync error reaches the caller and the unacknowledged line is taken back
+    /// off the log (truncated to its length before). An fsync is never retried and assumed
+    /// to have worked: when the rollback after a failed fsync fails too, the handle
+    /// refuses further appends ([`AppendError::Poisoned`]) until the log is reopened.
     pub fn append<F, E>(&self, build: F) -> Result<Appended, AppendError<E>>
     where
         F: FnOnce(&ChainPosition) -> Result<String, E>,
@@ -426,23 +447,38 @@ impl Log {
 
         let mut bytes = line.into_bytes();
         bytes.push(b'\n');
+        let Some(before) = writer.cached.as_ref().map(|c| c.len) else {
+            return Err(AppendError::Poisoned(self.path.clone()));
+        };
         let Some(file) = writer.file.as_mut() else {
             return Err(AppendError::Poisoned(self.path.clone()));
         };
-        let written = file
-            .write_all(&bytes)
-            .map_err(append_io("cannot write", &self.path));
-        let synced = written.and_then(|()| match self.durability {
-            Durability::Fsync => file
-                .sync_data()
-                .map_err(append_io("cannot fsync", &self.path)),
-            Durability::Os => Ok(()),
-        });
-        if let Err(e) = synced {
-            writer.poisoned = true;
-            writer.file = None;
+        let ops = self.ops.as_ref();
+        if let Err(e) = write_all(ops, file, &bytes) {
+            // A short write may have left part of the line: take it back off. If that
+            // fails too, the next append (or open) finds it as a torn tail and moves it
+            // aside, so the handle is only forgotten, not poisoned.
+            if self.roll_back(ops, file, before).is_err() {
+                writer.file = None;
+            }
             writer.cached = None;
-            return Err(e);
+            return Err(append_io("cannot write", &self.path)(e));
+        }
+        let synced = match self.durability {
+            Durability::Fsync => ops.sync_data(file),
+            Durability::Os => Ok(()),
+        };
+        if let Err(e) = synced {
+            // The line was never acknowledged, so it must not stay. If it cannot be taken
+            // off durably, what the disk holds is unknown (a failed fsync may have dropped
+            // the pages): refuse further appends on this handle rather than chain onto a
+            // line that may not exist after a crash.
+            if self.roll_back(ops, file, before).is_err() {
+                writer.poisoned = true;
+                writer.file = None;
+            }
+            writer.cached = None;
+            return Err(append_io("cannot fsync", &self.path)(e));
         }
         if let Some(cached) = writer.cached.as_mut() {
             cached.len += bytes.len() as u64;
@@ -453,6 +489,16 @@ impl Log {
             action_hash: entry.action_hash,
             repaired,
         })
+    }
+
+    /// Truncates the log back to `len`, its length before a failed append, durably when
+    /// the log is fsynced.
+    fn roll_back(&self, ops: &dyn FileOps, file: &File, len: u64) -> std::io::Result<()> {
+        ops.set_len(file, len)?;
+        match self.durability {
+            Durability::Fsync => ops.sync_all(file),
+            Durability::Os => Ok(()),
+        }
     }
 }
 

@@ -5,6 +5,10 @@
 //!   the whole log), hands the caller the next chain position, and writes the caller's
 //!   receipt as one line in a single `O_APPEND` write, fsynced by default before it
 //!   returns.
+//! - A failed write or fsync reaches the caller and nothing unacknowledged stays: the log
+//!   is truncated back to its length before the append. If even that fails after a failed
+//!   fsync, the handle refuses further appends until the log is reopened, because a
+//!   failed fsync may have dropped the pages and nothing may be chained onto them.
 //! - A torn last line (a writer died mid-write) is moved to `receipts.jsonl.torn-<secs>`
 //!   and the log truncated to its last complete line, by the next writer, which reports it.
 //! - [`find_by_prefix`] looks a receipt up by action_hash prefix; [`verify_log`] checks
@@ -15,6 +19,9 @@
 #![deny(missing_docs)]
 
 mod append;
+#[cfg(test)]
+mod fault_tests;
+mod fileops;
 mod lookup;
 mod tail;
 mod verify;

@@ -15,50 +15,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use heso_chain::{AppendError, Appended, Durability, Log, LogOptions, find_by_prefix, verify_log};
-use heso_receipt::{
-    Action, Decision, Draft, PolicyRecord, SignerPins, SigningKey, Verb, sign_receipt,
-};
-use serde_json::{Map, Value, json};
+use heso_receipt::{SignerPins, SigningKey};
+use serde_json::{Value, json};
 
 const CHILD_DIR: &str = "HESO_CHAIN_TEST_CHILD_DIR";
 const CHILD_COUNT: &str = "HESO_CHAIN_TEST_CHILD_COUNT";
 
-fn key() -> SigningKey {
-    SigningKey::from_bytes(&[5u8; 32])
-}
+mod support;
+use support::{signed_line, test_key as key};
 
 fn append(log: &Log, tag: &str) -> Appended {
-    let key = key();
-    log.append(|position| {
-        let mut fields = Map::new();
-        fields.insert("tag".into(), Value::String(tag.into()));
-        let draft = Draft {
-            captured_at: "2026-11-24T00:00:00Z".into(),
-            action: Action {
-                verb: Verb::ToolCall,
-                tool_name: "search".into(),
-                workflow: "default".into(),
-                account: "default".into(),
-                fields,
-                target_host: None,
-                result_hash: None,
-                error: None,
-            },
-            policy: PolicyRecord {
-                rule_id: "tool.allow".into(),
-                rule_display: "allow".into(),
-                matched_conditions: vec![],
-                decision_path: Decision::Allow,
-            },
-            redaction: None,
-            chain: Some(position.clone()),
-        };
-        sign_receipt(draft, &key)
-            .map_err(|e| e.to_string())?
-            .to_json()
-            .map_err(|e| e.to_string())
-    })
-    .unwrap()
+    log.append(|position| signed_line(position, tag)).unwrap()
 }
 
 fn open(dir: &Path) -> Log {

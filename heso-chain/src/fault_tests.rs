@@ -1,0 +1,562 @@
+//! The append path with failures injected at each system call it makes.
+//!
+//! Every injected failure is one the real call can return: `EIO`, `ENOSPC`, `EDQUOT`,
+//! `EFBIG` or `EINTR` as the OS error, or a short write (fewer bytes than asked, which
+//! `write(2)` does on a full disk or at a file-size limit). Real ENOSPC and EFBIG, from
+//! `/dev/full` and `RLIMIT_FSIZE`, are in `tests/disk_limits.rs`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failure should stop it loudly"
+)]
+
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use heso_receipt::SignerPins;
+
+use crate::append::{AppendError, Appended, Durability, Log, LogOptions};
+use crate::fileops::FileOps;
+use crate::verify::verify_log;
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+const EINTR: i32 = 4;
+const EIO: i32 = 5;
+const EFBIG: i32 = 27;
+const ENOSPC: i32 = 28;
+const EDQUOT: i32 = 122;
+
+/// A system call of [`FileOps`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Call {
+    Write,
+    SyncData,
+    SyncAll,
+    SetLen,
+    SyncDir,
+    HardLink,
+}
+
+const CALLS: [Call; 6] = [
+    Call::Write,
+    Call::SyncData,
+    Call::SyncAll,
+    Call::SetLen,
+    Call::SyncDir,
+    Call::HardLink,
+];
+
+/// What an armed call does instead of succeeding.
+#[derive(Debug, Clone, Copy)]
+enum Fault {
+    /// Fails with this OS error, writing nothing.
+    Errno(i32),
+    /// (`Write` only) writes the first `n` bytes and reports that.
+    Short(usize),
+}
+
+#[derive(Debug)]
+struct Armed {
+    call: Call,
+    /// Fires at this call of its kind (0 = the first one after arming).
+    at: usize,
+    fault: Fault,
+    /// Keeps firing at every later call of its kind (a device that stays broken).
+    sticky: bool,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    counts: Vec<(Call, usize)>,
+    armed: Vec<Armed>,
+    fired: Vec<(Call, Fault)>,
+}
+
+impl State {
+    fn count(&mut self, call: Call) -> usize {
+        match self.counts.iter_mut().find(|(c, _)| *c == call) {
+            Some((_, n)) => {
+                *n += 1;
+                *n - 1
+            }
+            None => {
+                self.counts.push((call, 1));
+                0
+            }
+        }
+    }
+}
+
+/// Real system calls, except the ones armed to fail.
+#[derive(Clone, Default)]
+struct FaultyOps(Arc<Mutex<State>>);
+
+impl FaultyOps {
+    /// Makes the `at`-th next call of `call` fail with `fault`.
+    fn arm(&self, call: Call, at: usize, fault: Fault) {
+        let mut state = self.0.lock().unwrap();
+        let base = state
+            .counts
+            .iter()
+            .find(|(c, _)| *c == call)
+            .map_or(0, |(_, n)| *n);
+        state.armed.push(Armed {
+            call,
+            at: base + at,
+            fault,
+            sticky: false,
+        });
+    }
+
+    /// Makes every call of `call` from now on fail with `errno`.
+    fn break_for_good(&self, call: Call, errno: i32) {
+        self.arm(call, 0, Fault::Errno(errno));
+        if let Some(last) = self.0.lock().unwrap().armed.last_mut() {
+            last.sticky = true;
+        }
+    }
+
+    fn fired(&self) -> Vec<(Call, Fault)> {
+        self.0.lock().unwrap().fired.clone()
+    }
+
+    fn total(&self, call: Call) -> usize {
+        let state = self.0.lock().unwrap();
+        state
+            .counts
+            .iter()
+            .find(|(c, _)| *c == call)
+            .map_or(0, |(_, n)| *n)
+    }
+
+    /// The fault for this call, if one is armed for it.
+    fn take(&self, call: Call) -> Option<Fault> {
+        let mut state = self.0.lock().unwrap();
+        let n = state.count(call);
+        let hit = state
+            .armed
+            .iter()
+            .position(|a| a.call == call && (a.at == n || (a.sticky && n >= a.at)))?;
+        let fault = state.armed[hit].fault;
+        if !state.armed[hit].sticky {
+            state.armed.remove(hit);
+        }
+        state.fired.push((call, fault));
+        Some(fault)
+    }
+
+    fn errno_or(&self, call: Call, real: impl FnOnce() -> io::Result<()>) -> io::Result<()> {
+        match self.take(call) {
+            Some(Fault::Errno(errno)) => Err(io::Error::from_raw_os_error(errno)),
+            Some(Fault::Short(_)) => panic!("a short {call:?} is not a thing"),
+            None => real(),
+        }
+    }
+}
+
+impl FileOps for FaultyOps {
+    fn write(&self, file: &mut File, bytes: &[u8]) -> io::Result<usize> {
+        match self.take(Call::Write) {
+            Some(Fault::Errno(errno)) => Err(io::Error::from_raw_os_error(errno)),
+            Some(Fault::Short(n)) => file.write(&bytes[..n.min(bytes.len())]),
+            None => file.write(bytes),
+        }
+    }
+    fn sync_data(&self, file: &File) -> io::Result<()> {
+        self.errno_or(Call::SyncData, || file.sync_data())
+    }
+    fn sync_all(&self, file: &File) -> io::Result<()> {
+        self.errno_or(Call::SyncAll, || file.sync_all())
+    }
+    fn set_len(&self, file: &File, len: u64) -> io::Result<()> {
+        self.errno_or(Call::SetLen, || file.set_len(len))
+    }
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        self.errno_or(Call::SyncDir, || File::open(dir)?.sync_all())
+    }
+    fn hard_link(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.errno_or(Call::HardLink, || std::fs::hard_link(from, to))
+    }
+}
+
+fn options(durability: Durability) -> LogOptions {
+    LogOptions { durability }
+}
+
+fn open_faulty(dir: &Path, ops: &FaultyOps, durability: Durability) -> Log {
+    Log::open_with(dir, options(durability), Box::new(ops.clone()))
+        .unwrap()
+        .0
+}
+
+fn try_append(log: &Log, tag: &str) -> Result<Appended, AppendError<String>> {
+    log.append(|position| support::signed_line(position, tag))
+}
+
+fn log_bytes(dir: &Path) -> Vec<u8> {
+    std::fs::read(dir.join(crate::LOG_FILE)).unwrap_or_default()
+}
+
+fn os_error<E: std::fmt::Display>(e: &AppendError<E>) -> Option<i32> {
+    match e {
+        AppendError::Io { source, .. } => source.raw_os_error(),
+        _ => None,
+    }
+}
+
+/// Reopens the log with the real system calls and checks what a user relies on: it opens
+/// (repairing a torn tail if one was left), verifies, holds every acknowledged receipt,
+/// and its seqs run 0, 1, 2, … with no gap or duplicate. Returns the receipt count.
+fn check_recovered(dir: &Path, acknowledged: &[Appended]) -> usize {
+    let (log, _repaired) = Log::open(dir, LogOptions::default()).unwrap();
+    let path = dir.join(crate::LOG_FILE);
+    let pins = SignerPins::Only(vec![support::test_key().verifying_key()]);
+    let report = verify_log(&path, &pins, None).unwrap();
+    assert!(report.all_valid(), "{report:?}");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut seqs = Vec::new();
+    let mut hashes = BTreeSet::new();
+    for line in text.lines() {
+        let value: serde_json::Value = serde_json::from_str(line).unwrap();
+        seqs.push(value["content"]["seq"].as_u64().unwrap());
+        hashes.insert(value["content"]["action_hash"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(seqs, (0..seqs.len() as u64).collect::<Vec<_>>(), "seq gap");
+    for acked in acknowledged {
+        assert!(
+            hashes.contains(&acked.action_hash),
+            "acknowledged receipt seq {} lost",
+            acked.seq
+        );
+    }
+    // And the log takes new receipts where it left off.
+    let next = try_append(&log, "after recovery").unwrap();
+    assert_eq!(next.seq, seqs.len() as u64);
+    seqs.len()
+}
+
+#[test]
+fn a_failed_write_reaches_the_caller_and_leaves_the_log_as_it_was() {
+    for errno in [EIO, ENOSPC, EDQUOT, EFBIG] {
+        let temp = tempfile::tempdir().unwrap();
+        let ops = FaultyOps::default();
+        let log = open_faulty(temp.path(), &ops, Durability::Fsync);
+        let first = try_append(&log, "first").unwrap();
+        let before = log_bytes(temp.path());
+
+        ops.arm(Call::Write, 0, Fault::Errno(errno));
+        let failed = try_append(&log, "refused").unwrap_err();
+        assert_eq!(os_error(&failed), Some(errno), "{failed}");
+        assert!(failed.to_string().contains("cannot write"), "{failed}");
+        assert_eq!(log_bytes(temp.path()), before);
+
+        // The same handle goes on at the same position.
+        let second = try_append(&log, "second").unwrap();
+        assert_eq!(second.seq, 1);
+        assert_eq!(check_recovered(temp.path(), &[first, second]), 2);
+    }
+}
+
+#[test]
+fn a_short_write_then_a_full_disk_is_rolled_back() {
+    let temp = tempfile::tempdir().unwrap();
+    let ops = FaultyOps::default();
+    let log = open_faulty(temp.path(), &ops, Durability::Fsync);
+    let first = try_append(&log, "first").unwrap();
+    let before = log_bytes(temp.path());
+
+    ops.arm(Call::Write, 0, Fault::Short(100));
+    ops.arm(Call::Write, 1, Fault::Errno(ENOSPC));
+    let failed = try_append(&log, "half written").unwrap_err();
+    assert_eq!(os_error(&failed), Some(ENOSPC), "{failed}");
+    assert_eq!(log_bytes(temp.path()), before, "the partial line stayed");
+    assert_eq!(try_append(&log, "second").unwrap().seq, 1);
+    check_recovered(temp.path(), &[first]);
+}
+
+#[test]
+fn short_writes_and_interrupted_writes_are_finished() {
+    let temp = tempfile::tempdir().unwrap();
+    let ops = FaultyOps::default();
+    let log = open_faulty(temp.path(), &ops, Durability::Fsync);
+    ops.arm(Call::Write, 0, Fault::Short(1));
+    ops.arm(Call::Write, 1, Fault::Errno(EINTR));
+    ops.arm(Call::Write, 2, Fault::Short(300));
+    let appended = try_append(&log, "in pieces").unwrap();
+    assert_eq!(ops.fired().len(), 3);
+    check_recovered(temp.path(), &[appended]);
+}
+
+#[test]
+fn when_the_rollback_fails_too_the_partial_line_is_moved_aside_next_time() {
+    let temp = tempfile::tempdir().unwrap();
+    let ops = FaultyOps::default();
+    let log = open_faulty(temp.path(), &ops, Durability::Fsync);
+    let first = try_append(&log, "first").unwrap();
+    let before = log_bytes(temp.path());
+
+    ops.arm(Call::Write, 0, Fault::Short(100));
+    ops.arm(Call::Write, 1, Fault::Errno(EIO));
+    ops.arm(Call::SetLen, 0, Fault::Errno(EIO));
+    let failed = try_append(&log, "torn").unwrap_err();
+    assert_eq!(os_error(&failed), Some(EIO), "{failed}");
+    let left = log_bytes(temp.path());
+    assert_eq!(left.len(), before.len() + 100, "the short write is on disk");
+
+    // The next append on the same handle moves the 100 bytes aside and goes on.
+    let second = try_append(&log, "second").unwrap();
+    assert_eq!(second.seq, 1);
+    let repaired = second.repaired.clone().unwrap();
+    assert_eq!(repaired.bytes, 100);
+    assert_eq!(
+        std::fs::read(&repaired.side_file).unwrap(),
+        left[before.len()..]
+    );
+    check_recovered(temp.path(), &[first, second]);
+}
+
+#[test]
+fn a_failed_fsync_takes_the_unacknowledged_line_back() {
+    for errno in [EIO, ENOSPC, EDQUOT] {
+        let temp = tempfile::tempdir().unwrap();
+        let ops = FaultyOps::default();
+        let log = open_faulty(temp.path(), &ops, Durability::Fsync);
+        let first = try_append(&log, "first").unwrap();
+        let before = log_bytes(temp.path());
+
+        ops.arm(Call::SyncData, 0, Fault::Errno(errno));
+        let failed = try_append(&log, "not durable").unwrap_err();
+        assert_eq!(os_error(&failed), Some(errno), "{failed}");
+        assert!(failed.to_string().contains("cannot fsync"), "{failed}");
+        assert_eq!(
+            log_bytes(temp.path()),
+            before,
+            "an unacknowledged line stayed"
+        );
+
+        let second = try_append(&log, "second").unwrap();
+        assert_eq!(second.seq, 1);
+        check_recovered(temp.path(), &[first, second]);
+    }
+}
+
+#[test]
+fn a_failed_fsync_that_cannot_be_rolled_back_poisons_the_handle() {
+    for rollback in [Call::SetLen, Call::SyncAll] {
+        let temp = tempfile::tempdir().unwrap();
+        let ops = FaultyOps::default();
+        let log = open_faulty(temp.path(), &ops, Durability::Fsync);
+        let first = try_append(&log, "first").unwrap();
+
+        ops.arm(Call::SyncData, 0, Fault::Errno(EIO));
+        ops.arm(rollback, 0, Fault::Errno(EIO));
+        let failed = try_append(&log, "unknown state").unwrap_err();
+        assert_eq!(os_error(&failed), Some(EIO), "{failed}");
+
+        // Nothing more goes onto a file whose state is unknown, however often it is asked.
+        for _ in 0..2 {
+            let refused = try_append(&log, "after poison").unwrap_err();
+            assert!(matches!(refused, AppendError::Poisoned(_)), "{refused}");
+            assert!(refused.to_string().contains("reopen"), "{refused}");
+        }
+        drop(log);
+        // Reopened, the log verifies and holds the acknowledged receipt. (The line whose
+        // fsync failed may still be there: it is a valid receipt that was never
+        // acknowledged, so its action did not run.)
+        let count = check_recovered(temp.path(), &[first]);
+        assert!((1..=2).contains(&count), "{count}");
+    }
+}
+
+#[test]
+fn a_torn_tail_whose_side_file_cannot_be_saved_stays_in_the_log() {
+    for (call, errno) in [
+        (Call::Write, ENOSPC),
+        (Call::SyncAll, EIO),
+        (Call::SyncDir, EIO),
+    ] {
+        let temp = tempfile::tempdir().unwrap();
+        let ops = FaultyOps::default();
+        let log = open_faulty(temp.path(), &ops, Durability::Fsync);
+        let first = try_append(&log, "first").unwrap();
+        tear(temp.path(), b"{\"alg\":\"heso-act");
+        let torn = log_bytes(temp.path());
+
+        ops.arm(call, 0, Fault::Errno(errno));
+        let failed = try_append(&log, "second").unwrap_err();
+        assert_eq!(os_error(&failed), Some(errno), "{call:?}: {failed}");
+        assert!(failed.to_string().contains("torn tail"), "{failed}");
+        assert_eq!(log_bytes(temp.path()), torn, "{call:?}: torn bytes lost");
+        assert!(
+            side_files(temp.path()).is_empty(),
+            "{call:?}: half a side file left"
+        );
+
+        let second = try_append(&log, "second").unwrap();
+        assert!(second.repaired.is_some());
+        check_recovered(temp.path(), &[first, second]);
+    }
+}
+
+#[test]
+fn a_torn_tail_saved_but_not_truncated_is_repaired_again() {
+    let temp = tempfile::tempdir().unwrap();
+    let ops = FaultyOps::default();
+    let log = open_faulty(temp.path(), &ops, Durability::Fsync);
+    let first = try_append(&log, "first").unwrap();
+    tear(temp.path(), b"{\"partial");
+
+    ops.arm(Call::SetLen, 0, Fault::Errno(EIO));
+    let failed = try_append(&log, "second").unwrap_err();
+    assert_eq!(os_error(&failed), Some(EIO), "{failed}");
+    assert_eq!(side_files(temp.path()).len(), 1);
+    let second = try_append(&log, "second").unwrap();
+    assert_eq!(second.seq, 1);
+    // The torn bytes are kept, once per attempt; the log lost none of them.
+    let sides = side_files(temp.path());
+    assert_eq!(sides.len(), 2);
+    for side in sides {
+        assert_eq!(std::fs::read(side).unwrap(), b"{\"partial");
+    }
+    check_recovered(temp.path(), &[first, second]);
+}
+
+#[test]
+fn a_new_log_whose_session_cannot_be_created_fails_to_open_and_leaves_nothing() {
+    for (call, errno) in [
+        (Call::Write, ENOSPC),
+        (Call::SyncAll, EIO),
+        (Call::HardLink, EDQUOT),
+        (Call::SyncDir, EIO),
+    ] {
+        let temp = tempfile::tempdir().unwrap();
+        let dir = temp.path().join("data");
+        let ops = FaultyOps::default();
+        ops.arm(call, 0, Fault::Errno(errno));
+        let failed =
+            Log::open_with(&dir, options(Durability::Fsync), Box::new(ops.clone())).unwrap_err();
+        let text = failed.to_string();
+        assert!(text.contains(crate::SESSION_FILE), "{call:?}: {text}");
+        let left: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.ends_with(".tmp"))
+            .collect();
+        assert!(left.is_empty(), "{call:?}: {left:?}");
+        // A later open (the disk has room again) works.
+        check_recovered(&dir, &[]);
+    }
+}
+
+/// Appends bytes as a writer that died mid-line would have left them.
+fn tear(dir: &Path, bytes: &[u8]) {
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.join(crate::LOG_FILE))
+        .unwrap();
+    file.write_all(bytes).unwrap();
+}
+
+fn side_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains(".torn-"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// Opens a log, appends, meets a torn tail left by another writer and appends again,
+/// through `ops`; returns what was acknowledged and how many calls failed.
+fn workload(dir: &Path, ops: &FaultyOps, durability: Durability) -> (Vec<Appended>, usize) {
+    let mut acknowledged = Vec::new();
+    let mut errors = 0;
+    let log = match Log::open_with(dir, options(durability), Box::new(ops.clone())) {
+        Ok((log, _)) => log,
+        Err(_) => return (acknowledged, 1),
+    };
+    for n in 0..6 {
+        if n == 3 {
+            tear(dir, b"{\"alg\":\"heso-action/v2+ed25519\",\"con");
+        }
+        match try_append(&log, &format!("n{n}")) {
+            Ok(appended) => acknowledged.push(appended),
+            Err(_) => errors += 1,
+        }
+    }
+    (acknowledged, errors)
+}
+
+/// Every call the workload makes, failed in turn (each kind of call, each occurrence,
+/// with a real errno, and short writes): the failure reaches the caller, and the log
+/// always recovers with every acknowledged receipt and no seq gap.
+#[test]
+fn every_call_of_the_append_path_failed_in_turn() {
+    for durability in [Durability::Fsync, Durability::Os] {
+        // Count the calls of a clean run.
+        let temp = tempfile::tempdir().unwrap();
+        let counter = FaultyOps::default();
+        let (clean, errors) = workload(temp.path(), &counter, durability);
+        assert_eq!((clean.len(), errors), (6, 0));
+        let mut cases = 0;
+        for call in CALLS {
+            for at in 0..counter.total(call) {
+                let mut faults = vec![Fault::Errno(EIO), Fault::Errno(ENOSPC)];
+                if call == Call::Write {
+                    faults.push(Fault::Short(7));
+                }
+                for fault in faults {
+                    let temp = tempfile::tempdir().unwrap();
+                    let ops = FaultyOps::default();
+                    ops.arm(call, at, fault);
+                    if let Fault::Short(_) = fault {
+                        // A short write followed by a full disk.
+                        ops.arm(call, at + 1, Fault::Errno(ENOSPC));
+                    }
+                    let (acknowledged, errors) = workload(temp.path(), &ops, durability);
+                    let fired = ops.fired();
+                    assert!(!fired.is_empty(), "{call:?}#{at} never ran");
+                    assert!(
+                        errors >= 1,
+                        "{durability:?} {call:?}#{at} {fault:?}: the failure did not reach a caller"
+                    );
+                    assert!(
+                        acknowledged.len() + errors == 6 || acknowledged.is_empty(),
+                        "{acknowledged:?} {errors}"
+                    );
+                    check_recovered(temp.path(), &acknowledged);
+                    cases += 1;
+                }
+            }
+        }
+        assert!(cases > 30, "{cases}");
+    }
+}
+
+/// A disk that stays broken: every append fails, none is acknowledged, nothing half
+/// written is left, and the log is whole once the disk works again.
+#[test]
+fn a_disk_that_stays_full() {
+    let temp = tempfile::tempdir().unwrap();
+    let ops = FaultyOps::default();
+    let log = open_faulty(temp.path(), &ops, Durability::Fsync);
+    let first = try_append(&log, "first").unwrap();
+    let before = log_bytes(temp.path());
+    ops.arm(Call::Write, 0, Fault::Short(40));
+    ops.break_for_good(Call::Write, ENOSPC);
+    for n in 0..5 {
+        let failed = try_append(&log, &format!("full {n}")).unwrap_err();
+        assert_eq!(os_error(&failed), Some(ENOSPC), "{failed}");
+    }
+    assert_eq!(log_bytes(temp.path()), before);
+    drop(log);
+    check_recovered(temp.path(), &[first]);
+}
