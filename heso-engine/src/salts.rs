@@ -88,7 +88,10 @@ impl SaltStore {
         if salts.is_empty() {
             return Ok(());
         }
-        let mut text = String::new();
+        // Each batch starts on a line of its own: if a writer died mid-record (or a disk
+        // filled), its torn bytes end at this newline instead of swallowing this record.
+        // Readers skip blank and unreadable lines.
+        let mut text = String::from("\n");
         for (commitment, salt) in salts {
             let mut nonce = [0u8; 12];
             getrandom::fill(&mut nonce).map_err(|_| SaltStoreError::Random)?;
@@ -190,4 +193,28 @@ pub(crate) fn open_private_append(path: &Path) -> std::io::Result<File> {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     options.open(path)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "test code")]
+
+    use super::*;
+
+    #[test]
+    fn a_torn_record_does_not_swallow_the_next_one() {
+        let temp = tempfile::tempdir().unwrap();
+        let path = temp.path().join("salts.jsonl");
+        let store = SaltStore::new(&path, &[9u8; 32]);
+        store.put(&[("aa".into(), [1u8; 32])]).unwrap();
+        // A writer that died mid-record.
+        let mut file = open_private_append(&path).unwrap();
+        file.write_all(b"{\"commitment\":\"bb\",\"nonce\":\"AAAA")
+            .unwrap();
+        drop(file);
+        store.put(&[("cc".into(), [3u8; 32])]).unwrap();
+        assert_eq!(*store.get("aa").unwrap(), [1u8; 32]);
+        assert_eq!(*store.get("cc").unwrap(), [3u8; 32]);
+        assert!(matches!(store.get("bb"), Err(SaltStoreError::NotFound(_))));
+    }
 }
