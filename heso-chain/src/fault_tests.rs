@@ -242,43 +242,66 @@ fn check_recovered(dir: &Path, acknowledged: &[Appended]) -> usize {
     seqs.len()
 }
 
-#[test]
-fn a_failed_write_reaches_the_caller_and_leaves_the_log_as_it_was() {
-    for errno in [EIO, ENOSPC, EDQUOT, EFBIG] {
+/// A fsynced log with one acknowledged receipt, opened through faulty calls.
+struct Started {
+    temp: tempfile::TempDir,
+    ops: FaultyOps,
+    log: Log,
+    first: Appended,
+    /// The log's bytes after the first receipt.
+    before: Vec<u8>,
+}
+
+impl Started {
+    fn new() -> Self {
         let temp = tempfile::tempdir().unwrap();
         let ops = FaultyOps::default();
         let log = open_faulty(temp.path(), &ops, Durability::Fsync);
         let first = try_append(&log, "first").unwrap();
         let before = log_bytes(temp.path());
+        Self {
+            temp,
+            ops,
+            log,
+            first,
+            before,
+        }
+    }
+}
 
-        ops.arm(Call::Write, 0, Fault::Errno(errno));
-        let failed = try_append(&log, "refused").unwrap_err();
+#[test]
+fn a_failed_write_reaches_the_caller_and_leaves_the_log_as_it_was() {
+    for errno in [EIO, ENOSPC, EDQUOT, EFBIG] {
+        let s = Started::new();
+
+        s.ops.arm(Call::Write, 0, Fault::Errno(errno));
+        let failed = try_append(&s.log, "refused").unwrap_err();
         assert_eq!(os_error(&failed), Some(errno), "{failed}");
         assert!(failed.to_string().contains("cannot write"), "{failed}");
-        assert_eq!(log_bytes(temp.path()), before);
+        assert_eq!(log_bytes(s.temp.path()), s.before);
 
         // The same handle goes on at the same position.
-        let second = try_append(&log, "second").unwrap();
+        let second = try_append(&s.log, "second").unwrap();
         assert_eq!(second.seq, 1);
-        assert_eq!(check_recovered(temp.path(), &[first, second]), 2);
+        assert_eq!(check_recovered(s.temp.path(), &[s.first, second]), 2);
     }
 }
 
 #[test]
 fn a_short_write_then_a_full_disk_is_rolled_back() {
-    let temp = tempfile::tempdir().unwrap();
-    let ops = FaultyOps::default();
-    let log = open_faulty(temp.path(), &ops, Durability::Fsync);
-    let first = try_append(&log, "first").unwrap();
-    let before = log_bytes(temp.path());
+    let s = Started::new();
 
-    ops.arm(Call::Write, 0, Fault::Short(100));
-    ops.arm(Call::Write, 1, Fault::Errno(ENOSPC));
-    let failed = try_append(&log, "half written").unwrap_err();
+    s.ops.arm(Call::Write, 0, Fault::Short(100));
+    s.ops.arm(Call::Write, 1, Fault::Errno(ENOSPC));
+    let failed = try_append(&s.log, "half written").unwrap_err();
     assert_eq!(os_error(&failed), Some(ENOSPC), "{failed}");
-    assert_eq!(log_bytes(temp.path()), before, "the partial line stayed");
-    assert_eq!(try_append(&log, "second").unwrap().seq, 1);
-    check_recovered(temp.path(), &[first]);
+    assert_eq!(
+        log_bytes(s.temp.path()),
+        s.before,
+        "the partial line stayed"
+    );
+    assert_eq!(try_append(&s.log, "second").unwrap().seq, 1);
+    check_recovered(s.temp.path(), &[s.first]);
 }
 
 #[test]
@@ -296,81 +319,74 @@ fn short_writes_and_interrupted_writes_are_finished() {
 
 #[test]
 fn when_the_rollback_fails_too_the_partial_line_is_moved_aside_next_time() {
-    let temp = tempfile::tempdir().unwrap();
-    let ops = FaultyOps::default();
-    let log = open_faulty(temp.path(), &ops, Durability::Fsync);
-    let first = try_append(&log, "first").unwrap();
-    let before = log_bytes(temp.path());
+    let s = Started::new();
 
-    ops.arm(Call::Write, 0, Fault::Short(100));
-    ops.arm(Call::Write, 1, Fault::Errno(EIO));
-    ops.arm(Call::SetLen, 0, Fault::Errno(EIO));
-    let failed = try_append(&log, "torn").unwrap_err();
+    s.ops.arm(Call::Write, 0, Fault::Short(100));
+    s.ops.arm(Call::Write, 1, Fault::Errno(EIO));
+    s.ops.arm(Call::SetLen, 0, Fault::Errno(EIO));
+    let failed = try_append(&s.log, "torn").unwrap_err();
     assert_eq!(os_error(&failed), Some(EIO), "{failed}");
-    let left = log_bytes(temp.path());
-    assert_eq!(left.len(), before.len() + 100, "the short write is on disk");
+    let left = log_bytes(s.temp.path());
+    assert_eq!(
+        left.len(),
+        s.before.len() + 100,
+        "the short write is on disk"
+    );
 
     // The next append on the same handle moves the 100 bytes aside and goes on.
-    let second = try_append(&log, "second").unwrap();
+    let second = try_append(&s.log, "second").unwrap();
     assert_eq!(second.seq, 1);
     let repaired = second.repaired.clone().unwrap();
     assert_eq!(repaired.bytes, 100);
     assert_eq!(
         std::fs::read(&repaired.side_file).unwrap(),
-        left[before.len()..]
+        left[s.before.len()..]
     );
-    check_recovered(temp.path(), &[first, second]);
+    check_recovered(s.temp.path(), &[s.first, second]);
 }
 
 #[test]
 fn a_failed_fsync_takes_the_unacknowledged_line_back() {
     for errno in [EIO, ENOSPC, EDQUOT] {
-        let temp = tempfile::tempdir().unwrap();
-        let ops = FaultyOps::default();
-        let log = open_faulty(temp.path(), &ops, Durability::Fsync);
-        let first = try_append(&log, "first").unwrap();
-        let before = log_bytes(temp.path());
+        let s = Started::new();
 
-        ops.arm(Call::SyncData, 0, Fault::Errno(errno));
-        let failed = try_append(&log, "not durable").unwrap_err();
+        s.ops.arm(Call::SyncData, 0, Fault::Errno(errno));
+        let failed = try_append(&s.log, "not durable").unwrap_err();
         assert_eq!(os_error(&failed), Some(errno), "{failed}");
         assert!(failed.to_string().contains("cannot fsync"), "{failed}");
         assert_eq!(
-            log_bytes(temp.path()),
-            before,
+            log_bytes(s.temp.path()),
+            s.before,
             "an unacknowledged line stayed"
         );
 
-        let second = try_append(&log, "second").unwrap();
+        let second = try_append(&s.log, "second").unwrap();
         assert_eq!(second.seq, 1);
-        check_recovered(temp.path(), &[first, second]);
+        check_recovered(s.temp.path(), &[s.first, second]);
     }
 }
 
 #[test]
 fn a_failed_fsync_that_cannot_be_rolled_back_poisons_the_handle() {
     for rollback in [Call::SetLen, Call::SyncAll] {
-        let temp = tempfile::tempdir().unwrap();
-        let ops = FaultyOps::default();
-        let log = open_faulty(temp.path(), &ops, Durability::Fsync);
-        let first = try_append(&log, "first").unwrap();
+        let s = Started::new();
 
-        ops.arm(Call::SyncData, 0, Fault::Errno(EIO));
-        ops.arm(rollback, 0, Fault::Errno(EIO));
-        let failed = try_append(&log, "unknown state").unwrap_err();
+        s.ops.arm(Call::SyncData, 0, Fault::Errno(EIO));
+        s.ops.arm(rollback, 0, Fault::Errno(EIO));
+        let failed = try_append(&s.log, "unknown state").unwrap_err();
         assert_eq!(os_error(&failed), Some(EIO), "{failed}");
 
         // Nothing more goes onto a file whose state is unknown, however often it is asked.
         for _ in 0..2 {
-            let refused = try_append(&log, "after poison").unwrap_err();
+            let refused = try_append(&s.log, "after poison").unwrap_err();
             assert!(matches!(refused, AppendError::Poisoned(_)), "{refused}");
             assert!(refused.to_string().contains("reopen"), "{refused}");
         }
-        drop(log);
+        drop(s.log);
         // Reopened, the log verifies and holds the acknowledged receipt. (The line whose
         // fsync failed may still be there: it is a valid receipt that was never
         // acknowledged, so its action did not run.)
-        let count = check_recovered(temp.path(), &[first]);
+        let count = check_recovered(s.temp.path(), &[s.first]);
         assert!((1..=2).contains(&count), "{count}");
     }
 }
@@ -382,50 +398,44 @@ fn a_torn_tail_whose_side_file_cannot_be_saved_stays_in_the_log() {
         (Call::SyncAll, EIO),
         (Call::SyncDir, EIO),
     ] {
-        let temp = tempfile::tempdir().unwrap();
-        let ops = FaultyOps::default();
-        let log = open_faulty(temp.path(), &ops, Durability::Fsync);
-        let first = try_append(&log, "first").unwrap();
-        tear(temp.path(), b"{\"alg\":\"heso-act");
-        let torn = log_bytes(temp.path());
+        let s = Started::new();
+        tear(s.temp.path(), b"{\"alg\":\"heso-act");
+        let torn = log_bytes(s.temp.path());
 
-        ops.arm(call, 0, Fault::Errno(errno));
-        let failed = try_append(&log, "second").unwrap_err();
+        s.ops.arm(call, 0, Fault::Errno(errno));
+        let failed = try_append(&s.log, "second").unwrap_err();
         assert_eq!(os_error(&failed), Some(errno), "{call:?}: {failed}");
         assert!(failed.to_string().contains("torn tail"), "{failed}");
-        assert_eq!(log_bytes(temp.path()), torn, "{call:?}: torn bytes lost");
+        assert_eq!(log_bytes(s.temp.path()), torn, "{call:?}: torn bytes lost");
         assert!(
-            side_files(temp.path()).is_empty(),
+            side_files(s.temp.path()).is_empty(),
             "{call:?}: half a side file left"
         );
 
-        let second = try_append(&log, "second").unwrap();
+        let second = try_append(&s.log, "second").unwrap();
         assert!(second.repaired.is_some());
-        check_recovered(temp.path(), &[first, second]);
+        check_recovered(s.temp.path(), &[s.first, second]);
     }
 }
 
 #[test]
 fn a_torn_tail_saved_but_not_truncated_is_repaired_again() {
-    let temp = tempfile::tempdir().unwrap();
-    let ops = FaultyOps::default();
-    let log = open_faulty(temp.path(), &ops, Durability::Fsync);
-    let first = try_append(&log, "first").unwrap();
-    tear(temp.path(), b"{\"partial");
+    let s = Started::new();
+    tear(s.temp.path(), b"{\"partial");
 
-    ops.arm(Call::SetLen, 0, Fault::Errno(EIO));
-    let failed = try_append(&log, "second").unwrap_err();
+    s.ops.arm(Call::SetLen, 0, Fault::Errno(EIO));
+    let failed = try_append(&s.log, "second").unwrap_err();
     assert_eq!(os_error(&failed), Some(EIO), "{failed}");
-    assert_eq!(side_files(temp.path()).len(), 1);
-    let second = try_append(&log, "second").unwrap();
+    assert_eq!(side_files(s.temp.path()).len(), 1);
+    let second = try_append(&s.log, "second").unwrap();
     assert_eq!(second.seq, 1);
     // The torn bytes are kept, once per attempt; the log lost none of them.
-    let sides = side_files(temp.path());
+    let sides = side_files(s.temp.path());
     assert_eq!(sides.len(), 2);
     for side in sides {
         assert_eq!(std::fs::read(side).unwrap(), b"{\"partial");
     }
-    check_recovered(temp.path(), &[first, second]);
+    check_recovered(s.temp.path(), &[s.first, second]);
 }
 
 #[test]
@@ -545,18 +555,14 @@ fn every_call_of_the_append_path_failed_in_turn() {
 /// written is left, and the log is whole once the disk works again.
 #[test]
 fn a_disk_that_stays_full() {
-    let temp = tempfile::tempdir().unwrap();
-    let ops = FaultyOps::default();
-    let log = open_faulty(temp.path(), &ops, Durability::Fsync);
-    let first = try_append(&log, "first").unwrap();
-    let before = log_bytes(temp.path());
-    ops.arm(Call::Write, 0, Fault::Short(40));
-    ops.break_for_good(Call::Write, ENOSPC);
+    let s = Started::new();
+    s.ops.arm(Call::Write, 0, Fault::Short(40));
+    s.ops.break_for_good(Call::Write, ENOSPC);
     for n in 0..5 {
-        let failed = try_append(&log, &format!("full {n}")).unwrap_err();
+        let failed = try_append(&s.log, &format!("full {n}")).unwrap_err();
         assert_eq!(os_error(&failed), Some(ENOSPC), "{failed}");
     }
-    assert_eq!(log_bytes(temp.path()), before);
-    drop(log);
-    check_recovered(temp.path(), &[first]);
+    assert_eq!(log_bytes(s.temp.path()), s.before);
+    drop(s.log);
+    check_recovered(s.temp.path(), &[s.first]);
 }
