@@ -18,7 +18,7 @@ pub(crate) fn init(dir: Option<PathBuf>, require_passphrase: bool) -> Outcome {
         None => std::env::current_dir()
             .map_err(|e| Failure::usage(format!("no working directory: {e}")))?,
     };
-    let sources = PassphraseSources::from_env(require_passphrase);
+    let sources = PassphraseSources::from_env(require_passphrase).map_err(Failure::usage)?;
     let report = init_project(&dir, require_passphrase, &sources).map_err(Failure::usage)?;
     print_init(&report);
     println!("heso init: project ready at {}", shown(&report.root));
@@ -71,7 +71,7 @@ pub(crate) fn demo(dir: Option<PathBuf>) -> Outcome {
         },
     };
     if !root.join(heso_engine::CONFIG_FILE).is_file() {
-        let sources = PassphraseSources::from_env(false);
+        let sources = PassphraseSources::from_env(false).map_err(Failure::usage)?;
         let report = init_project(&root, false, &sources).map_err(Failure::usage)?;
         print_init(&report);
     }

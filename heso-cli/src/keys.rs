@@ -4,19 +4,21 @@ use std::io::IsTerminal as _;
 use std::path::PathBuf;
 
 use heso_engine::{discover, load_config};
-use heso_keystore::{ExposeSecret as _, OldPassphrase, SecretString};
+use heso_keystore::{
+    ENV_APPROVER_PASSPHRASE, ENV_KEY_PASSPHRASE, ENV_OLD_KEY_PASSPHRASE, ExposeSecret as _,
+    OldPassphrase, SecretString, secret_from_env,
+};
 use heso_receipt::public_key_to_did_key;
 
 use crate::output::shown;
 use crate::{Failure, Outcome};
 
-const APPROVER_ENV: &str = "HESO_APPROVER_PASSPHRASE";
-
 /// A secret from `env`, else typed at a terminal prompt (never echoed); never from a
-/// non-terminal stdin, where a prompt would hang or read the wrong thing.
+/// non-terminal stdin, where a prompt would hang or read the wrong thing. A variable set
+/// to bytes that are not UTF-8 is an error, not a reason to prompt.
 fn secret_from(env: &str, prompt: &str, confirm: bool) -> Result<SecretString, Failure> {
-    if let Some(value) = std::env::var(env).ok().filter(|v| !v.is_empty()) {
-        return Ok(SecretString::from(value));
+    if let Some(value) = secret_from_env(env).map_err(Failure::usage)? {
+        return Ok(value);
     }
     if !std::io::stdin().is_terminal() {
         return Err(Failure::usage(format!(
@@ -42,7 +44,7 @@ fn secret_from(env: &str, prompt: &str, confirm: bool) -> Result<SecretString, F
 
 /// The approver's passphrase: `HESO_APPROVER_PASSPHRASE` or a prompt.
 pub(crate) fn approver_passphrase() -> Result<SecretString, Failure> {
-    secret_from(APPROVER_ENV, "approver key passphrase: ", false)
+    secret_from(ENV_APPROVER_PASSPHRASE, "approver key passphrase: ", false)
 }
 
 pub(crate) fn show() -> Outcome {
@@ -75,7 +77,7 @@ pub(crate) fn new_approver(name: &str, out: Option<PathBuf>) -> Outcome {
             shown(&path)
         )));
     }
-    let passphrase = secret_from(APPROVER_ENV, "new approver passphrase: ", true)?;
+    let passphrase = secret_from(ENV_APPROVER_PASSPHRASE, "new approver passphrase: ", true)?;
     let created =
         heso_keystore::create_approver(&path, name, &passphrase).map_err(Failure::usage)?;
     let did = created.key.did_key();
@@ -91,15 +93,15 @@ pub(crate) fn new_approver(name: &str, out: Option<PathBuf>) -> Outcome {
 pub(crate) fn passphrase() -> Outcome {
     let paths = discover(None).map_err(Failure::usage)?;
     let data_dir = paths.data_dir();
-    let new = secret_from("HESO_KEY_PASSPHRASE", "new operator key passphrase: ", true)?;
+    let new = secret_from(ENV_KEY_PASSPHRASE, "new operator key passphrase: ", true)?;
     let dev_file = data_dir.join(heso_keystore::DEV_PASSPHRASE_FILE);
     let old = if dev_file.is_file() {
         OldPassphrase::DevFile
-    } else if let Some(old) = OldPassphrase::from_env() {
+    } else if let Some(old) = OldPassphrase::from_env().map_err(Failure::usage)? {
         old
     } else {
         OldPassphrase::Given(secret_from(
-            "HESO_OLD_KEY_PASSPHRASE",
+            ENV_OLD_KEY_PASSPHRASE,
             "current operator key passphrase: ",
             false,
         )?)

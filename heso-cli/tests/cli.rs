@@ -7,6 +7,8 @@
     reason = "test code: a failure should stop it loudly"
 )]
 
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -57,6 +59,12 @@ impl Sandbox {
     }
 
     fn heso_env(&self, args: &[&str], extra: &[(&str, &str)]) -> Run {
+        let extra: Vec<(&str, &[u8])> = extra.iter().map(|(k, v)| (*k, v.as_bytes())).collect();
+        self.heso_bytes(args, &extra)
+    }
+
+    /// `heso` with extra variables given as raw bytes (which need not be UTF-8).
+    fn heso_bytes(&self, args: &[&str], extra: &[(&str, &[u8])]) -> Run {
         let mut command = Command::new(env!("CARGO_BIN_EXE_heso"));
         command
             .args(args)
@@ -72,7 +80,7 @@ impl Sandbox {
             command.env(k, v);
         }
         for (k, v) in extra {
-            command.env(k, v);
+            command.env(k, OsStr::from_bytes(v));
         }
         let Output {
             status,
@@ -556,6 +564,52 @@ fn bad_input_gets_a_clear_error_and_changes_nothing() {
         snapshot(&sb.path("heso-local-data")),
         before,
         "bad input changed a file"
+    );
+
+    // A passphrase variable holding bytes that are not UTF-8 (Latin-1 "pässwort") is an
+    // error naming the variable, never read as unset (which would try the dev file), and
+    // never echoed. A valid but wrong one says which source was tried.
+    let latin1: &[u8] = b"p\xe4sswort";
+    for (args, var) in [
+        (vec!["demo"], "HESO_KEY_PASSPHRASE"),
+        (vec!["init"], "HESO_KEY_PASSPHRASE"),
+        (vec!["pending"], "HESO_KEY_PASSPHRASE"),
+        (vec!["demo"], "HESO_ENV"),
+        (vec!["keys", "passphrase"], "HESO_KEY_PASSPHRASE"),
+        (
+            vec!["keys", "new-approver", "bob", "--out", "bob.key"],
+            "HESO_APPROVER_PASSPHRASE",
+        ),
+        (
+            vec!["approve", "abcd", "--key", "bob.key"],
+            "HESO_APPROVER_PASSPHRASE",
+        ),
+    ] {
+        let run = sb.heso_bytes(&args, &[(var, latin1)]);
+        assert_eq!(run.code, 2, "{args:?} {var}: {}", run.all());
+        assert!(
+            run.stderr
+                .starts_with(&format!("heso: error: {var} is set but is not valid UTF-8")),
+            "{args:?} {var}: {}",
+            run.stderr
+        );
+        assert!(!run.all().contains("sswort"), "{args:?}: value echoed");
+    }
+    assert!(!sb.path("bob.key").exists());
+    let wrong = sb.heso_env(&["demo"], &[("HESO_KEY_PASSPHRASE", "not the passphrase")]);
+    assert_eq!(wrong.code, 2, "{}", wrong.all());
+    assert!(
+        wrong
+            .stderr
+            .contains("the passphrase from HESO_KEY_PASSPHRASE does not open"),
+        "{}",
+        wrong.stderr
+    );
+    assert!(!wrong.all().contains("not the passphrase"));
+    assert_eq!(
+        snapshot(&sb.path("heso-local-data")),
+        before,
+        "a bad passphrase changed a file"
     );
 
     // A garbage key file, given to approve: a clear error naming it.

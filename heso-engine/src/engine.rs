@@ -4,7 +4,7 @@ use std::path::Path;
 use std::sync::{Arc, RwLock};
 
 use heso_chain::{Log, LogOptions};
-use heso_keystore::{PassphraseSources, UnlockError, UnlockedKey};
+use heso_keystore::{EnvError, PassphraseSources, UnlockError, UnlockedKey};
 use heso_receipt::{SignerPins, VerifyingKey};
 
 use crate::config::{Config, ConfigError, FileStamp, load_config};
@@ -21,6 +21,9 @@ pub enum OpenError {
     /// `heso.toml` is broken.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// A passphrase variable is set to something unusable (not UTF-8).
+    #[error(transparent)]
+    Env(#[from] EnvError),
     /// The operator key could not be unlocked.
     #[error(transparent)]
     Unlock(#[from] UnlockError),
@@ -62,7 +65,7 @@ impl Engine {
         let paths = discover(dir)?;
         let stamp = FileStamp::of(&paths.config());
         let config = load_config(&paths.config())?;
-        let sources = PassphraseSources::from_env(config.require_passphrase);
+        let sources = PassphraseSources::from_env(config.require_passphrase)?;
         let operator = heso_keystore::unlock_operator(&paths.data_dir(), &sources)?;
         let (log, repaired) = Log::open(
             &paths.data_dir(),

@@ -10,7 +10,8 @@
 //!
 //! Operator passphrase resolution, in order: `HESO_KEY_PASSPHRASE`; else the dev file
 //! `DEV-ONLY.passphrase`, unless `HESO_ENV=production` or the project requires a
-//! passphrase, which refuse it. See [`PassphraseSources`].
+//! passphrase, which refuse it. See [`PassphraseSources`]. A variable set to bytes that are
+//! not UTF-8 is an [`EnvError`], never read as unset.
 //!
 //! KDF cost: a human passphrase is stretched with scrypt at N = 2^[`HUMAN_WORK_FACTOR`]
 //! (age's usual cost, around a second). The dev passphrase is 256 random bits: no amount of
@@ -33,10 +34,10 @@ pub use keyfile::{
     DEV_WORK_FACTOR, HUMAN_WORK_FACTOR, KEY_FORMAT, MAX_WORK_FACTOR, read_key_file_public,
 };
 pub use operator::{
-    Created, DEV_PASSPHRASE_FILE, ENV_HESO_ENV, ENV_KEY_PASSPHRASE, ENV_OLD_KEY_PASSPHRASE,
-    KEY_FILE, OldPassphrase, PUBLIC_FILE, PassphraseSource, PassphraseSources, Reencrypted,
-    create_operator, operator_key_exists, read_operator_public, reencrypt_operator,
-    unlock_operator,
+    Created, DEV_PASSPHRASE_FILE, ENV_APPROVER_PASSPHRASE, ENV_HESO_ENV, ENV_KEY_PASSPHRASE,
+    ENV_OLD_KEY_PASSPHRASE, EnvError, KEY_FILE, OldPassphrase, PUBLIC_FILE, PassphraseSource,
+    PassphraseSources, Reencrypted, create_operator, operator_key_exists, read_operator_public,
+    reencrypt_operator, secret_from_env, unlock_operator,
 };
 pub use unlocked::{
     CreateError, DerivedKey, ReadPublicError, ReencryptError, RefusalReason, Role, UnlockError,

@@ -1,5 +1,6 @@
 //! The operator key in the project's data directory, and its passphrase rules.
 
+use std::ffi::OsString;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -27,6 +28,59 @@ pub const ENV_KEY_PASSPHRASE: &str = "HESO_KEY_PASSPHRASE";
 pub const ENV_OLD_KEY_PASSPHRASE: &str = "HESO_OLD_KEY_PASSPHRASE";
 /// `production` here refuses the dev passphrase file.
 pub const ENV_HESO_ENV: &str = "HESO_ENV";
+/// An approver key's passphrase (`heso approve`, `heso reject`, `heso keys new-approver`).
+pub const ENV_APPROVER_PASSPHRASE: &str = "HESO_APPROVER_PASSPHRASE";
+
+/// A variable heso reads is set to a value it cannot use. The value is never shown.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EnvError {
+    /// The variable holds bytes that are not UTF-8. It is refused rather than read as
+    /// unset, so no other passphrase source is tried behind the caller's back.
+    #[error(
+        "{name} is set but is not valid UTF-8 (its value is not shown); set it to UTF-8 \
+         text, or unset it"
+    )]
+    NotUnicode {
+        /// The variable.
+        name: String,
+    },
+}
+
+/// The variable `name` as text: `None` when unset, [`EnvError::NotUnicode`] when it holds
+/// bytes that are not UTF-8 (those bytes are wiped, never returned or shown).
+fn env_text(name: &str) -> Result<Option<String>, EnvError> {
+    match std::env::var_os(name).map(OsString::into_string) {
+        None => Ok(None),
+        Some(Ok(text)) => Ok(Some(text)),
+        Some(Err(raw)) => {
+            wipe(raw);
+            Err(EnvError::NotUnicode {
+                name: name.to_owned(),
+            })
+        }
+    }
+}
+
+#[cfg(unix)]
+fn wipe(raw: OsString) {
+    use std::os::unix::ffi::OsStringExt as _;
+    drop(Zeroizing::new(raw.into_vec()));
+}
+
+#[cfg(not(unix))]
+fn wipe(raw: OsString) {
+    drop(raw);
+}
+
+/// A secret from the environment variable `name` (e.g. [`ENV_APPROVER_PASSPHRASE`]):
+/// `None` when it is unset or empty; [`EnvError::NotUnicode`] when it is set to bytes that
+/// are not UTF-8.
+pub fn secret_from_env(name: &str) -> Result<Option<SecretString>, EnvError> {
+    Ok(env_text(name)?
+        .filter(|text| !text.is_empty())
+        .map(SecretString::from))
+}
 
 /// A dev passphrase file shorter than this (256 bits as hex is 64) is not one of ours.
 const MIN_DEV_CHARS: usize = 64;
@@ -46,20 +100,17 @@ pub struct PassphraseSources {
 
 impl PassphraseSources {
     /// Reads `HESO_KEY_PASSPHRASE` and `HESO_ENV` (production when it is `production`, any
-    /// case); `require_passphrase` comes from the project's `heso.toml`.
-    pub fn from_env(require_passphrase: bool) -> Self {
-        let key_passphrase = std::env::var(ENV_KEY_PASSPHRASE)
-            .ok()
-            .filter(|p| !p.is_empty())
-            .map(SecretString::from);
-        let production = std::env::var(ENV_HESO_ENV)
-            .map(|v| v.trim().eq_ignore_ascii_case("production"))
-            .unwrap_or(false);
-        Self {
+    /// case); `require_passphrase` comes from the project's `heso.toml`. Either variable
+    /// set to bytes that are not UTF-8 is an [`EnvError`], never read as unset.
+    pub fn from_env(require_passphrase: bool) -> Result<Self, EnvError> {
+        let key_passphrase = secret_from_env(ENV_KEY_PASSPHRASE)?;
+        let production =
+            env_text(ENV_HESO_ENV)?.is_some_and(|v| v.trim().eq_ignore_ascii_case("production"));
+        Ok(Self {
             key_passphrase,
             production,
             require_passphrase,
-        }
+        })
     }
 
     fn refusal(&self) -> Option<RefusalReason> {
@@ -274,12 +325,10 @@ pub enum OldPassphrase {
 }
 
 impl OldPassphrase {
-    /// `HESO_OLD_KEY_PASSPHRASE` when set and non-empty.
-    pub fn from_env() -> Option<Self> {
-        std::env::var(ENV_OLD_KEY_PASSPHRASE)
-            .ok()
-            .filter(|p| !p.is_empty())
-            .map(|p| Self::OldEnvVar(SecretString::from(p)))
+    /// `HESO_OLD_KEY_PASSPHRASE` when set and non-empty; an [`EnvError`] when it is set to
+    /// bytes that are not UTF-8.
+    pub fn from_env() -> Result<Option<Self>, EnvError> {
+        Ok(secret_from_env(ENV_OLD_KEY_PASSPHRASE)?.map(Self::OldEnvVar))
     }
 }
 
