@@ -1,10 +1,6 @@
 #![no_main]
-//! Any bytes as a key file: a key or a clear error, never a panic.
-use libfuzzer_sys::fuzz_target;
+//! The fuzz target for `checks/key_file.rs`, which `tests/fuzz_replay.rs` also runs.
+#[path = "../checks/key_file.rs"]
+mod check;
 
-fuzz_target!(|data: &[u8]| {
-    let path = std::env::temp_dir().join(format!("heso-fuzz-key-{}.key", std::process::id()));
-    if std::fs::write(&path, data).is_ok() {
-        let _ = heso_keystore::read_key_file_public(&path);
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| check::check(data));

@@ -1,9 +1,6 @@
 #![no_main]
-//! Any bytes as a JSONL log: a report, never a panic.
-use heso_receipt::SignerPins;
-use libfuzzer_sys::fuzz_target;
+//! The fuzz target for `checks/log_verify.rs`, which `tests/fuzz_replay.rs` also runs.
+#[path = "../checks/log_verify.rs"]
+mod check;
 
-fuzz_target!(|data: &[u8]| {
-    let report = heso_chain::verify_lines(data.split(|b| *b == b'\n'), &SignerPins::Any);
-    let _ = report.to_json();
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| check::check(data));

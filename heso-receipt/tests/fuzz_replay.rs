@@ -1,5 +1,6 @@
-//! Replays the fuzzer's seeds and every kept crash input (`fuzz/seeds/receipt_verify`,
-//! `fuzz/regressions/receipt_verify`) as an ordinary test, so CI exercises them on stable.
+//! Replays the `receipt_verify` fuzz target's seeds, minimised corpus and kept crash inputs
+//! (`fuzz/{seeds,corpus,regressions}/receipt_verify`) through the fuzzer's own check, as an
+//! ordinary test, so CI exercises them on stable.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -8,20 +9,12 @@
     reason = "test code"
 )]
 
+#[path = "../../fuzz/checks/receipt_verify.rs"]
+mod check;
+#[path = "../../fuzz/replay.rs"]
+mod replay;
+
 #[test]
-fn receipt_verify_corpus_replays_without_a_panic() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
-    let mut replayed = 0;
-    for dir in ["seeds", "regressions"] {
-        let Ok(entries) = std::fs::read_dir(root.join(dir).join("receipt_verify")) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let bytes = std::fs::read(entry.path()).unwrap();
-            let checked = heso_receipt::verify_receipt(&bytes, &heso_receipt::SignerPins::Any);
-            let _ = checked.verdict.to_string();
-            replayed += 1;
-        }
-    }
-    assert!(replayed > 0, "no corpus found under {}", root.display());
+fn receipt_verify_inputs_replay_through_the_fuzz_check() {
+    replay::replay("receipt_verify", check::check);
 }
