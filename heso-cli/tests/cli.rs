@@ -642,6 +642,31 @@ fn bad_input_gets_a_clear_error_and_changes_nothing() {
             run.stderr
         );
     }
+    // Not UTF-8 (a Latin-1 comment): the position of the bad byte, not an OS error.
+    let mut latin1 = policy.clone().into_bytes();
+    latin1.extend_from_slice(b"\n# r\xe9sum\xe9\n");
+    let bad_line = policy.lines().count() + 2;
+    std::fs::write(sb.path("heso.toml"), &latin1).unwrap();
+    for args in [vec!["demo"], vec!["policy", "check"], vec!["pending"]] {
+        let run = sb.heso(&args);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.all());
+        assert!(
+            run.stderr.contains(&format!(
+                "heso.toml:{bad_line}:4: not valid UTF-8; heso.toml must be UTF-8 text"
+            )),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+    // Another table after the last rule: not blamed on that rule.
+    std::fs::write(sb.path("heso.toml"), format!("{policy}\n[bogus]\nx = 1\n")).unwrap();
+    let run = sb.heso(&["policy", "check"]);
+    assert_eq!(run.code, 2, "{}", run.all());
+    assert!(
+        run.stderr.contains(": unknown field `bogus`") && !run.stderr.contains("rule \""),
+        "{}",
+        run.stderr
+    );
     std::fs::write(sb.path("heso.toml"), &policy).unwrap();
 
     // A damaged operator key: a clear error naming the file, and the key is not replaced.

@@ -33,6 +33,16 @@ pub enum ConfigError {
         /// The OS error.
         reason: String,
     },
+    /// The file is not UTF-8 text; the position is that of the first bad byte.
+    #[error("{file}:{line}:{column}: not valid UTF-8; heso.toml must be UTF-8 text")]
+    NotUtf8 {
+        /// The file name as shown.
+        file: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+    },
     /// The policy tables are wrong (the message has file:line:column).
     #[error("{0}")]
     Policy(String),
@@ -109,11 +119,23 @@ pub fn parse_config(text: &str, shown_name: &str) -> Result<Config, ConfigError>
 
 /// Reads and parses a `heso.toml` file.
 pub fn load_config(path: &Path) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+    let bytes = std::fs::read(path).map_err(|e| ConfigError::Read {
         path: path.display().to_string(),
         reason: e.to_string(),
     })?;
-    parse_config(&text, &shown(path))
+    let text = match std::str::from_utf8(&bytes) {
+        Ok(text) => text,
+        Err(e) => {
+            let good = bytes.get(..e.valid_up_to()).unwrap_or(&[]);
+            let (line, column) = line_column(&String::from_utf8_lossy(good), good.len());
+            return Err(ConfigError::NotUtf8 {
+                file: shown(path),
+                line,
+                column,
+            });
+        }
+    };
+    parse_config(text, &shown(path))
 }
 
 /// How errors name a config file: relative to the working directory when inside it.

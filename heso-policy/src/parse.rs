@@ -224,16 +224,33 @@ impl Errors<'_> {
         }
     }
 
-    /// Names the `[[rule]]` block an offset falls in, for serde's own errors.
+    /// Names the `[[rule]]` block an offset falls in, for serde's own errors; `None` when
+    /// the offset is outside every rule (e.g. in a table after the last rule).
     fn rule_at(&self, offset: usize) -> Option<String> {
         let before = self.text.get(..offset).unwrap_or(self.text);
         let start = before.rfind("[[rule]]")?;
         let index = before.matches("[[rule]]").count().saturating_sub(1);
-        let block_end = self
+        // The block runs to the next table header that is not one of the rule's own
+        // sub-tables (`[rule.x]`, `[[rule.x]]`).
+        let mut block_end = self.text.len();
+        let mut line_start = start + 8;
+        for line in self
             .text
             .get(start + 8..)
-            .and_then(|rest| rest.find("\n["))
-            .map_or(self.text.len(), |e| start + 8 + e);
+            .unwrap_or("")
+            .split_inclusive('\n')
+        {
+            let header = line.trim_start();
+            let sub_table = header.starts_with("[rule.") || header.starts_with("[[rule.");
+            if line_start > start + 8 && header.starts_with('[') && !sub_table {
+                block_end = line_start;
+                break;
+            }
+            line_start += line.len();
+        }
+        if offset >= block_end {
+            return None;
+        }
         let block = self.text.get(start..block_end).unwrap_or("");
         let id = block.lines().find_map(|l| {
             let (key, value) = l.split_once('=')?;

@@ -422,6 +422,15 @@ fn errors_name_file_line_column_and_rule() {
         e.starts_with("heso.toml:1:") && e.contains("unknown field `polcy`"),
         "{e}"
     );
+    // A table after the last rule is not blamed on that rule.
+    let e = error("[[rule]]\nid = \"a\"\ndecision = \"allow\"\n\n[bogus]\nx = 1\n");
+    assert!(e.starts_with("heso.toml:5:2: unknown field `bogus`"), "{e}");
+    let e =
+        error("[[rule]]\nid = \"a\"\ndecision = \"allow\"\n\n[[rule]]\nid = \"b\"\nverbb = 1\n");
+    assert!(
+        e.starts_with("heso.toml:7:1: rule \"b\": unknown field `verbb`"),
+        "{e}"
+    );
     let e = error("this is = = not toml");
     assert!(e.starts_with("heso.toml:1:"), "{e}");
     // [identity] and [log] belong to the engine: skipped here.
