@@ -13,6 +13,31 @@ use crate::engine::Engine;
 /// Suffix of `rule_display` when a refusal was recorded but not enforced.
 pub const OBSERVED_SUFFIX: &str = " (observed, not enforced)";
 
+/// How deep the fields may nest: a container directly in `fields` is at depth 1. Deeper
+/// fields are refused before anything is written, so every receipt stays readable by
+/// JSON parsers with the usual nesting limits (serde_json's is 128). The Python SDK cuts
+/// arguments at this same depth.
+pub const MAX_FIELD_DEPTH: usize = 64;
+
+/// The depth of the deepest container in `fields` (0 when it holds only scalars), without
+/// recursion; stops counting once past `limit`.
+fn field_depth(fields: &Map<String, Value>, limit: usize) -> usize {
+    let mut deepest = 0;
+    let mut stack: Vec<(&Value, usize)> = fields.values().map(|v| (v, 1)).collect();
+    while let Some((value, depth)) = stack.pop() {
+        match value {
+            Value::Array(items) => stack.extend(items.iter().map(|v| (v, depth + 1))),
+            Value::Object(map) => stack.extend(map.values().map(|v| (v, depth + 1))),
+            _ => continue,
+        }
+        deepest = deepest.max(depth);
+        if deepest > limit {
+            break;
+        }
+    }
+    deepest
+}
+
 /// One action the agent wants to take.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ActionRequest {
@@ -96,6 +121,15 @@ pub enum GateError {
     /// `heso.toml` is broken (checked on every call when it changed).
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The fields nest deeper than [`MAX_FIELD_DEPTH`].
+    #[error(
+        "the action's fields nest more than {limit} levels deep; flatten them (nothing was \
+         recorded and the action did not run)"
+    )]
+    TooDeep {
+        /// The limit, [`MAX_FIELD_DEPTH`].
+        limit: usize,
+    },
     /// A redaction path is not valid.
     #[error("redaction: {0}")]
     Redact(String),
@@ -118,6 +152,11 @@ impl Engine {
     /// parks it for approval when needed, all before returning. Every decision leaves a
     /// receipt. On any error the action must not run.
     pub fn gate(&self, request: &ActionRequest) -> Result<GateOutcome, GateError> {
+        if field_depth(&request.fields, MAX_FIELD_DEPTH) > MAX_FIELD_DEPTH {
+            return Err(GateError::TooDeep {
+                limit: MAX_FIELD_DEPTH,
+            });
+        }
         let loaded = self.config()?;
         let evaluation = loaded.config.policy.evaluate(&ActionInput {
             verb: request.verb,

@@ -25,7 +25,9 @@ pub use approvals::{
 pub use clock::now_rfc3339;
 pub use config::{Config, ConfigError, load_config, parse_config};
 pub use engine::{Engine, OpenError};
-pub use gate::{ActionRequest, GateError, GateOutcome, GateStatus, OBSERVED_SUFFIX};
+pub use gate::{
+    ActionRequest, GateError, GateOutcome, GateStatus, MAX_FIELD_DEPTH, OBSERVED_SUFFIX,
+};
 pub use init::{BOOTSTRAP_FILE, InitError, InitReport, Step, init_project};
 pub use project::{CONFIG_FILE, DATA_DIR, DiscoverError, ProjectPaths, discover};
 pub use reveal::{Disclosure, RevealCheck, RevealError};

@@ -371,3 +371,51 @@ fn receipts_are_pinned_to_the_project() {
         "UntrustedSigner"
     );
 }
+
+/// `levels` arrays nested inside one another, the innermost holding a 1.
+fn nested(levels: usize) -> Value {
+    let mut value = json!(1);
+    for _ in 0..levels {
+        value = Value::Array(vec![value]);
+    }
+    value
+}
+
+#[test]
+fn fields_nested_too_deep_are_refused_before_anything_is_written() {
+    let temp = tempfile::tempdir().unwrap();
+    let (engine, _) = project(temp.path(), "");
+    let pins = engine.pins().unwrap();
+
+    // At the limit: gated, and the receipt verifies (its JSON nests 4 levels more).
+    let mut fields = Map::new();
+    fields.insert("deep".into(), nested(heso_engine::MAX_FIELD_DEPTH));
+    let at_limit = engine
+        .gate(&ActionRequest::new(Verb::ToolCall, "search", fields))
+        .unwrap();
+    let line = receipt_line(&engine, &at_limit.action_hash);
+    assert!(verify_receipt(line.as_bytes(), &pins).verdict.is_valid());
+
+    let before = log_text(temp.path());
+    for too_deep in [
+        nested(heso_engine::MAX_FIELD_DEPTH + 1),
+        nested(126),
+        json!({"a": [{"b": nested(heso_engine::MAX_FIELD_DEPTH - 1)}]}),
+    ] {
+        let mut fields = Map::new();
+        fields.insert("deep".into(), too_deep);
+        let err = engine
+            .gate(&ActionRequest::new(Verb::ToolCall, "search", fields))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the action's fields nest more than 64 levels deep; flatten them (nothing was \
+             recorded and the action did not run)"
+        );
+    }
+    assert_eq!(
+        log_text(temp.path()),
+        before,
+        "a refused call changed the log"
+    );
+}
