@@ -234,19 +234,29 @@ fn item_path(engine: &Engine, id: &str) -> PathBuf {
     engine.paths.pending_dir().join(format!("{id}.json"))
 }
 
+/// [`ApprovalError::UnknownId`], quoting at most 80 characters of what was given (an id
+/// is at most 64).
+fn unknown_id(id: &str) -> ApprovalError {
+    let mut shown: String = id.chars().take(80).collect();
+    if shown.len() < id.len() {
+        shown.push('…');
+    }
+    ApprovalError::UnknownId(shown)
+}
+
 fn valid_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 fn load(engine: &Engine, id: &str) -> Result<PendingItem, ApprovalError> {
     if !valid_id(id) {
-        return Err(ApprovalError::UnknownId(id.to_owned()));
+        return Err(unknown_id(id));
     }
     let path = item_path(engine, id);
     let bytes = match std::fs::read(&path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(ApprovalError::UnknownId(id.to_owned()));
+            return Err(unknown_id(id));
         }
         Err(e) => return Err(io_error(&format!("cannot read {}", path.display()), e)),
     };
@@ -297,7 +307,7 @@ impl Engine {
     /// held until the returned guard drops.
     fn open_item(&self, id: &str) -> Result<(ItemLock, PendingItem), ApprovalError> {
         if !valid_id(id) || !item_path(self, id).is_file() {
-            return Err(ApprovalError::UnknownId(id.to_owned()));
+            return Err(unknown_id(id));
         }
         let lock = lock_item(self, id)?;
         let mut item = load(self, id)?;

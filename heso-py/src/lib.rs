@@ -4,12 +4,14 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use heso_engine::{ActionRequest, ApprovalError, Engine, GateStatus, PendingStatus};
 use heso_receipt::{
-    RedactionMode, SignerPins, Verb, public_key_from_str, public_key_to_did_key, verify_receipt,
+    FieldPath, RedactionMode, SignerPins, Verb, parse_strict, public_key_from_str,
+    public_key_to_did_key, verify_receipt,
 };
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -26,6 +28,28 @@ fn heso_error(py: Python<'_>, name: &str, message: String) -> PyErr {
         },
         Err(_) => pyo3::exceptions::PyRuntimeError::new_err(message),
     }
+}
+
+/// At most this many characters of a caller's value are quoted back in an error message.
+const QUOTE_CHARS: usize = 80;
+
+/// `text` quoted for an error message, cut to [`QUOTE_CHARS`] characters.
+fn quoted(text: &str) -> String {
+    if text.chars().count() <= QUOTE_CHARS {
+        format!("{text:?}")
+    } else {
+        let head: String = text.chars().take(QUOTE_CHARS).collect();
+        format!("{head:?}… ({} characters)", text.chars().count())
+    }
+}
+
+/// The names of the verbs, as the receipt writes them.
+fn verb_names() -> String {
+    Verb::ALL
+        .iter()
+        .map(|v| v.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// An open heso project (an engine with its operator key unlocked).
@@ -78,7 +102,9 @@ impl Project {
     ) -> PyResult<Bound<'py, PyDict>> {
         let Some(verb) = Verb::parse(verb) else {
             return Err(pyo3::exceptions::PyValueError::new_err(format!(
-                "unknown verb {verb:?} (llm_call, tool_call, http_request, payment, data_export, account_change, delete)"
+                "unknown verb {} ({})",
+                quoted(verb),
+                verb_names()
             )));
         };
         let redact_mode = match redact_mode {
@@ -86,16 +112,33 @@ impl Project {
             "destructive" => RedactionMode::Destructive,
             other => {
                 return Err(pyo3::exceptions::PyValueError::new_err(format!(
-                    "redact_mode must be commit_and_reveal or destructive, not {other:?}"
+                    "redact_mode must be commit_and_reveal or destructive, not {}",
+                    quoted(other)
                 )));
             }
         };
-        let fields = match serde_json::from_str::<serde_json::Value>(fields_json) {
+        // Strict: duplicate keys and integers outside ±(2^53−1) are refused, not silently
+        // collapsed or turned into floats. The text itself is never quoted (it may hold
+        // the very secrets `redact` names).
+        let fields = match parse_strict(fields_json.as_bytes()) {
             Ok(serde_json::Value::Object(map)) => map,
-            _ => {
-                return Err(pyo3::exceptions::PyValueError::new_err(
-                    "fields must be a JSON object",
-                ));
+            Ok(other) => {
+                let kind = match other {
+                    serde_json::Value::Null => "null",
+                    serde_json::Value::Bool(_) => "a boolean",
+                    serde_json::Value::Number(_) => "a number",
+                    serde_json::Value::String(_) => "a string",
+                    serde_json::Value::Array(_) => "an array",
+                    serde_json::Value::Object(_) => "an object",
+                };
+                return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                    "fields_json must be a JSON object, not {kind}"
+                )));
+            }
+            Err(e) => {
+                return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                    "fields_json is not valid JSON: {e}"
+                )));
             }
         };
         let request = ActionRequest {
@@ -192,7 +235,10 @@ fn verify<'py>(
             let mut decoded = Vec::new();
             for key in keys {
                 let parsed = public_key_from_str(&key).map_err(|e| {
-                    pyo3::exceptions::PyValueError::new_err(format!("signer {key:?}: {e}"))
+                    pyo3::exceptions::PyValueError::new_err(format!(
+                        "signer {} is not a public key (did:key or base64): {e}",
+                        quoted(&key)
+                    ))
                 })?;
                 decoded.push(parsed);
             }
@@ -234,10 +280,20 @@ fn verify<'py>(
     Ok(out)
 }
 
-/// Runs the `heso` command line with `argv` and returns its exit code.
+/// Runs the `heso` command line with `argv` and returns its exit code. Arguments are OS
+/// strings, so bytes that are not UTF-8 (which Python's `sys.argv` holds as lone
+/// surrogates) reach the command as they were typed.
 #[pyfunction]
-fn run_cli(py: Python<'_>, argv: Vec<String>) -> i32 {
+fn run_cli(py: Python<'_>, argv: Vec<OsString>) -> i32 {
     py.detach(move || heso_cli::run(argv))
+}
+
+/// Checks one `redact=` field path; raises `ValueError` saying what is wrong with it.
+#[pyfunction]
+fn check_field_path(path: &str) -> PyResult<()> {
+    FieldPath::parse(path)
+        .map(|_| ())
+        .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))
 }
 
 /// The Rust core of the `heso` package.
@@ -247,5 +303,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Project>()?;
     m.add_function(wrap_pyfunction!(verify, m)?)?;
     m.add_function(wrap_pyfunction!(run_cli, m)?)?;
+    m.add_function(wrap_pyfunction!(check_field_path, m)?)?;
+    let verbs: Vec<&str> = Verb::ALL.iter().map(|v| v.as_str()).collect();
+    m.add("VERBS", pyo3::types::PyTuple::new(m.py(), verbs)?)?;
     Ok(())
 }

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional, Sequence, TypeVar, Union, overload
 
 from . import _core
-from ._convert import fields_json, to_json_value
+from ._convert import _clean_str, fields_json, to_json_value
 from ._errors import (
     ApprovalError,
     BlockedError,
@@ -85,9 +85,24 @@ def init(path: Union[str, "os.PathLike[str]", None] = None) -> None:
     wrong or refused (production needs ``HESO_KEY_PASSPHRASE``), or the policy is broken.
     """
     global _project
-    project = _core.Project(os.fspath(path) if path is not None else None)
+    project = _core.Project(os.fsdecode(path) if path is not None else None)
     with _lock:
         _project = project
+
+
+def _label(where: str, what: str, value: Any) -> str:
+    """A workflow, account or tool name: a non-empty str of valid Unicode."""
+    if not isinstance(value, str):
+        raise TypeError(f"{where}: {what} must be a str, not {type(value).__name__}")
+    if not value:
+        raise ValueError(f"{where}: {what} must not be empty")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise ValueError(
+            f"{where}: {what} is not valid Unicode (a lone surrogate at index {e.start})"
+        ) from None
+    return value
 
 
 def _current() -> _core.Project:
@@ -108,8 +123,8 @@ class step:
     """
 
     def __init__(self, workflow: str, account: Optional[str] = None) -> None:
-        self.workflow = workflow
-        self.account = account
+        self.workflow = _label("heso.step", "workflow", workflow)
+        self.account = None if account is None else _label("heso.step", "account", account)
         self._tokens: list[tuple[Token[str], Optional[Token[str]]]] = []
 
     def __enter__(self) -> "step":
@@ -255,8 +270,21 @@ def _bind(
     return dict(bound.arguments)
 
 
+def _tool_name(options: _Options, fn: Callable[..., Any]) -> str:
+    """``name=``, else the function's ``__name__`` (cleaned: it may be any object)."""
+    if options.name:
+        return options.name
+    name = getattr(fn, "__name__", None)
+    return _clean_str(name) if isinstance(name, str) and name else "call"
+
+
 def _decorate(fn: F, options: _Options) -> F:
-    tool_name = options.name or getattr(fn, "__name__", "call")
+    if not callable(fn):
+        raise TypeError(
+            f"heso.{'destructive' if options.verb == 'delete' else 'tool'} decorates a "
+            f"function, not {type(fn).__name__}"
+        )
+    tool_name = _tool_name(options, fn)
     signature = _signature(fn)  # computed once: binding is on every call's path
     if inspect.iscoroutinefunction(fn):
 
@@ -282,18 +310,50 @@ def _decorate(fn: F, options: _Options) -> F:
 _REDACT_MODES = ("commit_and_reveal", "destructive")
 
 
+def _check_verb(where: str, verb: Any) -> str:
+    if not isinstance(verb, str):
+        raise TypeError(f"{where}: verb must be a str, not {type(verb).__name__}")
+    if verb not in _core.VERBS:
+        raise ValueError(f"{where}: unknown verb {verb!r:.80} (one of {', '.join(_core.VERBS)})")
+    return verb
+
+
 def _options(
     name: Optional[str],
     redact: Optional[Sequence[str]],
     redact_mode: str,
     blocking: bool,
     verb: str,
+    where: str = "heso.tool",
 ) -> _Options:
+    """Checks a decorator's options once, when it is applied: a mistake here is raised
+    then (``TypeError``/``ValueError``), not on every call."""
     if redact_mode not in _REDACT_MODES:
-        raise ValueError(f"redact_mode must be one of {_REDACT_MODES}, not {redact_mode!r}")
+        raise ValueError(
+            f"{where}: redact_mode must be one of {_REDACT_MODES}, not {redact_mode!r:.80}"
+        )
+    if name is not None:
+        name = _label(where, "name", name)
+    _check_verb(where, verb)
     if isinstance(redact, str):
         redact = [redact]
-    return _Options(name, tuple(redact or ()), redact_mode, bool(blocking), verb)
+    if redact is None:
+        paths: tuple[str, ...] = ()
+    else:
+        try:
+            paths = tuple(redact)
+        except TypeError:
+            raise TypeError(
+                f"{where}: redact must be a list of field paths, not {type(redact).__name__}"
+            ) from None
+    for path in paths:
+        if not isinstance(path, str):
+            raise TypeError(f"{where}: a redact path must be a str, not {type(path).__name__}")
+        try:
+            _core.check_field_path(path)
+        except ValueError as e:
+            raise ValueError(f"{where}: redact: {e}") from None
+    return _Options(name, paths, redact_mode, bool(blocking), verb)
 
 
 @overload
@@ -350,19 +410,22 @@ def destructive(
 ) -> Any:
     """Gates a delete: verb ``delete``, under the delete floor (never runs without a
     person's approval, whatever the policy or ``blocking`` say)."""
-    return tool(
-        fn, name=name, redact=redact, redact_mode=redact_mode, blocking=blocking, verb="delete"
-    )
+    options = _options(name, redact, redact_mode, blocking, "delete", "heso.destructive")
+    if fn is not None:
+        return _decorate(fn, options)
+    return lambda f: _decorate(f, options)
 
 
 def gated(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Gate:
     """Gates one call of ``fn`` exactly once without running it; ``Gate.run()`` runs it."""
+    if not callable(fn):
+        raise TypeError(f"heso.gated needs a function to gate, not {type(fn).__name__}")
     inner = getattr(fn, "__heso_gated__", None)
     if inner is not None:
         original, options = inner
     else:
         original, options = fn, _options(None, None, "commit_and_reveal", True, "tool_call")
-    tool_name = options.name or getattr(original, "__name__", "call")
+    tool_name = _tool_name(options, original)
     return _gate(options, tool_name, _bind(original, args, kwargs), original, args, kwargs)
 
 
@@ -370,13 +433,15 @@ def resume(pending_id: str) -> Any:
     """Runs an approved call once, in the process that holds it. Raises
     ``SuspendedError`` while it waits, ``ApprovalError`` after a rejection, an expiry,
     a second resume, or when this process does not hold the call."""
+    if not isinstance(pending_id, str):
+        raise TypeError(f"heso.resume: pending_id must be a str, not {type(pending_id).__name__}")
     project = _current()
     with _lock:
         held = _held.get(pending_id)
     if held is None:
         raise ApprovalError(
-            f"pending action {pending_id} is not held by this process: only the process "
-            "that made the call can run it"
+            f"pending action {pending_id!r:.80} is not held by this process: only the "
+            "process that made the call can run it"
         )
     state = project.claim(pending_id)
     if state == "pending":
@@ -404,9 +469,9 @@ _PLAIN = (str, bytes, int, float, bool, type(None), list, tuple, dict, set, froz
 def _host_of(url: Any) -> Optional[str]:
     try:
         host = urllib.parse.urlsplit(str(url)).hostname
-    except (ValueError, TypeError):
+    except Exception:  # a URL object whose str() fails, or text urlsplit refuses
         return None
-    return host or None
+    return _clean_str(host) if host else None
 
 
 class _Wrapped:
@@ -448,7 +513,8 @@ class _Wrapped:
 
 
 def _gated_method(method: Callable[..., Any], path: str, verb: str, host: Optional[str]) -> Callable[..., Any]:
-    options = _options(path, None, "commit_and_reveal", True, verb)
+    path = _clean_str(path)
+    options = _Options(path, (), "commit_and_reveal", True, verb)
 
     def fields_and_host(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[dict[str, Any], Optional[str]]:
         fields: dict[str, Any] = {str(i): a for i, a in enumerate(args)}
@@ -487,10 +553,42 @@ def wrap(obj: T, verbs: Optional[Mapping[str, str]] = None) -> T:
     through. Keyword arguments (and positional ones, by index) become the fields; the
     tool name is the attribute path; ``target_host`` comes from the client's base URL."""
     mapping = dict(_DEFAULT_VERBS)
-    mapping.update(verbs or {})
+    if verbs is not None:
+        if not isinstance(verbs, Mapping):
+            raise TypeError(
+                "heso.wrap: verbs must be a mapping of method name to verb, e.g. "
+                f'{{"search": "tool_call"}}, not {type(verbs).__name__}'
+            )
+        for method, verb in verbs.items():
+            if not isinstance(method, str):
+                raise TypeError(
+                    f"heso.wrap: a method name in verbs must be a str, not {type(method).__name__}"
+                )
+            _check_verb(f"heso.wrap: verbs[{method!r:.80}]", verb)
+        mapping.update(verbs)
     base = getattr(obj, "base_url", None)
     host = _host_of(base) if base is not None else None
     return _Wrapped(obj, "", mapping, host)  # type: ignore[return-value]
+
+
+def _signer_list(signers: Union[str, Sequence[str], None]) -> Optional[list[str]]:
+    if signers is None:
+        return None
+    if isinstance(signers, str):
+        return [signers]
+    try:
+        keys = list(signers)
+    except TypeError:
+        raise TypeError(
+            f"heso.verify: signers must be a list of public keys, not {type(signers).__name__}"
+        ) from None
+    for index, key in enumerate(keys):
+        if not isinstance(key, str):
+            raise TypeError(
+                f"heso.verify: signers[{index}] must be a public key as a str (did:key or "
+                f"base64), not {type(key).__name__}"
+            )
+    return keys
 
 
 @dataclass(frozen=True)
@@ -512,22 +610,29 @@ class Verdict:
 
 def verify(
     receipt: Union[str, bytes, "os.PathLike[str]", Mapping[str, Any]],
-    signers: Optional[Sequence[str]] = None,
+    signers: Union[str, Sequence[str], None] = None,
 ) -> Verdict:
     """Verifies one receipt (a dict, JSON text or bytes, or a file path), offline.
 
     ``signers=None`` pins the project's keys after ``heso.init()``, and nothing before;
-    a list pins exactly those keys (did:key or base64)."""
+    a list (or one str) pins exactly those keys (did:key or base64). Bytes that are not a
+    receipt give a ``Malformed`` verdict; a file that cannot be read raises ``OSError``, a
+    signer that is not a key ``ValueError``, a wrong type ``TypeError``."""
     if isinstance(receipt, Mapping):
         data = fields_json(dict(receipt)).encode("utf-8")
-    elif isinstance(receipt, bytes):
-        data = receipt
-    elif isinstance(receipt, str) and receipt.lstrip().startswith("{"):
+    elif isinstance(receipt, (bytes, bytearray, memoryview)):
+        data = bytes(receipt)
+    elif isinstance(receipt, str) and receipt.lstrip()[:1] in ("{", "["):
         data = receipt.encode("utf-8", "surrogatepass")
-    else:
-        with open(os.fspath(receipt), "rb") as handle:
+    elif isinstance(receipt, (str, os.PathLike)):
+        with open(receipt, "rb") as handle:
             data = handle.read()
-    result = _core.verify(data, list(signers) if signers is not None else None, _project)
+    else:
+        raise TypeError(
+            "heso.verify: a receipt is a dict, JSON text, bytes or a file path, not "
+            f"{type(receipt).__name__}"
+        )
+    result = _core.verify(data, _signer_list(signers), _project)
     return Verdict(
         kind=str(result["kind"]),
         ok=bool(result["ok"]),

@@ -3,6 +3,7 @@
 from typing import Any, Optional, Sequence
 
 __version__: str
+VERBS: tuple[str, ...]
 
 class Project:
     """An open heso project: policy loaded, operator key unlocked, log open."""
@@ -29,3 +30,4 @@ def verify(
     data: bytes, signers: Optional[Sequence[str]] = None, project: Optional[Project] = None
 ) -> dict[str, Any]: ...
 def run_cli(argv: Sequence[str]) -> int: ...
+def check_field_path(path: str) -> None: ...
