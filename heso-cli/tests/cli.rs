@@ -689,3 +689,59 @@ fn bad_input_gets_a_clear_error_and_changes_nothing() {
         "init must never replace a key"
     );
 }
+
+#[test]
+fn an_old_passphrase_that_is_not_utf8_is_refused() {
+    let sb = Sandbox::new();
+    assert_eq!(sb.heso(&["init"]).code, 0);
+    let moved = sb.heso_env(
+        &["keys", "passphrase"],
+        &[("HESO_KEY_PASSPHRASE", "first one")],
+    );
+    assert_eq!(moved.code, 0, "{}", moved.all());
+    // No dev file now: the current passphrase comes from HESO_OLD_KEY_PASSPHRASE.
+    let key = std::fs::read(sb.path("heso-local-data/identity.key")).unwrap();
+    let run = sb.heso_bytes(
+        &["keys", "passphrase"],
+        &[
+            ("HESO_KEY_PASSPHRASE", b"second one"),
+            ("HESO_OLD_KEY_PASSPHRASE", b"first \xf6ne"),
+        ],
+    );
+    assert_eq!(run.code, 2, "{}", run.all());
+    assert!(
+        run.stderr.starts_with(
+            "heso: error: HESO_OLD_KEY_PASSPHRASE is set but is not valid UTF-8 (its value is not shown)"
+        ),
+        "{}",
+        run.stderr
+    );
+    let wrong = sb.heso_env(
+        &["keys", "passphrase"],
+        &[
+            ("HESO_KEY_PASSPHRASE", "second one"),
+            ("HESO_OLD_KEY_PASSPHRASE", "not it"),
+        ],
+    );
+    assert_eq!(wrong.code, 2, "{}", wrong.all());
+    assert!(
+        wrong
+            .stderr
+            .contains("the passphrase from HESO_OLD_KEY_PASSPHRASE does not open"),
+        "{}",
+        wrong.stderr
+    );
+    assert_eq!(
+        std::fs::read(sb.path("heso-local-data/identity.key")).unwrap(),
+        key,
+        "a refused re-encryption changed the key"
+    );
+    let ok = sb.heso_env(
+        &["keys", "passphrase"],
+        &[
+            ("HESO_KEY_PASSPHRASE", "second one"),
+            ("HESO_OLD_KEY_PASSPHRASE", "first one"),
+        ],
+    );
+    assert_eq!(ok.code, 0, "{}", ok.all());
+}

@@ -695,3 +695,48 @@ def test_the_console_script_with_an_argument_that_is_not_utf8(opened: Path) -> N
     assert b"heso: error:" in run.stderr or b"invalid UTF-8" in run.stderr, run.stderr
     assert b"Traceback" not in run.stderr and b"UnicodeEncodeError" not in run.stderr, run.stderr
     assert snapshot(opened) == before
+
+
+# ---------------------------------------------------------------------------------------
+# heso.wrap: a wrapped client's gated methods take awkward arguments like decorators do.
+
+class HostileUrl:
+    def __str__(self) -> str:
+        raise RuntimeError("no text for you")
+
+
+class Api:
+    def __init__(self) -> None:
+        self.calls: list[Any] = []
+
+    def request(self, method: str, url: Any, **kwargs: Any) -> str:
+        self.calls.append((method, url))
+        return "response"
+
+    def create(self, **kwargs: Any) -> str:
+        self.calls.append(kwargs)
+        return "created"
+
+
+def test_wrapped_calls_with_awkward_arguments(opened: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    api = Api()
+    client = heso.wrap(api)
+    before = log_lines(opened)
+    # A URL whose str() raises: no target host, so the starter policy's default decides
+    # (require_approval); recorded, and the request is not sent.
+    raises(heso.SuspendedError, "heso suspended request", lambda: client.request("GET", HostileUrl()))
+    assert api.calls == []
+    assert client.create(messages=[Hostile()], n=10**5000, blob=b"\xff") == "created"
+    after = log_lines(opened)
+    assert len(after) == len(before) + 2 and len(api.calls) == 1
+    for line in after[-2:]:
+        assert heso.verify(line.encode()).ok
+    request = json.loads(after[-2])["content"]["action"]
+    assert "target_host" not in request and "HostileUrl object" in request["fields"]["1"], request
+    fields = json.loads(after[-1])["content"]["action"]["fields"]
+    assert fields["messages"] == ["<Hostile>"] and fields["blob"] == {"$bytes_b64": "/w=="}
+
+    monkeypatch.setattr(heso, "_project", None)
+    snap = snapshot(opened)
+    raises(heso.ConfigError, "heso.init() has not been called", lambda: client.create(model="m"))
+    assert snapshot(opened) == snap and len(api.calls) == 1
