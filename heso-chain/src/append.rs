@@ -515,19 +515,17 @@ fn check_line<E: fmt::Display>(
     let entry = entry_of(line.as_bytes()).ok_or_else(|| {
         AppendError::BadLine("not a receipt with session_id, seq and action_hash".into())
     })?;
-    let prev = serde_json::from_str::<serde_json::Value>(line)
-        .ok()
-        .and_then(|v| {
-            v.pointer("/content/prev_receipt_hash")
-                .and_then(|p| p.as_str().map(str::to_owned))
-        });
-    if entry.session_id != position.session_id
-        || entry.seq != position.seq
-        || prev != position.prev_receipt_hash
-    {
+    if entry.session_id != position.session_id || entry.seq != position.seq {
         return Err(AppendError::BadLine(format!(
             "the receipt says session {} seq {}, the log's next position is session {} seq {}",
             entry.session_id, entry.seq, position.session_id, position.seq
+        )));
+    }
+    if entry.prev_receipt_hash != position.prev_receipt_hash {
+        return Err(AppendError::BadLine(format!(
+            "the receipt's prev_receipt_hash is {}, the log's next one is {}",
+            entry.prev_receipt_hash.as_deref().unwrap_or("absent"),
+            position.prev_receipt_hash.as_deref().unwrap_or("absent")
         )));
     }
     Ok(entry)

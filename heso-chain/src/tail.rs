@@ -11,6 +11,7 @@ pub(crate) struct TailEntry {
     pub(crate) session_id: String,
     pub(crate) seq: u64,
     pub(crate) action_hash: String,
+    pub(crate) prev_receipt_hash: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -23,6 +24,7 @@ struct ContentShape {
     session_id: Option<String>,
     seq: Option<u64>,
     action_hash: String,
+    prev_receipt_hash: Option<String>,
 }
 
 /// The chain fields of a line, if it parses as a receipt that has them.
@@ -32,6 +34,7 @@ pub(crate) fn entry_of(line: &[u8]) -> Option<TailEntry> {
         session_id: shape.content.session_id?,
         seq: shape.content.seq?,
         action_hash: shape.content.action_hash,
+        prev_receipt_hash: shape.content.prev_receipt_hash,
     })
 }
 

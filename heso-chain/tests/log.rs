@@ -175,6 +175,17 @@ fn a_bad_closure_or_line_writes_nothing() {
     let wrong: Result<Appended, AppendError<String>> =
         log.append(|_| Ok("{\"not\":\"a receipt\"}".into()));
     assert!(matches!(wrong, Err(AppendError::BadLine(_))), "{wrong:?}");
+    let wrong_link: Result<Appended, AppendError<String>> = log.append(|position| {
+        let mut elsewhere = position.clone();
+        elsewhere.prev_receipt_hash = Some("00".repeat(32));
+        signed_line(&elsewhere, "mislinked")
+    });
+    match wrong_link {
+        Err(AppendError::BadLine(message)) => {
+            assert!(message.contains("prev_receipt_hash is 0000"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
     assert_eq!(lines(temp.path()).len(), 1);
     assert_eq!(append(&log, "second").seq, 1);
 }
