@@ -154,6 +154,13 @@ pub(crate) fn log_list(
             "--verb {v:?} is not a verb (llm_call, tool_call, http_request, payment, data_export, account_change, delete)"
         )));
     }
+    const DECISIONS: [&str; 4] = ["allow", "block", "redact", "require_approval"];
+    if let Some(d) = decision.as_deref().filter(|d| !DECISIONS.contains(d)) {
+        return Err(Failure::usage(format!(
+            "--decision {d:?} is not a decision ({})",
+            DECISIONS.join(", ")
+        )));
+    }
     let paths = discover(None).map_err(Failure::usage)?;
     let file = match std::fs::File::open(paths.receipts()) {
         Ok(file) => file,
@@ -169,9 +176,11 @@ pub(crate) fn log_list(
         }
     };
     let mut kept: std::collections::VecDeque<Receipt> = std::collections::VecDeque::new();
+    let mut unreadable = 0u64;
     for line in std::io::BufReader::new(file).lines() {
         let line = line.map_err(|e| Failure::usage(format!("cannot read the log: {e}")))?;
         let Ok(receipt) = serde_json::from_str::<Receipt>(&line) else {
+            unreadable += 1;
             continue;
         };
         let content = &receipt.content;
@@ -207,6 +216,11 @@ pub(crate) fn log_list(
                 c.trust_level
             );
         }
+    }
+    if unreadable > 0 {
+        eprintln!(
+            "heso: warning: {unreadable} line(s) of the log are not receipts and were not listed; run `heso log verify`"
+        );
     }
     Ok(0)
 }

@@ -745,3 +745,130 @@ fn an_old_passphrase_that_is_not_utf8_is_refused() {
     );
     assert_eq!(ok.code, 0, "{}", ok.all());
 }
+
+/// The commands the table above does not reach, each given what a user could get wrong:
+/// a clear `heso: error:` naming the problem, exit 2 (or 1 for a log that does not
+/// verify), and no file of the project changed — `log verify` repairs nothing.
+#[test]
+fn every_other_command_refuses_bad_input_and_changes_nothing() {
+    let sb = Sandbox::new();
+    assert_eq!(sb.heso(&["init"]).code, 0);
+    let demo = sb.heso(&["demo"]);
+    assert_eq!(demo.code, 0, "{}", demo.all());
+    let listed = sb.heso(&["log", "list"]);
+    // `log list` lines: seq, hash prefix, ...
+    let prefix = listed.stdout.split_whitespace().nth(1).unwrap().to_owned();
+    std::fs::write(sb.path("receipt.json"), b"{}").unwrap();
+    std::fs::write(
+        sb.path("not-utf8.toml"),
+        b"[defaults]\ndecision = \"\xff\"\n",
+    )
+    .unwrap();
+    std::fs::write(sb.path("garbage.key"), b"\x00\x01 not a key").unwrap();
+    std::fs::create_dir(sb.path("a-folder.json")).unwrap();
+    let before = snapshot(&sb.path("heso-local-data"));
+    let cases: Vec<(Vec<&str>, i32, &str)> = vec![
+        (
+            vec!["verify", "receipt.json", "--signer", "garbage"],
+            2,
+            "--signer \"garbage\"",
+        ),
+        (
+            vec!["verify", "receipt.json", "--signer", "did:key:z6Mk"],
+            2,
+            "--signer",
+        ),
+        (vec!["verify", "a-folder.json"], 2, "a-folder.json"),
+        (
+            vec!["reject", "abcd", "--key", "missing.key"],
+            2,
+            "missing.key",
+        ),
+        (
+            vec!["reject", "abcd", "--key", "garbage.key"],
+            2,
+            "garbage.key",
+        ),
+        (
+            vec!["approve", "../../etc/passwd", "--key", "garbage.key"],
+            2,
+            "heso: error:",
+        ),
+        (vec!["policy", "check", "missing.toml"], 2, "missing.toml"),
+        (
+            vec!["policy", "check", "not-utf8.toml"],
+            2,
+            "not-utf8.toml:2:",
+        ),
+        (vec!["log", "list", "--limit=-1"], 2, "--limit"),
+        (vec!["log", "list", "--decision", "maybe"], 2, "maybe"),
+        (
+            vec!["reveal", &prefix, "no.such.field", "--value", "x"],
+            2,
+            "no.such.field",
+        ),
+        (vec!["reveal", &prefix, "a..b", "--value", "x"], 2, "a..b"),
+        (vec!["show", "../receipts"], 2, "heso: error:"),
+        (
+            vec!["keys", "new-approver", "", "--out", "x.key"],
+            2,
+            "heso: error:",
+        ),
+        (vec!["init", "--require-passphrase"], 0, ""),
+    ];
+    for (args, code, fragment) in &cases {
+        let run = sb.heso_env(args, &[("HESO_APPROVER_PASSPHRASE", "p")]);
+        assert_eq!(run.code, *code, "{args:?}: {}", run.all());
+        if *code == 2 {
+            // heso's own errors, or clap's for arguments it cannot parse.
+            assert!(
+                run.stderr.starts_with("heso: error:") || run.stderr.starts_with("error:"),
+                "{args:?}: {}",
+                run.stderr
+            );
+        }
+        assert!(run.stderr.contains(fragment), "{args:?}: {}", run.stderr);
+        assert!(!run.all().contains("panicked"), "{args:?}: {}", run.all());
+        assert!(
+            !run.all().contains("RUST_BACKTRACE"),
+            "{args:?}: {}",
+            run.all()
+        );
+    }
+    assert_eq!(
+        snapshot(&sb.path("heso-local-data")),
+        before,
+        "bad input changed a file"
+    );
+
+    // A damaged identity.pub: named, and left as it is.
+    let public = sb.path("heso-local-data/identity.pub");
+    let saved = std::fs::read(&public).unwrap();
+    std::fs::write(&public, b"garbage\n").unwrap();
+    let run = sb.heso(&["keys", "show"]);
+    assert_eq!(run.code, 2, "{}", run.all());
+    assert!(run.stderr.contains("identity.pub"), "{}", run.stderr);
+    assert_eq!(std::fs::read(&public).unwrap(), b"garbage\n");
+    std::fs::write(&public, &saved).unwrap();
+
+    // An edited log: `log verify` says which line and exits 1, and repairs nothing.
+    let log = sb.path("heso-local-data/receipts.jsonl");
+    let good = std::fs::read_to_string(&log).unwrap();
+    let edited = good.replacen("\"tool_call\"", "\"delete\"", 1);
+    let torn = format!("{edited}{{\"alg\":\"heso-act");
+    std::fs::write(&log, &torn).unwrap();
+    let run = sb.heso(&["log", "verify"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(run.stdout.contains("line 1"), "{}", run.stdout);
+    assert!(run.stdout.contains("HashMismatch"), "{}", run.stdout);
+    assert!(run.stdout.contains("TornTail"), "{}", run.stdout);
+    let json = sb.heso(&["log", "verify", "--json"]);
+    assert_eq!(json.code, 1, "{}", json.all());
+    let report: Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(report["all_valid"], false);
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        torn,
+        "log verify changed the log"
+    );
+}
