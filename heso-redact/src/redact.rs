@@ -85,6 +85,17 @@ pub enum RedactError {
         /// Why JCS failed.
         source: CanonicalError,
     },
+    /// A pattern matched a value that no field path can name (it sits under an empty
+    /// key), so its marker would not verify. Nothing is redacted or recorded.
+    #[error(
+        "redact path {pattern:?} matches a value under an empty key ({field_path:?}), which no field path can name; rename the key or redact its parent"
+    )]
+    Unaddressable {
+        /// The pattern as given.
+        pattern: String,
+        /// The concrete path as it would be written.
+        field_path: String,
+    },
     /// No salt could be drawn from the OS.
     #[error(transparent)]
     Random(#[from] SaltError),
@@ -160,6 +171,15 @@ fn redact_inner(
             unmatched.push(request.path.clone());
         }
         for (path, _) in found {
+            // A marker must name its value in the grammar verifiers parse; an empty key
+            // cannot be written in it.
+            let written = path.to_string();
+            if FieldPath::parse(&written).is_err() {
+                return Err(RedactError::Unaddressable {
+                    pattern: request.path.clone(),
+                    field_path: written,
+                });
+            }
             let mode = matched.entry(path).or_insert(request.mode);
             if request.mode == RedactionMode::Destructive {
                 *mode = RedactionMode::Destructive;

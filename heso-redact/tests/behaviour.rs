@@ -159,6 +159,26 @@ fn bad_pattern_is_an_error_naming_it() {
     assert!(err.to_string().contains("a..b"));
 }
 
+/// Found by the `redact` fuzz target: `*` over an empty key made the marker `headers.`,
+/// which no verifier can parse, so the signed receipt was `MalformedRedaction`.
+#[test]
+fn a_value_under_an_empty_key_is_refused_not_marked_unverifiably() {
+    let fields = obj(json!({"headers": {"": "Bearer t", "ok": 1}, "": {"x": 2}}));
+    for pattern in ["headers.*", "*", "*.x"] {
+        let err = redact(&fields, &[RedactRequest::commit(pattern)]).unwrap_err();
+        assert!(
+            matches!(err, RedactError::Unaddressable { pattern: ref p, .. } if p == pattern),
+            "{pattern}: {err:?}"
+        );
+        assert!(err.to_string().contains("empty key"), "{err}");
+        assert!(!err.to_string().contains("Bearer"), "{err}");
+    }
+    // A pattern that avoids the empty key still works and verifies.
+    let out = redact(&fields, &[RedactRequest::commit("headers.ok")]).unwrap();
+    assert_eq!(paths(&out), ["headers.ok"]);
+    assert_verifies(&out);
+}
+
 #[test]
 fn mixed_modes_in_one_action() {
     let fields = obj(json!({"api_key": "sk", "ssn": "123-45-6789", "q": "hi"}));
