@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use heso_fs::create_private_dir;
 use heso_receipt::{ChainPosition, chain_link};
 
 use crate::fileops::{FileOps, RealOps, write_all};
@@ -180,17 +181,6 @@ fn lock(path: &Path) -> std::io::Result<ProcessLock> {
         .open(path)?;
     file.lock()?;
     Ok(ProcessLock(file))
-}
-
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -29,7 +29,7 @@ pub(crate) trait FileOps: Send + Sync {
     }
     /// `fsync(2)` on a directory, so a new name in it survives a crash.
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        File::open(dir)?.sync_all()
+        heso_fs::sync_dir(dir)
     }
     /// `link(2)`: gives `from`'s file the new name `to`, failing if `to` exists.
     fn hard_link(&self, from: &Path, to: &Path) -> io::Result<()> {

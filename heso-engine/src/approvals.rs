@@ -19,7 +19,7 @@ use time::Duration;
 
 use crate::clock::{format_rfc3339, now, now_rfc3339, parse_rfc3339};
 use crate::engine::Engine;
-use crate::fsutil::{create_private_dir, write_atomic};
+use heso_fs::{Existing, SECRET_FILE_MODE, create_private_dir, write_atomic};
 
 /// What a suspended caller gets back.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -269,7 +269,8 @@ fn load(engine: &Engine, id: &str) -> Result<PendingItem, ApprovalError> {
 fn save(engine: &Engine, item: &PendingItem) -> Result<(), ApprovalError> {
     let path = item_path(engine, &item.id);
     let text = serde_json::to_vec_pretty(item).map_err(|e| io_error("cannot encode", e))?;
-    write_atomic(&path, &text).map_err(|e| io_error(&format!("cannot write {}", path.display()), e))
+    write_atomic(&path, &text, SECRET_FILE_MODE, Existing::Replace)
+        .map_err(|e| io_error(&format!("cannot write {}", path.display()), e))
 }
 
 fn status_word(status: PendingStatus) -> &'static str {

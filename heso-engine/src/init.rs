@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use heso_keystore::{CreateError, PassphraseSources, ReadPublicError};
 use heso_receipt::public_key_to_multibase;
 
-use crate::fsutil::{create_private_dir, write_atomic};
 use crate::project::{CONFIG_FILE, DATA_DIR, ProjectPaths};
 use crate::templates::{BOOTSTRAP, GITIGNORE_LINE, STARTER_POLICY};
+use heso_fs::{Existing, PUBLIC_FILE_MODE, create_private_dir, write_atomic};
 
 /// The bootstrap module's file name.
 pub const BOOTSTRAP_FILE: &str = "heso_bootstrap.py";
@@ -139,17 +139,15 @@ pub fn init_project(
 }
 
 fn write_if_missing(path: &Path, text: &str) -> Result<Step, InitError> {
-    if path.exists() {
-        return Ok(Step::Kept(path.to_path_buf()));
+    // The policy and bootstrap are meant to be read and committed: not private. An
+    // existing file (the user's own policy) is never replaced.
+    match write_atomic(path, text.as_bytes(), PUBLIC_FILE_MODE, Existing::Keep) {
+        Ok(()) => Ok(Step::Wrote(path.to_path_buf())),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            Ok(Step::Kept(path.to_path_buf()))
+        }
+        Err(e) => Err(write_error(path, e)),
     }
-    write_atomic(path, text.as_bytes()).map_err(|e| write_error(path, e))?;
-    // The policy and bootstrap are meant to be read and committed: not private.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        let _ = fs::set_permissions(path, fs::Permissions::from_mode(0o644));
-    }
-    Ok(Step::Wrote(path.to_path_buf()))
 }
 
 /// Adds `heso-local-data/` to `.gitignore` once (creating the file if needed).

@@ -11,7 +11,6 @@ mod approvals;
 mod clock;
 mod config;
 mod engine;
-mod fsutil;
 mod gate;
 mod init;
 mod project;

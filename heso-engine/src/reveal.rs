@@ -5,7 +5,6 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::engine::Engine;
-use crate::fsutil::hex;
 
 /// A disclosure an auditor can check with heso-redact alone: the marker's commitment
 /// equals hex BLAKE3(salt ‖ field_path ‖ JCS(value)).
@@ -135,4 +134,8 @@ impl Engine {
             disclosure,
         })
     }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -4,10 +4,10 @@ use std::path::{Path, PathBuf};
 
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::fsio::{Existing, SECRET_FILE_MODE, ensure_dir, parent_of, write_atomic};
 use crate::keyfile::{Protection, seal};
 use crate::operator::{Created, PassphraseSource, generate_signing_key, load_for_unlock, open_as};
 use crate::unlocked::{CreateError, Role, UnlockError, UnlockedKey};
+use heso_fs::{Existing, SECRET_FILE_MODE, create_private_dir, parent_of, write_atomic};
 
 /// The default place of an approver key: `$XDG_CONFIG_HOME/heso/approvers/NAME.key`, else
 /// `$HOME/.config/heso/approvers/NAME.key`. `None` when neither variable is set.
@@ -54,7 +54,7 @@ pub fn create_approver(
         });
     }
     let dir = parent_of(path);
-    ensure_dir(dir).map_err(|source| CreateError::Io {
+    create_private_dir(dir).map_err(|source| CreateError::Io {
         action: "create the directory",
         path: dir.to_owned(),
         source,

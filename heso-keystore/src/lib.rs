@@ -24,7 +24,6 @@
 #![deny(missing_docs)]
 
 mod approver;
-mod fsio;
 mod keyfile;
 mod operator;
 mod unlocked;

@@ -8,12 +8,12 @@ use heso_receipt::{SigningKey, VerifyingKey, public_key_from_str, public_key_to_
 use secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroizing;
 
-use crate::fsio::{
-    Existing, PUBLIC_FILE_MODE, SECRET_FILE_MODE, ensure_dir, remove_durably, write_atomic,
-};
 use crate::keyfile::{KeyFile, LoadFailure, OpenFailure, Protection, load, seal};
 use crate::unlocked::{
     CreateError, ReadPublicError, ReencryptError, RefusalReason, Role, UnlockError, UnlockedKey,
+};
+use heso_fs::{
+    Existing, PUBLIC_FILE_MODE, SECRET_FILE_MODE, create_private_dir, remove_durably, write_atomic,
 };
 
 /// The operator's encrypted key, in the data directory.
@@ -198,7 +198,7 @@ pub fn create_operator(
             source,
         }
     };
-    ensure_dir(data_dir).map_err(io_err("create the directory", data_dir))?;
+    create_private_dir(data_dir).map_err(io_err("create the directory", data_dir))?;
 
     let signing = generate_signing_key()?;
 
