@@ -146,6 +146,10 @@ def test_refused_calls_never_run_their_body(opened: Path, monkeypatch: pytest.Mo
         ran.append(str(x))
         return x
 
+    @heso.tool(redact=["headers.*"])
+    def call_api(headers: dict[str, str]) -> None:
+        ran.append("call_api")
+
     cases: list[tuple[str, Callable[[], Any], type[BaseException], str]] = [
         ("too many arguments", lambda: search("a", 1, 2), TypeError, "too many positional arguments"),
         ("a missing argument", lambda: search(), TypeError, "missing a required argument: 'query'"),
@@ -153,6 +157,8 @@ def test_refused_calls_never_run_their_body(opened: Path, monkeypatch: pytest.Mo
         ("gated on a non-function", lambda: heso.gated(42), TypeError, "heso.gated needs a function to gate, not int"),
         ("gated with bad arguments", lambda: heso.gated(plain, 1, 2), TypeError, "too many positional arguments"),
         ("resume of None", lambda: heso.resume(None), TypeError, "heso.resume: pending_id must be a str, not NoneType"),  # type: ignore[arg-type]
+        # A value under an empty key has no field path, so it cannot be redacted verifiably.
+        ("redact under an empty key", lambda: call_api({"": "Bearer secret"}), heso.GateError, "matches a value under an empty key (\"headers.\")"),
     ]
     for label, call, expected, fragment in cases:
         before = snapshot(opened)
