@@ -1,6 +1,14 @@
 //! Log append (with and without fsync, 1 and 4 threads) and whole-log verification, each
 //! against a baseline measured in the same run. Run with `cargo bench -p heso-chain`.
-//! Sizes: HESO_BENCH_VERIFY_RECEIPTS (default 100000), HESO_BENCH_APPENDS (default 2000).
+//!
+//! Sizes: HESO_BENCH_APPENDS (default 2000); HESO_BENCH_VERIFY_RECEIPTS, a comma-separated
+//! list of log sizes (default `100000,1000000`): L0 logs of each size, an L1 log of the
+//! first.
+//!
+//! Verification and its baseline each run in a child process (this binary started again
+//! with HESO_BENCH_CHILD set) that does only that and then reports its own peak resident
+//! memory (VmHWM in /proc/self/status, so Linux only), so the peak is that of verifying
+//! alone, not of building the log.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -11,6 +19,8 @@
 )]
 
 use std::io::Write;
+use std::path::Path;
+use std::process::Command;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -108,6 +118,7 @@ fn bare_write_loop(total: usize, fsync: bool) -> f64 {
     per_second(total, start.elapsed().as_secs_f64())
 }
 
+/// Appends `n` receipts (L1 when `approver` is given) through [`Log::append`].
 fn build_log(key: &SigningKey, approver: Option<&SigningKey>, n: usize) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let (log, _) = Log::open(
@@ -138,11 +149,103 @@ fn build_log(key: &SigningKey, approver: Option<&SigningKey>, n: usize) -> tempf
     dir
 }
 
+fn operator() -> SigningKey {
+    SigningKey::from_bytes(&[1u8; 32])
+}
+
+fn approver() -> SigningKey {
+    SigningKey::from_bytes(&[2u8; 32])
+}
+
+/// This process's peak resident set in KiB, or 0 where /proc is not there.
+fn peak_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// What a child reports: wall seconds of the work and its peak memory.
+struct ChildReport {
+    seconds: f64,
+    peak_kib: u64,
+}
+
+/// The child's side: `verify <path>` runs [`verify_log`]; `bare <signatures>` runs
+/// `verify_strict` that many times on all cores. Prints `<seconds> <peak KiB>`.
+fn child(task: &str) {
+    let key = operator();
+    let (kind, arg) = task.split_once(' ').unwrap();
+    let start = Instant::now();
+    match kind {
+        "verify" => {
+            let pins = SignerPins::Only(vec![key.verifying_key(), approver().verifying_key()]);
+            let report = verify_log(Path::new(arg), &pins, None).unwrap();
+            assert!(report.all_valid(), "{:?}", report.failures);
+        }
+        "bare" => {
+            let signatures: usize = arg.parse().unwrap();
+            let receipt = sign_receipt(
+                draft(&ChainPosition {
+                    session_id: "s".into(),
+                    seq: 0,
+                    prev_receipt_hash: None,
+                }),
+                &key,
+            )
+            .unwrap();
+            let message = content_canonical_bytes(&receipt.content).unwrap();
+            let signature = ed25519_dalek::Signer::sign(&key, &message);
+            let public = key.verifying_key();
+            (0..signatures)
+                .into_par_iter()
+                .for_each(|_| public.verify_strict(&message, &signature).unwrap());
+        }
+        _ => panic!("unknown child task {task:?}"),
+    }
+    println!("{} {}", start.elapsed().as_secs_f64(), peak_kib());
+}
+
+fn run_child(task: &str) -> ChildReport {
+    let output = Command::new(std::env::current_exe().unwrap())
+        .env("HESO_BENCH_CHILD", task)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "child {task:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let mut words = stdout.split_whitespace();
+    ChildReport {
+        seconds: words.next().unwrap().parse().unwrap(),
+        peak_kib: words.next().unwrap().parse().unwrap(),
+    }
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
 fn main() {
-    let key = SigningKey::from_bytes(&[1u8; 32]);
-    let approver = SigningKey::from_bytes(&[2u8; 32]);
+    if let Ok(task) = std::env::var("HESO_BENCH_CHILD") {
+        child(&task);
+        return;
+    }
+    let key = operator();
+    let approver = approver();
     let appends = env("HESO_BENCH_APPENDS", 2000);
-    let n = env("HESO_BENCH_VERIFY_RECEIPTS", 100_000);
+    let sizes: Vec<usize> = std::env::var("HESO_BENCH_VERIFY_RECEIPTS")
+        .unwrap_or_else(|_| "100000,1000000".into())
+        .split(',')
+        .map(|n| n.trim().parse().unwrap())
+        .collect();
 
     println!("== append ({appends} receipts, each signed inside the lock) ==");
     let bare_fsync = bare_write_loop(appends, true);
@@ -164,41 +267,38 @@ fn main() {
         );
     }
 
-    let approver_key = approver.verifying_key();
-    for (label, approver) in [("L0", None), ("L1", Some(&approver))] {
+    let idle = run_child("bare 0");
+    println!(
+        "== verify_log (each in a child process; peak memory is the child's VmHWM; a child that verifies nothing peaks at {:.1} MiB) ==",
+        mib(idle.peak_kib)
+    );
+    let mut runs: Vec<(&str, Option<&SigningKey>, usize)> =
+        sizes.iter().map(|&n| ("L0", None, n)).collect();
+    if let Some(&first) = sizes.first() {
+        runs.push(("L1", Some(&approver), first));
+    }
+    for (label, approver, n) in runs {
+        let build = Instant::now();
         let dir = build_log(&key, approver, n);
         let path = dir.path().join("receipts.jsonl");
         let bytes = std::fs::metadata(&path).unwrap().len();
-        let pins = SignerPins::Only(vec![key.verifying_key(), approver_key]);
-        let start = Instant::now();
-        let report = verify_log(&path, &pins, None).unwrap();
-        let elapsed = start.elapsed().as_secs_f64();
-        assert!(report.all_valid());
-        // Baseline: bare verify_strict of the same number of signatures, on all cores.
-        let receipt = sign_receipt(
-            draft(&ChainPosition {
-                session_id: "s".into(),
-                seq: 0,
-                prev_receipt_hash: None,
-            }),
-            &key,
-        )
-        .unwrap();
-        let message = content_canonical_bytes(&receipt.content).unwrap();
-        let signature = ed25519_dalek::Signer::sign(&key, &message);
+        eprintln!(
+            "(built {n} {label} receipts in {:.0} s)",
+            build.elapsed().as_secs_f64()
+        );
+        let verified = run_child(&format!("verify {}", path.display()));
         let signatures = if approver.is_some() { 2 * n } else { n };
-        let public = key.verifying_key();
-        let start = Instant::now();
-        (0..signatures)
-            .into_par_iter()
-            .for_each(|_| public.verify_strict(&message, &signature).unwrap());
-        let bare = start.elapsed().as_secs_f64();
+        let bare = run_child(&format!("bare {signatures}"));
         println!(
-            "== verify_log, {n} {label} receipts ({:.0} bytes each): {:>8.0} receipts/s; bare verify_strict of {signatures} signatures on all cores: {:>8.0} receipts/s equivalent; ratio {:.2}x",
+            "verify_log, {n} {label} receipts ({:.0} bytes each): {:>8.0} receipts/s, peak {:.1} MiB; \
+             baseline: bare verify_strict of {signatures} signatures on all cores: {:>8.0} receipts/s, peak {:.1} MiB; \
+             ratio {:.2}x the time",
             bytes as f64 / n as f64,
-            per_second(n, elapsed),
-            per_second(n, bare),
-            elapsed / bare
+            per_second(n, verified.seconds),
+            mib(verified.peak_kib),
+            per_second(n, bare.seconds),
+            mib(bare.peak_kib),
+            verified.seconds / bare.seconds
         );
     }
 }
