@@ -1,4 +1,4 @@
-//! Any bytes as a key file: a public key or a clear error, never a panic.
+//! Any bytes as a key file: a public key or an error that names the file, never a panic.
 
 pub fn check(data: &[u8]) {
     let dir = std::env::temp_dir().join(format!("heso-fuzz-key-{}", std::process::id()));
@@ -9,6 +9,7 @@ pub fn check(data: &[u8]) {
     if std::fs::write(&path, data).is_ok()
         && let Err(e) = heso_keystore::read_key_file_public(&path)
     {
-        assert!(!e.to_string().is_empty());
+        let message = e.to_string();
+        assert!(message.contains("input.key"), "{message}");
     }
 }

@@ -12,7 +12,7 @@
     reason = "test code: a failure should stop it loudly"
 )]
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::Path;
@@ -74,24 +74,10 @@ struct Armed {
 
 #[derive(Debug, Default)]
 struct State {
-    counts: Vec<(Call, usize)>,
+    /// How many times each call has been made.
+    counts: BTreeMap<Call, usize>,
     armed: Vec<Armed>,
     fired: Vec<(Call, Fault)>,
-}
-
-impl State {
-    fn count(&mut self, call: Call) -> usize {
-        match self.counts.iter_mut().find(|(c, _)| *c == call) {
-            Some((_, n)) => {
-                *n += 1;
-                *n - 1
-            }
-            None => {
-                self.counts.push((call, 1));
-                0
-            }
-        }
-    }
 }
 
 /// Real system calls, except the ones armed to fail.
@@ -101,26 +87,23 @@ struct FaultyOps(Arc<Mutex<State>>);
 impl FaultyOps {
     /// Makes the `at`-th next call of `call` fail with `fault`.
     fn arm(&self, call: Call, at: usize, fault: Fault) {
-        let mut state = self.0.lock().unwrap();
-        let base = state
-            .counts
-            .iter()
-            .find(|(c, _)| *c == call)
-            .map_or(0, |(_, n)| *n);
-        state.armed.push(Armed {
-            call,
-            at: base + at,
-            fault,
-            sticky: false,
-        });
+        self.arm_from(call, at, fault, false);
     }
 
     /// Makes every call of `call` from now on fail with `errno`.
     fn break_for_good(&self, call: Call, errno: i32) {
-        self.arm(call, 0, Fault::Errno(errno));
-        if let Some(last) = self.0.lock().unwrap().armed.last_mut() {
-            last.sticky = true;
-        }
+        self.arm_from(call, 0, Fault::Errno(errno), true);
+    }
+
+    fn arm_from(&self, call: Call, at: usize, fault: Fault, sticky: bool) {
+        let mut state = self.0.lock().unwrap();
+        let at = state.counts.get(&call).copied().unwrap_or(0) + at;
+        state.armed.push(Armed {
+            call,
+            at,
+            fault,
+            sticky,
+        });
     }
 
     fn fired(&self) -> Vec<(Call, Fault)> {
@@ -128,18 +111,21 @@ impl FaultyOps {
     }
 
     fn total(&self, call: Call) -> usize {
-        let state = self.0.lock().unwrap();
-        state
+        self.0
+            .lock()
+            .unwrap()
             .counts
-            .iter()
-            .find(|(c, _)| *c == call)
-            .map_or(0, |(_, n)| *n)
+            .get(&call)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// The fault for this call, if one is armed for it.
     fn take(&self, call: Call) -> Option<Fault> {
         let mut state = self.0.lock().unwrap();
-        let n = state.count(call);
+        let count = state.counts.entry(call).or_default();
+        let n = *count;
+        *count += 1;
         let hit = state
             .armed
             .iter()

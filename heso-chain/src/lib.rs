@@ -5,10 +5,11 @@
 //!   the whole log), hands the caller the next chain position, and writes the caller's
 //!   receipt as one line in a single `O_APPEND` write, fsynced by default before it
 //!   returns.
-//! - A failed write or fsync reaches the caller and nothing unacknowledged stays: the log
-//!   is truncated back to its length before the append. If even that fails after a failed
-//!   fsync, the handle refuses further appends until the log is reopened, because a
-//!   failed fsync may have dropped the pages and nothing may be chained onto them.
+//! - A failed write or fsync reaches the caller, and the log is truncated back to its
+//!   length before the append, so the unacknowledged line does not stay. If that truncation
+//!   fails too, a partial line is left for the next writer to move aside (below); after a
+//!   failed fsync, the handle refuses further appends until the log is reopened, because
+//!   the pages may be gone and nothing may be chained onto them.
 //! - A torn last line (a writer died mid-write) is moved to `receipts.jsonl.torn-<secs>`
 //!   and the log truncated to its last complete line, by the next writer, which reports it.
 //! - [`find_by_prefix`] looks a receipt up by action_hash prefix; [`verify_log`] checks

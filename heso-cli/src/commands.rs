@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use heso_engine::{ActionRequest, Engine, GateStatus, InitReport, Step, discover, init_project};
 use heso_keystore::PassphraseSources;
-use heso_receipt::{ApprovalOutcome, Receipt, Verb, verify_receipt};
+use heso_receipt::{ApprovalOutcome, Decision, Receipt, Verb, verify_receipt};
 use serde_json::{Map, Value, json};
 
 use crate::keys::approver_passphrase;
@@ -154,11 +154,12 @@ pub(crate) fn log_list(
             "--verb {v:?} is not a verb (llm_call, tool_call, http_request, payment, data_export, account_change, delete)"
         )));
     }
-    const DECISIONS: [&str; 4] = ["allow", "block", "redact", "require_approval"];
-    if let Some(d) = decision.as_deref().filter(|d| !DECISIONS.contains(d)) {
+    let known = |d: &str| Decision::ALL.iter().any(|known| known.as_str() == d);
+    if let Some(d) = decision.as_deref().filter(|d| !known(d)) {
+        let names: Vec<&str> = Decision::ALL.iter().map(|d| d.as_str()).collect();
         return Err(Failure::usage(format!(
             "--decision {d:?} is not a decision ({})",
-            DECISIONS.join(", ")
+            names.join(", ")
         )));
     }
     let paths = discover(None).map_err(Failure::usage)?;

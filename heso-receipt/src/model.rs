@@ -202,6 +202,14 @@ pub enum Decision {
 }
 
 impl Decision {
+    /// Every decision, in the format's order.
+    pub const ALL: [Decision; 4] = [
+        Decision::Allow,
+        Decision::Block,
+        Decision::Redact,
+        Decision::RequireApproval,
+    ];
+
     /// The wire name.
     pub fn as_str(self) -> &'static str {
         match self {

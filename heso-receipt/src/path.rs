@@ -278,6 +278,16 @@ impl ConcretePath {
     pub fn starts_with(&self, other: &ConcretePath) -> bool {
         self.steps.starts_with(&other.steps)
     }
+
+    /// True when this path can be written in the field-path grammar, so a marker can name
+    /// it. A wildcard can reach a value under an empty key (`{"": …}`), and a segment is
+    /// never empty: such a path has no written form that parses back.
+    pub fn is_nameable(&self) -> bool {
+        !self
+            .steps
+            .iter()
+            .any(|step| matches!(step, Step::Key(key) if key.is_empty()))
+    }
 }
 
 impl fmt::Display for ConcretePath {
@@ -354,6 +364,24 @@ mod tests {
             paths("headers.*", &doc),
             ["headers.a\\*", "headers.b\\\\", "headers.x\\.api\\.key"]
         );
+    }
+
+    #[test]
+    fn a_path_is_nameable_exactly_when_its_written_form_parses() {
+        let doc = json!({
+            "": {"x": 1, "": 2},
+            "a": {"": [3], "b.c": 4, "*": 5, "\\": 6, "0": 7},
+            "list": [{"": 8}, 9],
+        });
+        let found = FieldPath::parse("*.*").unwrap().resolve(&doc);
+        let deeper = FieldPath::parse("*.*.*").unwrap().resolve(&doc);
+        let mut nameable = 0;
+        for (path, _) in found.into_iter().chain(deeper) {
+            let parses = FieldPath::parse(&path.to_string()).is_ok();
+            assert_eq!(path.is_nameable(), parses, "{path}");
+            nameable += usize::from(parses);
+        }
+        assert!(nameable >= 5, "{nameable}");
     }
 
     #[test]

@@ -171,13 +171,11 @@ fn redact_inner(
             unmatched.push(request.path.clone());
         }
         for (path, _) in found {
-            // A marker must name its value in the grammar verifiers parse; an empty key
-            // cannot be written in it.
-            let written = path.to_string();
-            if FieldPath::parse(&written).is_err() {
+            // A marker must name its value in the grammar verifiers parse.
+            if !path.is_nameable() {
                 return Err(RedactError::Unaddressable {
                     pattern: request.path.clone(),
-                    field_path: written,
+                    field_path: path.to_string(),
                 });
             }
             let mode = matched.entry(path).or_insert(request.mode);
