@@ -8,12 +8,18 @@
 //!   then set to it exactly), fsync, rename (or hard link, to never replace), fsync of the
 //!   directory. A reader sees the old file or the whole new one, never part of one.
 //! - [`remove_durably`]: unlink, then fsync of the directory.
+//! - No symbolic link is followed in the last component of a path heso manages:
+//!   [`create_private_dir`] refuses a directory that is a link, [`open_no_follow`] and
+//!   [`read_no_follow`] open files with `O_NOFOLLOW`, and [`refuse_symlink`] checks a path
+//!   before it is used. A refusal is an [`io::Error`] wrapping [`SymlinkRefused`], which
+//!   names the link ([`is_symlink_refusal`] tells it apart). Links higher up the path (a
+//!   project under a linked home folder) are the user's business and are followed.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Mode of secret files (keys, passphrases, pending items).
 pub const SECRET_FILE_MODE: u32 = 0o600;
@@ -22,11 +28,65 @@ pub const PUBLIC_FILE_MODE: u32 = 0o644;
 /// Mode of a directory heso creates.
 pub const PRIVATE_DIR_MODE: u32 = 0o700;
 
+/// A path heso refused to use because it is a symbolic link. Carried inside the
+/// [`io::Error`] the functions of this crate return; its message names the link.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{} is a symbolic link; heso never follows links among its own files (replace the link \
+     with a real {kind})",
+    path.display()
+)]
+pub struct SymlinkRefused {
+    /// The link.
+    pub path: PathBuf,
+    /// `file` or `folder`: what should be there instead.
+    pub kind: &'static str,
+}
+
+fn symlink_refused(path: &Path, kind: &'static str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        SymlinkRefused {
+            path: path.to_path_buf(),
+            kind,
+        },
+    )
+}
+
+/// True when `error` is a refusal to follow a symbolic link ([`SymlinkRefused`]).
+pub fn is_symlink_refusal(error: &io::Error) -> bool {
+    error
+        .get_ref()
+        .is_some_and(|inner| inner.is::<SymlinkRefused>())
+}
+
+fn is_symlink(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
+}
+
+/// `Ok` when nothing is at `path` or it is not a symbolic link; a link is refused with
+/// [`SymlinkRefused`]. For a path that is read or listed without [`open_no_follow`] (a
+/// directory, before `read_dir`).
+pub fn refuse_symlink(path: &Path) -> io::Result<()> {
+    match fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => Err(symlink_refused(path, "file or folder")),
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 /// Creates `dir` (and missing parents) with mode 0700 when it is missing; an existing
-/// directory is left exactly as it is.
+/// directory is left exactly as it is. `dir` itself must not be a symbolic link (a link,
+/// even to a directory, even dangling, is refused with [`SymlinkRefused`] and nothing is
+/// created through it); something else than a directory there is an error too.
 pub fn create_private_dir(dir: &Path) -> io::Result<()> {
-    if dir.is_dir() {
-        return Ok(());
+    match fs::symlink_metadata(dir) {
+        Ok(meta) if meta.file_type().is_symlink() => return Err(symlink_refused(dir, "folder")),
+        Ok(meta) if meta.is_dir() => return Ok(()),
+        Ok(_) => return Err(not_a_directory(dir)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
     }
     let mut builder = fs::DirBuilder::new();
     builder.recursive(true);
@@ -35,7 +95,52 @@ pub fn create_private_dir(dir: &Path) -> io::Result<()> {
         use std::os::unix::fs::DirBuilderExt as _;
         builder.mode(PRIVATE_DIR_MODE);
     }
-    builder.create(dir)
+    builder.create(dir)?;
+    // A link put there meanwhile was not created by us: `create` accepts an existing
+    // directory, and follows a link to one.
+    if is_symlink(dir) {
+        return Err(symlink_refused(dir, "folder"));
+    }
+    Ok(())
+}
+
+fn not_a_directory(dir: &Path) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::NotADirectory,
+        format!("{} exists and is not a directory", dir.display()),
+    )
+}
+
+/// Opens `path` with `options` plus `O_NOFOLLOW`: when `path` is a symbolic link (even a
+/// dangling one, with `create`), nothing is opened or created and the error is
+/// [`SymlinkRefused`]. Links in the directories above `path` are followed.
+pub fn open_no_follow(path: &Path, options: &mut OpenOptions) -> io::Result<File> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.custom_flags(libc::O_NOFOLLOW);
+    }
+    match options.open(path) {
+        Ok(file) => {
+            #[cfg(not(unix))]
+            if is_symlink(path) {
+                return Err(symlink_refused(path, "file"));
+            }
+            Ok(file)
+        }
+        // ELOOP on Linux and macOS, EMLINK on FreeBSD: ask the file system what is there.
+        Err(_) if is_symlink(path) => Err(symlink_refused(path, "file")),
+        Err(e) => Err(e),
+    }
+}
+
+/// Reads the whole file at `path` without following a symbolic link ([`open_no_follow`]).
+pub fn read_no_follow(path: &Path) -> io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let mut file = open_no_follow(path, OpenOptions::new().read(true))?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
 /// How [`write_atomic`] treats an existing file.
@@ -177,6 +282,73 @@ mod tests {
             create_private_dir(&dir).unwrap();
             assert_eq!(mode_of(&dir), 0o750);
         }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlinked_dir_is_refused_by_name_and_nothing_is_written_through_it() {
+        let temp = tempfile::tempdir().unwrap();
+        let elsewhere = temp.path().join("world-writable");
+        fs::create_dir(&elsewhere).unwrap();
+        let link = temp.path().join("pending");
+        std::os::unix::fs::symlink(&elsewhere, &link).unwrap();
+        let err = create_private_dir(&link).unwrap_err();
+        assert!(is_symlink_refusal(&err), "{err:?}");
+        let text = err.to_string();
+        assert!(text.contains(&link.display().to_string()), "{text}");
+        assert!(text.contains("symbolic link"), "{text}");
+        assert_eq!(fs::read_dir(&elsewhere).unwrap().count(), 0);
+        // A dangling link is refused the same way, and its target is not created.
+        let dangling = temp.path().join("data");
+        std::os::unix::fs::symlink(temp.path().join("nowhere"), &dangling).unwrap();
+        assert!(is_symlink_refusal(
+            &create_private_dir(&dangling).unwrap_err()
+        ));
+        assert!(!temp.path().join("nowhere").exists());
+        // A file where a directory should be is an error too, not a silent success.
+        let file = temp.path().join("file");
+        fs::write(&file, b"x").unwrap();
+        let err = create_private_dir(&file).unwrap_err();
+        assert!(err.to_string().contains("not a directory"), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn files_are_opened_and_read_without_following_a_symlink() {
+        let temp = tempfile::tempdir().unwrap();
+        let target = temp.path().join("target");
+        fs::write(&target, b"secret").unwrap();
+        let link = temp.path().join("receipts.jsonl");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+
+        let err = read_no_follow(&link).unwrap_err();
+        assert!(is_symlink_refusal(&err), "{err:?}");
+        assert!(
+            err.to_string().contains(&link.display().to_string()),
+            "{err}"
+        );
+
+        let mut options = OpenOptions::new();
+        options.create(true).append(true);
+        let err = open_no_follow(&link, &mut options).unwrap_err();
+        assert!(is_symlink_refusal(&err), "{err:?}");
+        assert_eq!(fs::read(&target).unwrap(), b"secret");
+
+        // A dangling link is not created through.
+        let dangling = temp.path().join("salts.jsonl");
+        std::os::unix::fs::symlink(temp.path().join("made"), &dangling).unwrap();
+        let err = open_no_follow(&dangling, &mut options).unwrap_err();
+        assert!(is_symlink_refusal(&err), "{err:?}");
+        assert!(!temp.path().join("made").exists());
+
+        // Real files open as usual; a missing one is NotFound, not a refusal.
+        assert_eq!(read_no_follow(&target).unwrap(), b"secret");
+        let err = read_no_follow(&temp.path().join("missing")).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound);
+        assert!(!is_symlink_refusal(&err));
+        refuse_symlink(&target).unwrap();
+        refuse_symlink(&temp.path().join("missing")).unwrap();
+        assert!(is_symlink_refusal(&refuse_symlink(&link).unwrap_err()));
     }
 
     #[test]
