@@ -45,7 +45,7 @@ pub use model::{
     SignatureEntry, TrustLevel, Verb,
 };
 pub use path::{ConcretePath, FieldPath, PathError, Segment, Step, jcs_key_cmp};
-pub use redaction::{merkle_root, salted_commitment};
+pub use redaction::{RedactionError, merkle_root, salted_commitment};
 pub use sign::{
     Approval, ChainPosition, Draft, SignError, content_canonical_bytes, sign_approved_receipt,
     sign_receipt,

@@ -247,6 +247,11 @@ pub fn jcs_key_cmp(a: &str, b: &str) -> Ordering {
 }
 
 impl ConcretePath {
+    /// The path made of these steps (the verifier's walk over every value).
+    pub(crate) fn from_steps(steps: Vec<Step>) -> Self {
+        Self { steps }
+    }
+
     /// The steps of this path.
     pub fn steps(&self) -> &[Step] {
         &self.steps

@@ -14,6 +14,7 @@ use crate::model::{
     ACTION_VERSION, ALG, Action, ApprovalOutcome, ApproverDecision, Content, KeyRole, PolicyRecord,
     Receipt, Redaction, SignatureEntry, TrustLevel,
 };
+use crate::redaction::{RedactionError, check_redaction};
 use crate::strict::MAX_SAFE_INTEGER;
 
 /// Why a receipt could not be signed.
@@ -26,6 +27,12 @@ pub enum SignError {
         /// Where, e.g. `action.fields.amount`.
         path: String,
     },
+    /// The redaction block does not describe the fields exactly (a marker without its
+    /// value, markers out of JCS order, an `_sd` object no marker binds…): the receipt
+    /// would verify as `MalformedRedaction`, so it is not signed. A caller's own field
+    /// holding an object with an `_sd` key ends here too; redact that field or rename it.
+    #[error("the receipt would not verify: {0}")]
+    Redaction(#[from] RedactionError),
     /// The approver key is the operator key.
     #[error("an approver cannot be the operator")]
     SelfApproval,
@@ -98,6 +105,8 @@ fn build_content(
     approval: Option<(Approval, &SigningKey)>,
 ) -> Result<Content, SignError> {
     check_integers(&Value::Object(draft.action.fields.clone()), "action.fields")?;
+    // The verifier's own redaction check: heso never signs what it would call malformed.
+    check_redaction(&draft.action.fields, draft.redaction.as_ref())?;
     let (trust_level, approver_decision) = match approval {
         None => (TrustLevel::L0, None),
         Some((a, key)) => (

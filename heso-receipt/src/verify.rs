@@ -1,6 +1,6 @@
 //! Verifying one receipt, and a chain of them.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -12,11 +12,8 @@ use crate::canonical::{
 };
 use crate::chain::{ChainHead, check_link};
 use crate::keys::{public_key_from_base64, public_key_to_did_key};
-use crate::model::{
-    ACTION_VERSION, ALG, KeyRole, MarkerAlgorithm, Receipt, RedactionMode, TrustLevel,
-};
-use crate::path::FieldPath;
-use crate::redaction::merkle_root;
+use crate::model::{ACTION_VERSION, ALG, KeyRole, Receipt, TrustLevel};
+use crate::redaction::check_redaction;
 use crate::strict::{find_lone_surrogate, parse_strict};
 use crate::verdict::{Signers, Verdict};
 
@@ -263,7 +260,8 @@ fn check_parsed(parsed: &Parsed, pins: &SignerPins) -> Result<Signers, Verdict> 
         }
     };
 
-    check_redaction(receipt)?;
+    check_redaction(&content.action.fields, content.redaction.as_ref())
+        .map_err(|e| Verdict::MalformedRedaction(e.to_string()))?;
 
     Ok(Signers {
         trust_level: derived,
@@ -290,89 +288,6 @@ fn check_signature(
     key.verify_strict(&signed_message(domain, canonical), &signature)
         .map_err(|_| "does not verify".to_owned())?;
     Ok(key)
-}
-
-fn check_redaction(receipt: &Receipt) -> Result<(), Verdict> {
-    let Some(redaction) = &receipt.content.redaction else {
-        return Ok(());
-    };
-    let bad = |detail: String| Verdict::MalformedRedaction(detail);
-    let fields = Value::Object(receipt.content.action.fields.clone());
-    let mut seen = BTreeSet::new();
-    let mut salted = Vec::new();
-    for (n, marker) in redaction.markers.iter().enumerate() {
-        let at = format!("markers[{n}] ({:?})", marker.field_path);
-        if !seen.insert(marker.field_path.as_str()) {
-            return Err(bad(format!("{at}: duplicate field_path")));
-        }
-        let path = FieldPath::parse(&marker.field_path).map_err(|e| bad(format!("{at}: {e}")))?;
-        if path.has_wildcard() {
-            return Err(bad(format!(
-                "{at}: a marker path must be concrete, without '*'"
-            )));
-        }
-        let matches = path.resolve(&fields);
-        let [(concrete, value)] = matches.as_slice() else {
-            return Err(bad(format!("{at}: no value at this path in action.fields")));
-        };
-        if concrete.to_string() != marker.field_path {
-            return Err(bad(format!(
-                "{at}: path is not written in its canonical form"
-            )));
-        }
-        match marker.algorithm {
-            MarkerAlgorithm::SaltedBlake3 => {
-                if !is_hex_hash(&marker.commitment) {
-                    return Err(bad(format!(
-                        "{at}: commitment is not 64 lowercase hex digits"
-                    )));
-                }
-                let expected = Value::Object(Map::from_iter([(
-                    "_sd".to_owned(),
-                    Value::String(marker.commitment.clone()),
-                )]));
-                if **value != expected {
-                    return Err(bad(format!(
-                        "{at}: the field does not hold {{\"_sd\": commitment}}"
-                    )));
-                }
-                salted.push(marker.commitment.as_str());
-            }
-            MarkerAlgorithm::Drop => {
-                if !marker.commitment.is_empty() {
-                    return Err(bad(format!(
-                        "{at}: a drop/v1 marker has an empty commitment"
-                    )));
-                }
-                if value.as_str() != Some("[redacted]") {
-                    return Err(bad(format!("{at}: the field does not hold \"[redacted]\"")));
-                }
-            }
-        }
-    }
-    let expected_mode = if salted.is_empty() {
-        RedactionMode::Destructive
-    } else {
-        RedactionMode::CommitAndReveal
-    };
-    if redaction.mode != expected_mode {
-        return Err(bad(format!(
-            "mode is {}, the markers make it {}",
-            redaction.mode.as_str(),
-            expected_mode.as_str()
-        )));
-    }
-    match (&redaction.merkle_root, salted.is_empty()) {
-        (None, true) => Ok(()),
-        (Some(_), true) => Err(bad("merkle_root present without a salted marker".into())),
-        (None, false) => Err(bad("merkle_root missing".into())),
-        (Some(root), false) if *root == merkle_root(salted.iter().copied()) => Ok(()),
-        (Some(_), false) => Err(bad("merkle_root does not match the markers".into())),
-    }
-}
-
-fn is_hex_hash(text: &str) -> bool {
-    text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 fn short(hash: &str) -> &str {
