@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use heso_fs::create_private_dir;
+use heso_fs::{create_private_dir, open_no_follow, read_no_follow};
 use heso_receipt::{ChainPosition, chain_link};
 
 use crate::fileops::{FileOps, RealOps, write_all};
@@ -174,11 +174,10 @@ impl Drop for ProcessLock {
 }
 
 fn lock(path: &Path) -> std::io::Result<ProcessLock> {
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(path)?;
+    let file = open_no_follow(
+        path,
+        OpenOptions::new().create(true).truncate(false).write(true),
+    )?;
     file.lock()?;
     Ok(ProcessLock(file))
 }
@@ -192,8 +191,9 @@ fn hex(bytes: &[u8]) -> String {
 fn session_id(dir: &Path, ops: &dyn FileOps) -> Result<String, OpenError> {
     let path = dir.join(SESSION_FILE);
     let read = |path: &Path| -> Result<Option<String>, OpenError> {
-        match fs::read_to_string(path) {
-            Ok(text) => {
+        match read_no_follow(path) {
+            Ok(bytes) => {
+                let text = String::from_utf8_lossy(&bytes);
                 let id = text.trim().to_owned();
                 let ok =
                     !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic());
@@ -219,7 +219,7 @@ fn session_id(dir: &Path, ops: &dyn FileOps) -> Result<String, OpenError> {
     let id = hex(&random);
     let temp = dir.join(format!(".{SESSION_FILE}.{id}.tmp"));
     let written = (|| {
-        let mut file = File::create(&temp)?;
+        let mut file = open_no_follow(&temp, OpenOptions::new().write(true).create_new(true))?;
         write_all(ops, &mut file, format!("{id}\n").as_bytes())?;
         ops.sync_all(&file)?;
         match ops.hard_link(&temp, &path) {
@@ -322,8 +322,7 @@ impl Log {
             #[cfg(unix)]
             std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
             writer.file = Some(
-                options
-                    .open(&self.path)
+                open_no_follow(&self.path, &mut options)
                     .map_err(append_io("cannot open", &self.path))?,
             );
         }

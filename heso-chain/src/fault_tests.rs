@@ -2,8 +2,9 @@
 //!
 //! Every injected failure is one the real call can return: `EIO`, `ENOSPC`, `EDQUOT`,
 //! `EFBIG` or `EINTR` as the OS error, or a short write (fewer bytes than asked, which
-//! `write(2)` does on a full disk or at a file-size limit). Real ENOSPC and EFBIG, from
-//! `/dev/full` and `RLIMIT_FSIZE`, are in `tests/disk_limits.rs`.
+//! `write(2)` does on a full disk or at a file-size limit). A real ENOSPC from the kernel
+//! (`/dev/full`, reached through the seam because the log never follows a link to it) is
+//! below; a real EFBIG, from `RLIMIT_FSIZE`, is in `tests/disk_limits.rs`.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -271,6 +272,40 @@ fn a_failed_write_reaches_the_caller_and_leaves_the_log_as_it_was() {
         assert_eq!(second.seq, 1);
         assert_eq!(check_recovered(s.temp.path(), &[s.first, second]), 2);
     }
+}
+
+/// Writes go to `/dev/full`, so every `write(2)` fails with the kernel's own ENOSPC; every
+/// other call is the real one on the real log.
+struct FullDeviceOps(File);
+
+impl FileOps for FullDeviceOps {
+    fn write(&self, _file: &mut File, bytes: &[u8]) -> io::Result<usize> {
+        (&self.0).write(bytes)
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_log_on_a_full_device_refuses_every_append_with_enospc() {
+    let temp = tempfile::tempdir().unwrap();
+    // The session file is written first, on a disk with room.
+    drop(Log::open(temp.path(), LogOptions::default()).unwrap());
+    let full = File::options().write(true).open("/dev/full").unwrap();
+    let (log, repaired) = Log::open_with(
+        temp.path(),
+        LogOptions::default(),
+        Box::new(FullDeviceOps(full)),
+    )
+    .unwrap();
+    assert!(repaired.is_none());
+    for n in 0..3 {
+        let failed = try_append(&log, &format!("n{n}")).unwrap_err();
+        assert_eq!(os_error(&failed), Some(ENOSPC), "{failed}");
+        let text = failed.to_string();
+        assert!(text.contains("cannot write"), "{text}");
+        assert!(text.contains("receipts.jsonl"), "{text}");
+    }
+    assert!(log_bytes(temp.path()).is_empty());
 }
 
 #[test]

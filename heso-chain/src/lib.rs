@@ -14,6 +14,10 @@
 //!   and the log truncated to its last complete line, by the next writer, which reports it.
 //! - [`find_by_prefix`] looks a receipt up by action_hash prefix; [`verify_log`] checks
 //!   every receipt and every chain link, streaming, with signatures checked on all cores.
+//! - No symbolic link is followed: a data directory, log, lock or session file that is a
+//!   link is an error naming it (heso-fs's `O_NOFOLLOW` opens), so nothing is written
+//!   through a link to somewhere else. [`verify_log`] reads any file it is given (an
+//!   auditor's copy); callers that verify the project's own log refuse a link first.
 //!
 //! This crate does not sign: it takes receipts already signed.
 #![forbid(unsafe_code)]

@@ -49,14 +49,15 @@ pub enum LookupError {
 }
 
 /// Finds the receipt whose action_hash starts with `prefix` (at least 4 hex digits, any
-/// case). A log that does not exist holds no receipt.
+/// case). A log that does not exist holds no receipt; a log that is a symbolic link is
+/// refused ([`LookupError::Read`]), never followed.
 pub fn find_by_prefix(log: &Path, prefix: &str) -> Result<Found, LookupError> {
     let wanted = prefix.trim().to_ascii_lowercase();
     if wanted.len() < 4 || wanted.len() > 64 || !wanted.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(LookupError::BadPrefix(prefix.to_owned()));
     }
     let shown = log.display().to_string();
-    let file = match File::open(log) {
+    let file = match heso_fs::open_no_follow(log, File::options().read(true)) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(LookupError::NotFound {
