@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::keyfile::{Protection, seal};
+use crate::keyfile::{Links, Protection, seal};
 use crate::operator::{Created, PassphraseSource, generate_signing_key, load_for_unlock, open_as};
 use crate::unlocked::{CreateError, Role, UnlockError, UnlockedKey};
 use heso_fs::{Existing, SECRET_FILE_MODE, create_private_dir, parent_of, write_atomic};
@@ -91,7 +91,7 @@ pub fn create_approver(
 
 /// Unlocks the approver key at `path` with the passphrase the person gave.
 pub fn load_approver(path: &Path, passphrase: &SecretString) -> Result<UnlockedKey, UnlockError> {
-    let file = load_for_unlock(path)?;
+    let file = load_for_unlock(path, Links::Follow)?;
     open_as(
         &file,
         path,

@@ -178,9 +178,19 @@ impl KeyFile {
     }
 }
 
-/// Reads a key file's header: its role, name and public key, without any passphrase.
+/// Reads a key file's header: its role, name and public key, without any passphrase. A
+/// symbolic link at `path` is followed (the path is the caller's choice); the operator's
+/// own files are read through [`crate::read_operator_public`], which follows none.
 pub fn read_key_file_public(path: &Path) -> Result<(Role, String, VerifyingKey), ReadPublicError> {
-    let file = load(path).map_err(|failure| match failure {
+    read_header(path, Links::Follow)
+}
+
+/// [`read_key_file_public`], following a link at `path` or not.
+pub(crate) fn read_header(
+    path: &Path,
+    links: Links,
+) -> Result<(Role, String, VerifyingKey), ReadPublicError> {
+    let file = load(path, links).map_err(|failure| match failure {
         LoadFailure::Missing => ReadPublicError::NoKey {
             path: path.to_owned(),
         },
@@ -206,9 +216,22 @@ pub(crate) enum LoadFailure {
     Malformed(String),
 }
 
+/// Whether a key file may be reached through a symbolic link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Links {
+    /// The operator's files in the data directory: a link there is refused, never followed.
+    Refuse,
+    /// A path a person gave (an approver's key file): followed like any path they type.
+    Follow,
+}
+
 /// Reads and parses a key file (the seed stays encrypted).
-pub(crate) fn load(path: &Path) -> Result<KeyFile, LoadFailure> {
-    let bytes = fs::read(path).map_err(|e| match e.kind() {
+pub(crate) fn load(path: &Path, links: Links) -> Result<KeyFile, LoadFailure> {
+    let read = match links {
+        Links::Refuse => heso_fs::read_no_follow(path),
+        Links::Follow => fs::read(path),
+    };
+    let bytes = read.map_err(|e| match e.kind() {
         io::ErrorKind::NotFound => LoadFailure::Missing,
         _ => LoadFailure::Io(e),
     })?;

@@ -11,7 +11,12 @@
 //! Operator passphrase resolution, in order: `HESO_KEY_PASSPHRASE`; else the dev file
 //! `DEV-ONLY.passphrase`, unless `HESO_ENV=production` or the project requires a
 //! passphrase, which refuse it. See [`PassphraseSources`]. A variable set to bytes that are
-//! not UTF-8 is an [`EnvError`], never read as unset.
+//! not UTF-8 is an [`EnvError`], never read as unset. Where the dev file is refused, a
+//! person's passphrase has at least [`MIN_PASSPHRASE_CHARS`] characters.
+//!
+//! No symbolic link is followed to the operator's files: a data directory, `identity.key`,
+//! `identity.pub` or `DEV-ONLY.passphrase` that is a link is an error naming it. An
+//! approver's key file is wherever its owner says, so a link there is followed.
 //!
 //! KDF cost: a human passphrase is stretched with scrypt at N = 2^[`HUMAN_WORK_FACTOR`]
 //! (age's usual cost, around a second). The dev passphrase is 256 random bits: no amount of
@@ -34,9 +39,10 @@ pub use keyfile::{
 };
 pub use operator::{
     Created, DEV_PASSPHRASE_FILE, ENV_APPROVER_PASSPHRASE, ENV_HESO_ENV, ENV_KEY_PASSPHRASE,
-    ENV_OLD_KEY_PASSPHRASE, EnvError, KEY_FILE, OldPassphrase, PUBLIC_FILE, PassphraseSource,
-    PassphraseSources, Reencrypted, create_operator, operator_key_exists, read_operator_public,
-    reencrypt_operator, secret_from_env, unlock_operator,
+    ENV_OLD_KEY_PASSPHRASE, EnvError, KEY_FILE, MIN_PASSPHRASE_CHARS, OldPassphrase, PUBLIC_FILE,
+    PassphraseSource, PassphraseSources, Reencrypted, create_operator, operator_key_exists,
+    read_operator_key_header, read_operator_public, reencrypt_operator, secret_from_env,
+    unlock_operator,
 };
 pub use unlocked::{
     CreateError, DerivedKey, ReadPublicError, ReencryptError, RefusalReason, Role, UnlockError,

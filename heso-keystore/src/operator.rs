@@ -8,12 +8,15 @@ use heso_receipt::{SigningKey, VerifyingKey, public_key_from_str, public_key_to_
 use secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroizing;
 
-use crate::keyfile::{KeyFile, LoadFailure, OpenFailure, Protection, load, seal};
+use crate::keyfile::{
+    KeyFile, Links, LoadFailure, OpenFailure, Protection, load, read_header, seal,
+};
 use crate::unlocked::{
     CreateError, ReadPublicError, ReencryptError, RefusalReason, Role, UnlockError, UnlockedKey,
 };
 use heso_fs::{
-    Existing, PUBLIC_FILE_MODE, SECRET_FILE_MODE, create_private_dir, remove_durably, write_atomic,
+    Existing, PUBLIC_FILE_MODE, SECRET_FILE_MODE, create_private_dir, read_no_follow,
+    refuse_symlink, remove_durably, write_atomic,
 };
 
 /// The operator's encrypted key, in the data directory.
@@ -85,6 +88,11 @@ pub fn secret_from_env(name: &str) -> Result<Option<SecretString>, EnvError> {
 /// A dev passphrase file shorter than this (256 bits as hex is 64) is not one of ours.
 const MIN_DEV_CHARS: usize = 64;
 
+/// The fewest characters (Unicode scalar values, not bytes) a person's passphrase may have
+/// where the dev file is refused: under `HESO_ENV=production` or the project's
+/// `[identity] require_passphrase = true`.
+pub const MIN_PASSPHRASE_CHARS: usize = 12;
+
 /// Where the operator's passphrase may come from, gathered once so the rules can be
 /// tested without touching the process environment.
 #[derive(Debug, Default)]
@@ -111,6 +119,15 @@ impl PassphraseSources {
             production,
             require_passphrase,
         })
+    }
+
+    /// What makes `passphrase` too short to use here: the rule that requires a person's
+    /// passphrase (production or the project's setting) when it has fewer than
+    /// [`MIN_PASSPHRASE_CHARS`] characters; `None` when it is long enough or no rule applies.
+    /// For callers that set a new passphrase (`heso keys passphrase`).
+    pub fn too_short(&self, passphrase: &SecretString) -> Option<RefusalReason> {
+        let reason = self.refusal()?;
+        (passphrase.expose_secret().chars().count() < MIN_PASSPHRASE_CHARS).then_some(reason)
     }
 
     fn refusal(&self) -> Option<RefusalReason> {
@@ -163,28 +180,33 @@ pub struct Created {
     pub dev_passphrase_path: Option<PathBuf>,
 }
 
-/// True when the data directory already holds an operator key file.
+/// True when the data directory already holds an operator key file (a symbolic link there
+/// counts, even a dangling one: it is refused when used, never replaced by a new key).
 pub fn operator_key_exists(data_dir: &Path) -> bool {
-    data_dir.join(KEY_FILE).exists()
+    std::fs::symlink_metadata(data_dir.join(KEY_FILE)).is_ok()
 }
 
 /// Creates the operator key in `data_dir` (created 0700 when missing).
 ///
 /// Under `HESO_KEY_PASSPHRASE` when set (then no dev file is written); otherwise under a
 /// fresh 256-bit dev passphrase written to `DEV-ONLY.passphrase` (0600), unless production
-/// or `require_passphrase` forbid it. An existing key is never replaced:
-/// [`CreateError::Exists`].
+/// or `require_passphrase` forbid it; there a passphrase shorter than
+/// [`MIN_PASSPHRASE_CHARS`] is refused. An existing key is never replaced:
+/// [`CreateError::Exists`]. A data directory that is a symbolic link is refused.
 pub fn create_operator(
     data_dir: &Path,
     sources: &PassphraseSources,
 ) -> Result<Created, CreateError> {
     let key_path = data_dir.join(KEY_FILE);
-    if key_path.exists() {
+    if operator_key_exists(data_dir) {
         return Err(CreateError::Exists { path: key_path });
     }
     let (passphrase, protection) = match &sources.key_passphrase {
         Some(p) if p.expose_secret().is_empty() => return Err(CreateError::EmptyPassphrase),
-        Some(p) => (p.clone(), Protection::Passphrase),
+        Some(p) => match sources.too_short(p) {
+            Some(reason) => return Err(CreateError::PassphraseTooShort { reason }),
+            None => (p.clone(), Protection::Passphrase),
+        },
         None => match sources.refusal() {
             Some(reason) => return Err(CreateError::PassphraseRequired { reason }),
             None => (generate_dev_passphrase()?, Protection::DevPassphrase),
@@ -267,15 +289,26 @@ pub fn create_operator(
 }
 
 /// Unlocks the operator key in `data_dir`, with the passphrase the rules pick:
-/// `HESO_KEY_PASSPHRASE`, else the dev file unless production or `require_passphrase`.
+/// `HESO_KEY_PASSPHRASE`, else the dev file unless production or `require_passphrase`
+/// (which also refuse a `HESO_KEY_PASSPHRASE` shorter than [`MIN_PASSPHRASE_CHARS`]).
+/// No symbolic link is followed: not the data directory, the key file or the dev file.
 pub fn unlock_operator(
     data_dir: &Path,
     sources: &PassphraseSources,
 ) -> Result<UnlockedKey, UnlockError> {
+    refuse_symlink(data_dir).map_err(|source| UnlockError::DataDir {
+        path: data_dir.to_owned(),
+        source,
+    })?;
     let key_path = data_dir.join(KEY_FILE);
-    let file = load_for_unlock(&key_path)?;
+    let file = load_for_unlock(&key_path, Links::Refuse)?;
     let (passphrase, source) = match &sources.key_passphrase {
-        Some(p) => (p.clone(), PassphraseSource::EnvVar),
+        Some(p) => {
+            if let Some(reason) = sources.too_short(p) {
+                return Err(UnlockError::PassphraseTooShort { key_path, reason });
+            }
+            (p.clone(), PassphraseSource::EnvVar)
+        }
         None => {
             if let Some(reason) = sources.refusal() {
                 return Err(UnlockError::DevFileRefused { key_path, reason });
@@ -293,16 +326,25 @@ pub fn unlock_operator(
 }
 
 /// The operator's public key, from `identity.pub` (or the key file's clear header when
-/// `identity.pub` is missing). Needs no passphrase.
+/// `identity.pub` is missing). Needs no passphrase. No symbolic link is followed.
+///
+/// Inside a project, the key to trust is the one `heso.toml` pins (`[identity] operator`);
+/// this file is a convenience copy that heso-engine checks against it.
 pub fn read_operator_public(data_dir: &Path) -> Result<VerifyingKey, ReadPublicError> {
+    refuse_symlink(data_dir).map_err(|source| ReadPublicError::Read {
+        path: data_dir.to_owned(),
+        source,
+    })?;
     let public_path = data_dir.join(PUBLIC_FILE);
-    match std::fs::read_to_string(&public_path) {
-        Ok(text) => public_key_from_str(text.trim()).map_err(|e| ReadPublicError::Malformed {
-            path: public_path,
-            detail: format!("expected one did:key line: {e}"),
+    match read_no_follow(&public_path) {
+        Ok(bytes) => public_key_from_str(String::from_utf8_lossy(&bytes).trim()).map_err(|e| {
+            ReadPublicError::Malformed {
+                path: public_path,
+                detail: format!("expected one did:key line: {e}"),
+            }
         }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let (_, _, key) = crate::keyfile::read_key_file_public(&data_dir.join(KEY_FILE))?;
+            let (_, _, key) = read_operator_key_header(data_dir)?;
             Ok(key)
         }
         Err(source) => Err(ReadPublicError::Read {
@@ -310,6 +352,14 @@ pub fn read_operator_public(data_dir: &Path) -> Result<VerifyingKey, ReadPublicE
             source,
         }),
     }
+}
+
+/// The public key in the clear header of the operator's key file (`identity.key`), read
+/// without a passphrase and without following a symbolic link; with its role and name.
+pub fn read_operator_key_header(
+    data_dir: &Path,
+) -> Result<(Role, String, VerifyingKey), ReadPublicError> {
+    read_header(&data_dir.join(KEY_FILE), Links::Refuse)
 }
 
 /// The current passphrase, for [`reencrypt_operator`] (the normal resolution order does not
@@ -352,9 +402,13 @@ pub fn reencrypt_operator(
     if new.expose_secret().is_empty() {
         return Err(ReencryptError::EmptyPassphrase);
     }
+    refuse_symlink(data_dir).map_err(|source| UnlockError::DataDir {
+        path: data_dir.to_owned(),
+        source,
+    })?;
     let key_path = data_dir.join(KEY_FILE);
     let dev_path = data_dir.join(DEV_PASSPHRASE_FILE);
-    let file = load_for_unlock(&key_path)?;
+    let file = load_for_unlock(&key_path, Links::Refuse)?;
     let (passphrase, source) = match old {
         OldPassphrase::DevFile => match read_dev_passphrase(&dev_path)? {
             Some(p) => (p, PassphraseSource::DevFile(dev_path.clone())),
@@ -394,8 +448,8 @@ pub fn reencrypt_operator(
     })
 }
 
-pub(crate) fn load_for_unlock(key_path: &Path) -> Result<KeyFile, UnlockError> {
-    load(key_path).map_err(|failure| match failure {
+pub(crate) fn load_for_unlock(key_path: &Path, links: Links) -> Result<KeyFile, UnlockError> {
+    load(key_path, links).map_err(|failure| match failure {
         LoadFailure::Missing => UnlockError::NoKey {
             path: key_path.to_owned(),
         },
@@ -442,9 +496,9 @@ pub(crate) fn open_as(
     ))
 }
 
-/// The dev passphrase, or `None` when the file is absent.
+/// The dev passphrase, or `None` when the file is absent. A symbolic link is refused.
 fn read_dev_passphrase(path: &Path) -> Result<Option<SecretString>, UnlockError> {
-    match std::fs::read(path) {
+    match read_no_follow(path) {
         Ok(bytes) => {
             let bytes = Zeroizing::new(bytes);
             let text = String::from_utf8_lossy(&bytes);

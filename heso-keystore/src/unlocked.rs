@@ -164,6 +164,17 @@ pub enum CreateError {
     /// The passphrase given is empty.
     #[error("the passphrase is empty; choose a non-empty passphrase")]
     EmptyPassphrase,
+    /// `HESO_KEY_PASSPHRASE` is shorter than `MIN_PASSPHRASE_CHARS` where a person's
+    /// passphrase is required. The passphrase is never shown.
+    #[error(
+        "HESO_KEY_PASSPHRASE is too short: {reason} requires a passphrase of at least \
+         {min} characters (its value is not shown); choose a longer one (nothing was written)",
+        min = crate::operator::MIN_PASSPHRASE_CHARS
+    )]
+    PassphraseTooShort {
+        /// The rule that requires a person's passphrase.
+        reason: RefusalReason,
+    },
     /// An approver name that cannot be a file name.
     #[error("approver name {name:?} is not allowed: use 1-64 letters, digits, '-' or '_'")]
     BadName {
@@ -258,6 +269,29 @@ pub enum UnlockError {
         key_path: PathBuf,
         /// Where the dev file was looked for.
         dev_path: PathBuf,
+    },
+    /// The data directory cannot be used (it is a symbolic link, or cannot be examined).
+    #[error("cannot use the data folder {}: {source}", path.display())]
+    DataDir {
+        /// The data directory.
+        path: PathBuf,
+        /// The OS error, or the refusal to follow a link.
+        source: io::Error,
+    },
+    /// `HESO_KEY_PASSPHRASE` is shorter than `MIN_PASSPHRASE_CHARS` where a person's
+    /// passphrase is required. The passphrase is never shown.
+    #[error(
+        "HESO_KEY_PASSPHRASE is too short to unlock {}: {reason} requires a passphrase of at \
+         least {min} characters (its value is not shown); re-encrypt the key under a longer \
+         one with `heso keys passphrase` (current passphrase in HESO_OLD_KEY_PASSPHRASE)",
+        key_path.display(),
+        min = crate::operator::MIN_PASSPHRASE_CHARS
+    )]
+    PassphraseTooShort {
+        /// The key file.
+        key_path: PathBuf,
+        /// The rule that requires a person's passphrase.
+        reason: RefusalReason,
     },
     /// The dev passphrase file exists but could not be read.
     #[error("cannot read the dev passphrase file {}: {source}", path.display())]
