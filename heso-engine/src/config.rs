@@ -1,11 +1,12 @@
 //! `heso.toml` as the engine reads it: the policy through heso-policy, and the two tables
 //! the engine owns, `[identity]` and `[log]`, parsed strictly.
 
-use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
 
 use heso_chain::Durability;
 use heso_policy::Policy;
+use heso_receipt::{VerifyingKey, public_key_from_did_key};
 use serde::Deserialize;
 
 /// Everything `heso.toml` configures.
@@ -13,6 +14,10 @@ use serde::Deserialize;
 pub struct Config {
     /// The policy.
     pub policy: Policy,
+    /// `[identity] operator`: the operator key that verification inside the project pins,
+    /// written by `heso init`. `None` in a project made by a heso that did not pin it (then
+    /// the project's key files are used, and `heso init` adds the line).
+    pub operator: Option<VerifyingKey>,
     /// `[identity] require_passphrase`.
     pub require_passphrase: bool,
     /// `[log] durability`.
@@ -46,6 +51,21 @@ pub enum ConfigError {
     /// The policy tables are wrong (the message has file:line:column).
     #[error("{0}")]
     Policy(String),
+    /// `[identity] operator` now pins another key than the one this process signs with
+    /// (the file was edited while the project was open).
+    #[error(
+        "{file}: [identity] operator now pins {pinned}, but this process signs with \
+         {signing}; gated calls are refused until they agree: undo the edit, or restart \
+         the process if the key was rotated (`heso keys rotate`)"
+    )]
+    OperatorChanged {
+        /// The file name as shown.
+        file: String,
+        /// The key the file pins, as did:key.
+        pinned: String,
+        /// The key this process holds, as did:key.
+        signing: String,
+    },
     /// `[identity]` or `[log]` is wrong.
     #[error("{file}:{line}:{column}: {message}")]
     Table {
@@ -71,6 +91,8 @@ struct EngineTables {
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct IdentityTable {
+    #[serde(default)]
+    operator: Option<toml::Spanned<String>>,
     #[serde(default)]
     require_passphrase: bool,
 }
@@ -109,9 +131,29 @@ pub fn parse_config(text: &str, shown_name: &str) -> Result<Config, ConfigError>
         DurabilitySetting::Fsync => Durability::Fsync,
         DurabilitySetting::Os => Durability::Os,
     };
+    let identity = tables.identity.unwrap_or_default();
+    let operator = match identity.operator {
+        None => None,
+        Some(spanned) => {
+            let key = public_key_from_did_key(spanned.get_ref().trim()).map_err(|e| {
+                let (line, column) = line_column(text, spanned.span().start);
+                ConfigError::Table {
+                    file: shown_name.to_owned(),
+                    line,
+                    column,
+                    message: format!(
+                        "[identity] operator must be the operator's did:key (did:key:z6Mk…), \
+                         as `heso init` writes it: {e}"
+                    ),
+                }
+            })?;
+            Some(key)
+        }
+    };
     Ok(Config {
         policy,
-        require_passphrase: tables.identity.unwrap_or_default().require_passphrase,
+        operator,
+        require_passphrase: identity.require_passphrase,
         durability,
         policy_hash: heso_policy::policy_hash(text.as_bytes()),
     })
@@ -155,26 +197,100 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
-/// A cheap fingerprint of a file (length, modification time, inode) to notice changes
-/// without reading it.
+/// How far apart two writes must be for a file system to give them different timestamps,
+/// with margin: ext4 and tmpfs stamp with the kernel's coarse clock (a few milliseconds),
+/// ext3, HFS+ and many network file systems keep whole seconds, FAT two seconds.
+pub(crate) const TIMESTAMP_GRANULARITY: Duration = Duration::from_secs(2);
+
+/// A cheap fingerprint of a file (length, modification and change times, inode, device)
+/// to notice changes without reading it.
+///
+/// Every write changes the change time (ctime), which no user call can set back, so an edit
+/// that keeps the size and puts the modification time back still changes the stamp, unless
+/// it lands within the same timestamp tick as the version read before. [`Self::is_settled`]
+/// says when that can no longer happen; until then the caller compares content.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct FileStamp {
     len: u64,
     modified: Option<SystemTime>,
+    changed: Option<SystemTime>,
     inode: u64,
+    device: u64,
 }
 
 impl FileStamp {
-    pub(crate) fn of(path: &PathBuf) -> Option<Self> {
+    pub(crate) fn of(path: &Path) -> Option<Self> {
         let meta = std::fs::metadata(path).ok()?;
         #[cfg(unix)]
-        let inode = std::os::unix::fs::MetadataExt::ino(&meta);
+        let (inode, device, changed) = {
+            use std::os::unix::fs::MetadataExt as _;
+            let changed = u64::try_from(meta.ctime())
+                .ok()
+                .zip(u32::try_from(meta.ctime_nsec()).ok())
+                .and_then(|(secs, nanos)| {
+                    SystemTime::UNIX_EPOCH.checked_add(Duration::new(secs, nanos))
+                });
+            (meta.ino(), meta.dev(), changed)
+        };
         #[cfg(not(unix))]
-        let inode = 0;
+        let (inode, device, changed) = (0, 0, None);
         Some(Self {
             len: meta.len(),
             modified: meta.modified().ok(),
+            changed,
             inode,
+            device,
         })
+    }
+
+    /// True when no later edit can leave this stamp unchanged: the file's newest timestamp
+    /// is at least [`TIMESTAMP_GRANULARITY`] older than `confirmed_at`, a moment at which
+    /// its content was known (read at or after it). A later write gets a change time at
+    /// or after `confirmed_at`, in a tick of its own. A timestamp that is unknown or in the
+    /// future (a clock set back, a network file system's clock) is never settled.
+    pub(crate) fn is_settled(&self, confirmed_at: SystemTime) -> bool {
+        let (Some(modified), Some(changed)) = (self.modified, self.changed) else {
+            return false;
+        };
+        let newest = modified.max(changed);
+        confirmed_at
+            .duration_since(newest)
+            .is_ok_and(|age| age >= TIMESTAMP_GRANULARITY)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stamp(modified: SystemTime, changed: SystemTime) -> FileStamp {
+        FileStamp {
+            len: 1,
+            modified: Some(modified),
+            changed: Some(changed),
+            inode: 1,
+            device: 1,
+        }
+    }
+
+    #[test]
+    fn a_stamp_settles_only_once_its_newest_time_is_a_tick_older_than_the_read() {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let tick = TIMESTAMP_GRANULARITY;
+        // Read right after the write: an edit in the same tick could keep the stamp.
+        assert!(!stamp(t, t).is_settled(t));
+        assert!(!stamp(t, t).is_settled(t + tick - Duration::from_millis(1)));
+        assert!(stamp(t, t).is_settled(t + tick));
+        // The change time counts even when the modification time was set back.
+        let old = t - Duration::from_secs(3600);
+        assert!(!stamp(old, t).is_settled(t + Duration::from_millis(5)));
+        // A modification time in the future (set forward) is never settled before it.
+        assert!(!stamp(t + Duration::from_secs(3600), t).is_settled(t + tick));
+        // Unknown times never settle.
+        let unknown = FileStamp {
+            changed: None,
+            ..stamp(t, t)
+        };
+        assert!(!unknown.is_settled(t + Duration::from_secs(3600)));
     }
 }

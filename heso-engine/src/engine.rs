@@ -1,13 +1,15 @@
 //! The engine: one open project, its operator key unlocked once, its policy cached.
 
-use std::path::Path;
-use std::sync::{Arc, RwLock};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::SystemTime;
 
 use heso_chain::{Log, LogOptions};
 use heso_keystore::{EnvError, PassphraseSources, UnlockError, UnlockedKey};
-use heso_receipt::{SignerPins, VerifyingKey};
+use heso_receipt::{SignerPins, VerifyingKey, public_key_to_did_key};
 
-use crate::config::{Config, ConfigError, FileStamp, load_config};
+use crate::config::{Config, ConfigError, FileStamp, load_config, shown};
+use crate::identity::{IdentityError, operator_identity};
 use crate::project::{DiscoverError, ProjectPaths, discover};
 use crate::salts::{SALTS_KEY_CONTEXT, SaltStore};
 
@@ -27,6 +29,18 @@ pub enum OpenError {
     /// The operator key could not be unlocked.
     #[error(transparent)]
     Unlock(#[from] UnlockError),
+    /// `heso.toml`, `identity.pub` and the key file do not agree on the operator key.
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    /// A file or folder of `heso-local-data/` cannot be used (it is a symbolic link).
+    #[error("cannot use {}: {source}", path.display())]
+    Files {
+        /// The file or folder.
+        path: PathBuf,
+        /// The refusal to follow a link, or the OS error.
+        #[source]
+        source: std::io::Error,
+    },
     /// The log could not be opened.
     #[error("cannot open the audit log: {0}")]
     Log(String),
@@ -36,6 +50,42 @@ pub enum OpenError {
 pub(crate) struct LoadedConfig {
     pub(crate) config: Config,
     stamp: Option<FileStamp>,
+    /// A moment at or before which the file was read and found to hold this content.
+    confirmed_at: Mutex<SystemTime>,
+}
+
+impl LoadedConfig {
+    fn new(config: Config, stamp: Option<FileStamp>, confirmed_at: SystemTime) -> Self {
+        Self {
+            config,
+            stamp,
+            confirmed_at: Mutex::new(confirmed_at),
+        }
+    }
+
+    /// True when the file at `path`, whose stamp is still `stamp` (taken after `now`), still
+    /// holds this content: by the stamp alone once it is settled (see
+    /// [`FileStamp::is_settled`]), else by comparing the content's hash.
+    fn still_current(&self, stamp: &Option<FileStamp>, path: &Path, now: SystemTime) -> bool {
+        if &self.stamp != stamp {
+            return false;
+        }
+        let Some(stamp) = stamp else {
+            return true;
+        };
+        let mut confirmed = self.confirmed_at.lock().unwrap_or_else(|p| p.into_inner());
+        if stamp.is_settled(*confirmed) {
+            return true;
+        }
+        // Written within a timestamp tick of the last read: an edit could keep the stamp.
+        match std::fs::read(path) {
+            Ok(bytes) if heso_policy::policy_hash(&bytes) == self.config.policy_hash => {
+                *confirmed = now;
+                true
+            }
+            _ => false,
+        }
+    }
 }
 
 /// An open project: everything a gated call needs, prepared once per process.
@@ -61,12 +111,37 @@ impl Engine {
     /// Opens the project found from `dir` (see [`discover`]), unlocking the operator key
     /// with the passphrase rules (`HESO_KEY_PASSPHRASE`, else the dev file unless
     /// production or `[identity] require_passphrase` refuse it).
+    ///
+    /// Refuses a project whose `heso-local-data/`, `pending/`, `salts.jsonl` or
+    /// `receipts.jsonl` is a symbolic link, and one whose `heso.toml`, `identity.pub` and
+    /// key file name different operator keys ([`OpenError::Identity`]).
     pub fn open(dir: Option<&Path>) -> Result<Self, OpenError> {
         let paths = discover(dir)?;
+        for path in [
+            paths.data_dir(),
+            paths.pending_dir(),
+            paths.salts(),
+            paths.receipts(),
+        ] {
+            heso_fs::refuse_symlink(&path).map_err(|source| OpenError::Files { path, source })?;
+        }
+        let now = SystemTime::now();
         let stamp = FileStamp::of(&paths.config());
         let config = load_config(&paths.config())?;
         let sources = PassphraseSources::from_env(config.require_passphrase)?;
         let operator = heso_keystore::unlock_operator(&paths.data_dir(), &sources)?;
+        let identity = operator_identity(&paths, &config)?;
+        if identity.key != operator.public_key() {
+            return Err(OpenError::Identity(IdentityError::Mismatch {
+                first: "the operator identity files".into(),
+                first_key: public_key_to_did_key(&identity.key),
+                disagreeing: vec![(
+                    format!("the decrypted {}", shown(operator.path())),
+                    operator.did_key(),
+                )],
+                advice: "restore heso-local-data/ from a backup",
+            }));
+        }
         let (log, repaired) = Log::open(
             &paths.data_dir(),
             LogOptions {
@@ -81,7 +156,7 @@ impl Engine {
             operator,
             log,
             salts,
-            config: RwLock::new(Arc::new(LoadedConfig { config, stamp })),
+            config: RwLock::new(Arc::new(LoadedConfig::new(config, stamp, now))),
             repaired_on_open: repaired.map(|r| r.to_string()),
         })
     }
@@ -109,19 +184,33 @@ impl Engine {
         Ok(SignerPins::Only(keys))
     }
 
-    /// The current configuration, reloaded when `heso.toml` changed (checked with one
-    /// `stat`, never by re-reading an unchanged file). A broken edit fails closed: gated
-    /// calls are refused with the error until the file is fixed.
+    /// The current configuration, reloaded when `heso.toml` changed: one `stat` per call
+    /// (size, modification and change times, inode), plus a read and hash of the file
+    /// while it was written less than a timestamp tick before it was last read, when an
+    /// edit could leave the stamp as it was. A broken edit fails closed: gated calls are
+    /// refused with the error until the file is fixed; so is an edit that pins another
+    /// operator key than the one this process signs with.
     pub(crate) fn config(&self) -> Result<Arc<LoadedConfig>, ConfigError> {
-        let stamp = FileStamp::of(&self.paths.config());
+        let path = self.paths.config();
+        let now = SystemTime::now();
+        let stamp = FileStamp::of(&path);
         {
             let current = self.config.read().unwrap_or_else(|p| p.into_inner());
-            if current.stamp == stamp {
+            if current.still_current(&stamp, &path, now) {
                 return Ok(Arc::clone(&current));
             }
         }
-        let config = load_config(&self.paths.config())?;
-        let loaded = Arc::new(LoadedConfig { config, stamp });
+        let config = load_config(&path)?;
+        if let Some(pinned) = config.operator
+            && pinned != self.operator.public_key()
+        {
+            return Err(ConfigError::OperatorChanged {
+                file: shown(&path),
+                pinned: public_key_to_did_key(&pinned),
+                signing: self.operator.did_key(),
+            });
+        }
+        let loaded = Arc::new(LoadedConfig::new(config, stamp, now));
         let mut current = self.config.write().unwrap_or_else(|p| p.into_inner());
         *current = Arc::clone(&loaded);
         Ok(loaded)

@@ -12,6 +12,7 @@ mod clock;
 mod config;
 mod engine;
 mod gate;
+mod identity;
 mod init;
 mod project;
 mod reveal;
@@ -27,8 +28,9 @@ pub use engine::{Engine, OpenError};
 pub use gate::{
     ActionRequest, GateError, GateOutcome, GateStatus, MAX_FIELD_DEPTH, OBSERVED_SUFFIX,
 };
+pub use identity::{IdentityError, OperatorIdentity, operator_identity};
 pub use init::{BOOTSTRAP_FILE, InitError, InitReport, Step, init_project};
 pub use project::{CONFIG_FILE, DATA_DIR, DiscoverError, ProjectPaths, discover};
 pub use reveal::{Disclosure, RevealCheck, RevealError};
 pub use salts::{SALTS_KEY_CONTEXT, SaltStore, SaltStoreError};
-pub use templates::STARTER_POLICY;
+pub use templates::starter_policy;

@@ -3,7 +3,8 @@
 //! A salt beside its commitment lets anyone who can read the folder brute-force a short
 //! value, so each salt is sealed with ChaCha20-Poly1305 under a key derived from the
 //! operator seed. The record is bound to its commitment (used as associated data), so a
-//! record cannot be moved to another commitment. The clear value is written nowhere.
+//! record cannot be moved to another commitment. The clear value is written nowhere. The
+//! file is never reached through a symbolic link (`O_NOFOLLOW`).
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
@@ -141,7 +142,7 @@ impl SaltStore {
             path: self.path.display().to_string(),
             reason: e.to_string(),
         };
-        let file = match File::open(&self.path) {
+        let file = match heso_fs::open_no_follow(&self.path, File::options().read(true)) {
             Ok(file) => file,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(SaltStoreError::NotFound(commitment.to_owned()));
@@ -186,13 +187,13 @@ impl SaltStore {
     }
 }
 
-/// Opens a file for appending, creating it 0600.
+/// Opens a file for appending, creating it 0600; a symbolic link there is refused.
 pub(crate) fn open_private_append(path: &Path) -> std::io::Result<File> {
     let mut options = OpenOptions::new();
     options.create(true).append(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)
+    heso_fs::open_no_follow(path, &mut options)
 }
 
 #[cfg(test)]

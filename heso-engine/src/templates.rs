@@ -1,7 +1,31 @@
 //! The files `heso init` writes.
 
-/// The starter `heso.toml`.
-pub const STARTER_POLICY: &str = r#"# heso policy: what this project's agent may do.
+use heso_receipt::{VerifyingKey, public_key_to_did_key};
+
+/// The starter `heso.toml` for the operator key `operator`; with `require_passphrase`, the
+/// key opens only with `HESO_KEY_PASSPHRASE`, never the dev file.
+pub fn starter_policy(operator: &VerifyingKey, require_passphrase: bool) -> String {
+    STARTER_TEMPLATE
+        .replace(OPERATOR_PLACEHOLDER, &public_key_to_did_key(operator))
+        .replace(
+            "require_passphrase = false",
+            if require_passphrase {
+                "require_passphrase = true"
+            } else {
+                "require_passphrase = false"
+            },
+        )
+}
+
+const OPERATOR_PLACEHOLDER: &str = "{operator did:key}";
+
+/// The comment `heso init` writes above `[identity] operator`.
+pub(crate) const OPERATOR_COMMENT: &str =
+    "# The operator's public key. Verification in this project trusts receipts signed by this
+# key (and by the approvers below), whatever heso-local-data/ holds. Written by `heso init`;
+# change it only with `heso keys rotate`.";
+
+const STARTER_TEMPLATE: &str = r#"# heso policy: what this project's agent may do.
 #
 # How it decides: rules run by ascending `order` (rules without one come after, in file
 # order). The FIRST enabled rule whose matchers all hold decides: allow, block, redact or
@@ -13,6 +37,10 @@ pub const STARTER_POLICY: &str = r#"# heso policy: what this project's agent may
 # `heso policy explain --verb tool_call --tool search`.
 
 [identity]
+# The operator's public key. Verification in this project trusts receipts signed by this
+# key (and by the approvers below), whatever heso-local-data/ holds. Written by `heso init`;
+# change it only with `heso keys rotate`.
+operator = "{operator did:key}"
 # true: the operator key opens only with HESO_KEY_PASSPHRASE, never the dev file.
 require_passphrase = false
 
@@ -72,3 +100,22 @@ heso.init()
 
 /// The `.gitignore` line for local state.
 pub const GITIGNORE_LINE: &str = "heso-local-data/";
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "test code")]
+
+    use super::*;
+
+    #[test]
+    fn the_starter_policy_parses_and_pins_its_operator() {
+        let key = heso_receipt::SigningKey::from_bytes(&[7; 32]).verifying_key();
+        for require in [false, true] {
+            let text = starter_policy(&key, require);
+            assert!(text.contains(OPERATOR_COMMENT), "{text}");
+            let config = crate::config::parse_config(&text, "heso.toml").unwrap();
+            assert_eq!(config.operator, Some(key));
+            assert_eq!(config.require_passphrase, require);
+        }
+    }
+}
