@@ -1,8 +1,19 @@
 //! Conditions on an action's fields.
+//!
+//! `gt`, `gte`, `lt` and `lte` compare exact numbers: JSON numbers (integers from their
+//! digits, never through `f64`) and numeric strings (`"5000.00"`, `"5E+3"`, `"10000/2"`).
+//! A value they cannot compare (an object, array, bool, `null`, other text) makes the
+//! condition `Refused`, and evaluation turns that into a `block` by the rule. `eq`, `neq`,
+//! `in`, `not_in` and `contains` compare a number against a number or numeric string
+//! exactly, and anything else by JSON equality; a bool is never a number.
+
+use std::cmp::Ordering;
 
 use heso_receipt::FieldPath;
 use regex::Regex;
 use serde_json::Value;
+
+use crate::number::{Exact, same};
 
 /// A condition operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,29 +84,36 @@ pub struct Condition {
     pub display: Option<String>,
 }
 
-fn numbers(a: &Value, b: &Value) -> Option<(f64, f64)> {
-    Some((a.as_f64()?, b.as_f64()?))
-}
-
-/// JSON equality, with numbers compared by value (5 equals 5.0).
-fn same(a: &Value, b: &Value) -> bool {
-    match numbers(a, b) {
-        Some((x, y)) => x == y,
-        None => a == b,
-    }
+/// What one condition found on an action's fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// It holds.
+    Holds,
+    /// It does not hold, for certain.
+    Fails,
+    /// It met a value its operator cannot compare (an order on something that is not a
+    /// number), so whether it holds is unknown. The rule refuses rather than be skipped:
+    /// skipping would let `amount gt 1000` wave `{"amount": "lots"}` through.
+    Refused,
 }
 
 impl Condition {
-    /// Whether one value satisfies the operator (type mismatches never do).
-    fn holds_for(&self, value: &Value) -> bool {
+    /// Whether one value satisfies the operator; `None` when the operator cannot compare
+    /// it (only the order operators, on a value that is not an exact number).
+    fn holds_for(&self, value: &Value) -> Option<bool> {
         let operand = &self.value;
-        match self.op {
+        Some(match self.op {
             Op::Eq => same(value, operand),
             Op::Neq => !same(value, operand),
-            Op::Gt => numbers(value, operand).is_some_and(|(a, b)| a > b),
-            Op::Gte => numbers(value, operand).is_some_and(|(a, b)| a >= b),
-            Op::Lt => numbers(value, operand).is_some_and(|(a, b)| a < b),
-            Op::Lte => numbers(value, operand).is_some_and(|(a, b)| a <= b),
+            Op::Gt | Op::Gte | Op::Lt | Op::Lte => {
+                let order = Exact::from_value(value)?.compare(&Exact::from_value(operand)?)?;
+                match self.op {
+                    Op::Gt => order == Ordering::Greater,
+                    Op::Gte => order != Ordering::Less,
+                    Op::Lt => order == Ordering::Less,
+                    _ => order != Ordering::Greater,
+                }
+            }
             Op::In => operand
                 .as_array()
                 .is_some_and(|items| items.iter().any(|i| same(value, i))),
@@ -113,25 +131,54 @@ impl Condition {
                 _ => false,
             },
             Op::Exists => true,
-        }
+        })
     }
 
     /// Whether the condition holds on `fields`: with a wildcard, any matched value
     /// satisfying it is enough, except for `neq` and `not_in`, which need every one; no
-    /// matched value satisfies nothing but `exists = false`.
-    pub(crate) fn holds(&self, fields: &Value) -> bool {
+    /// matched value satisfies nothing but `exists = false`. When no value satisfies it
+    /// and one could not be compared, the outcome is `Refused`, never `Fails`.
+    pub(crate) fn holds(&self, fields: &Value) -> Outcome {
         let found = self.path.resolve(fields);
+        let verdict = |holds: bool| {
+            if holds {
+                Outcome::Holds
+            } else {
+                Outcome::Fails
+            }
+        };
         if self.op == Op::Exists {
             let wanted = self.value.as_bool().unwrap_or(true);
-            return found.is_empty() != wanted;
+            return verdict(found.is_empty() != wanted);
         }
         if found.is_empty() {
-            return false;
+            return Outcome::Fails;
         }
+        let mut outcomes = found.iter().map(|(_, v)| self.holds_for(v));
         match self.op {
-            Op::Neq | Op::NotIn => found.iter().all(|(_, v)| self.holds_for(v)),
-            _ => found.iter().any(|(_, v)| self.holds_for(v)),
+            // Equality is defined on every value, so these never refuse.
+            Op::Neq | Op::NotIn => verdict(outcomes.all(|o| o == Some(true))),
+            _ => {
+                let mut refused = false;
+                for outcome in outcomes {
+                    match outcome {
+                        Some(true) => return Outcome::Holds,
+                        Some(false) => {}
+                        None => refused = true,
+                    }
+                }
+                if refused {
+                    Outcome::Refused
+                } else {
+                    Outcome::Fails
+                }
+            }
         }
+    }
+
+    /// True for the operators that order numbers and so refuse other values.
+    pub(crate) fn is_numeric_order(&self) -> bool {
+        matches!(self.op, Op::Gt | Op::Gte | Op::Lt | Op::Lte)
     }
 
     /// Plain words for a generated display.

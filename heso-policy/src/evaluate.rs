@@ -5,6 +5,7 @@ use std::cell::OnceCell;
 use heso_receipt::{Decision, MatchedCondition, RedactionMode, Verb, VerifyingKey};
 use serde_json::{Map, Value};
 
+use crate::condition::{Condition, Outcome};
 use crate::parse::{Policy, Rule, Subject};
 
 /// The action to decide, with its real field values (before any redaction).
@@ -63,14 +64,24 @@ fn verb_slot(verb: Verb) -> usize {
     Verb::ALL.iter().position(|v| *v == verb).unwrap_or(0)
 }
 
+/// Whether a rule matches an action.
+enum Match<'r> {
+    /// It does not, for certain.
+    No,
+    /// It does.
+    Yes,
+    /// Everything else holds, but this condition met a value it cannot compare.
+    Refused(&'r Condition),
+}
+
 impl Rule {
-    fn matches(&self, action: &ActionInput<'_>, fields: &OnceCell<Value>) -> bool {
+    fn matches(&self, action: &ActionInput<'_>, fields: &OnceCell<Value>) -> Match<'_> {
         let subject = match &self.subject {
             Subject::Any => true,
             Subject::Workflow(w) => w == action.workflow,
             Subject::Account(a) => a == action.account,
         };
-        subject
+        let matchers = subject
             && self
                 .tool
                 .as_ref()
@@ -85,11 +96,37 @@ impl Rule {
                 .is_none_or(|p| match action.target_host {
                     Some(host) => p.matches(host),
                     None => p.is_star(),
-                })
-            && self
-                .conditions
-                .iter()
-                .all(|c| c.holds(fields.get_or_init(|| Value::Object(action.fields.clone()))))
+                });
+        if !matchers {
+            return Match::No;
+        }
+        // A condition that fails for certain rules the rule out whatever another could not
+        // compare; only when nothing fails does a refusal decide.
+        let mut refused = None;
+        for condition in &self.conditions {
+            match condition.holds(fields.get_or_init(|| Value::Object(action.fields.clone()))) {
+                Outcome::Holds => {}
+                Outcome::Fails => return Match::No,
+                Outcome::Refused => {
+                    refused.get_or_insert(condition);
+                }
+            }
+        }
+        match refused {
+            Some(condition) => Match::Refused(condition),
+            None => Match::Yes,
+        }
+    }
+
+    fn recorded_conditions(&self) -> Vec<MatchedCondition> {
+        self.conditions
+            .iter()
+            .map(|c| MatchedCondition {
+                field: c.field.clone(),
+                op: c.op.as_str().to_owned(),
+                value: c.value.clone(),
+            })
+            .collect()
     }
 }
 
@@ -98,28 +135,29 @@ impl Policy {
     /// delete floor, which no setting turns off.
     pub fn evaluate(&self, action: &ActionInput<'_>) -> Evaluation {
         let fields = OnceCell::new();
-        let winner = self
+        let found = self
             .by_verb
             .get(verb_slot(action.verb))
             .into_iter()
             .flatten()
             .filter_map(|&i| self.rules.get(i))
-            .find(|rule| rule.matches(action, &fields));
+            .find_map(|rule| match rule.matches(action, &fields) {
+                Match::No => None,
+                Match::Yes => Some((rule, None)),
+                Match::Refused(condition) => Some((rule, Some(condition))),
+            });
+        let winner = match found {
+            Some((rule, Some(condition))) => return self.refusal(rule, condition),
+            Some((rule, None)) => Some(rule),
+            None => None,
+        };
 
         let mut evaluation = match winner {
             Some(rule) => Evaluation {
                 decision: rule.decision,
                 rule_id: rule.id.clone(),
                 rule_display: rule.display.clone(),
-                matched_conditions: rule
-                    .conditions
-                    .iter()
-                    .map(|c| MatchedCondition {
-                        field: c.field.clone(),
-                        op: c.op.as_str().to_owned(),
-                        value: c.value.clone(),
-                    })
-                    .collect(),
+                matched_conditions: rule.recorded_conditions(),
                 redact: Vec::new(),
                 redact_mode: rule.redact_mode,
                 approvers: Vec::new(),
@@ -178,5 +216,27 @@ impl Policy {
                 .collect();
         }
         evaluation
+    }
+
+    /// The `block` a rule gives when one of its conditions met a value it cannot compare:
+    /// the rule decides (never a later one), and its display says which field and why.
+    /// A block is below the delete floor, so the floor leaves it alone.
+    fn refusal(&self, rule: &Rule, condition: &Condition) -> Evaluation {
+        Evaluation {
+            decision: Decision::Block,
+            rule_id: rule.id.clone(),
+            rule_display: format!(
+                "{} (refused: field {} holds a value {} cannot compare)",
+                rule.display,
+                condition.field,
+                condition.op.as_str()
+            ),
+            matched_conditions: rule.recorded_conditions(),
+            redact: Vec::new(),
+            redact_mode: rule.redact_mode,
+            approvers: Vec::new(),
+            sla_minutes: rule.sla_minutes.unwrap_or(self.default_sla),
+            floor_applied: false,
+        }
     }
 }

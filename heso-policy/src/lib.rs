@@ -32,6 +32,7 @@
 mod condition;
 mod evaluate;
 mod lint;
+mod number;
 mod parse;
 
 pub use condition::{Condition, Op};

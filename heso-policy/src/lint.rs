@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use heso_receipt::{Decision, Verb};
+use heso_receipt::{Decision, Verb, VerifyingKey, public_key_to_did_key};
 
 use crate::parse::{Pattern, Policy, Rule};
 
@@ -57,9 +57,13 @@ fn shadows(earlier: &Rule, later: &Rule) -> bool {
 }
 
 impl Policy {
-    /// Lint warnings: shadowed rules, rules the delete floor overrides, a catch-all rule
-    /// that is not last, disabled rules, approver names without an `[approvers]` entry,
-    /// and approval that nobody can give.
+    /// Lint warnings: shadowed rules, rules the delete floor overrides (delete named in
+    /// an allow or redact rule's verbs, or covered by a rule for any verb), a catch-all
+    /// rule that is not last, disabled rules, approver names without an `[approvers]`
+    /// entry, approval that nobody can give, and numeric comparisons (which refuse values
+    /// that are not numbers: the policy text cannot say what type a field will hold).
+    ///
+    /// [`Policy::lint_with_operator`] adds what needs the operator's key.
     pub fn lint(&self) -> Vec<LintWarning> {
         let mut out = Vec::new();
         let mut warn = |rule: Option<&str>, message: String| {
@@ -92,11 +96,32 @@ impl Policy {
                 .verbs
                 .as_ref()
                 .is_some_and(|v| v.contains(&Verb::Delete));
-            if names_delete && matches!(rule.decision, Decision::Allow | Decision::Redact) {
+            let lets_through = matches!(rule.decision, Decision::Allow | Decision::Redact);
+            if names_delete && lets_through {
                 warn(
                     id,
                     "allows delete, but the delete floor turns every delete into require_approval"
                         .into(),
+                );
+            } else if rule.verbs.is_none() && lets_through {
+                warn(
+                    id,
+                    format!(
+                        "matches every verb, delete included, but the delete floor turns every delete into require_approval: name the verbs it should {}",
+                        rule.decision
+                    ),
+                );
+            }
+            for condition in rule.conditions.iter().filter(|c| c.is_numeric_order()) {
+                warn(
+                    id,
+                    format!(
+                        "condition {} {} {} compares numbers: when {} holds something that is not a number or a numeric string (\"5000.00\", \"10000/2\"), it cannot compare it and this rule blocks the action",
+                        condition.field,
+                        condition.op.as_str(),
+                        condition.value,
+                        condition.field
+                    ),
                 );
             }
             if rule.has_no_matchers() && Some(position) != last_enabled {
@@ -137,6 +162,25 @@ impl Policy {
                         "[defaults] names approver {name:?}, who has no [approvers.{name}] entry"
                     ),
                 );
+            }
+        }
+        out
+    }
+
+    /// [`Policy::lint`], plus warnings that need the operator's public key: an approver
+    /// whose key is the operator's. Such an approval could never count (a receipt signed
+    /// twice by one key is `SelfApproval`), so its actions wait for someone else or expire.
+    pub fn lint_with_operator(&self, operator: &VerifyingKey) -> Vec<LintWarning> {
+        let mut out = self.lint();
+        for (name, key) in &self.approvers {
+            if key == operator {
+                out.push(LintWarning {
+                    rule: None,
+                    message: format!(
+                        "approver {name:?} has the operator's key ({}): the operator cannot approve its own actions, so no approval from {name:?} will ever count; give {name:?} a key of their own (heso keys new-approver {name})",
+                        public_key_to_did_key(operator)
+                    ),
+                });
             }
         }
         out

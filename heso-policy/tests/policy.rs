@@ -123,15 +123,23 @@ fn every_operator() {
     };
     assert!(blocks(&cond("eq", "5"), json!({"x": 5})));
     assert!(blocks(&cond("eq", "5"), json!({"x": 5.0})));
-    assert!(!blocks(&cond("eq", "5"), json!({"x": "5"})));
+    // A numeric string is the number it writes; other text never equals a number.
+    assert!(blocks(&cond("eq", "5"), json!({"x": "5"})));
+    assert!(blocks(&cond("eq", "5"), json!({"x": "5.00"})));
+    assert!(!blocks(&cond("eq", "5"), json!({"x": "five"})));
+    assert!(
+        !blocks(&cond("eq", "\"5\""), json!({"x": "5.0"})),
+        "two strings compare as text"
+    );
     assert!(blocks(&cond("neq", "5"), json!({"x": 6})));
     assert!(blocks(&cond("ne", "5"), json!({"x": 6})));
     assert!(blocks(&cond("gt", "5"), json!({"x": 6})));
     assert!(!blocks(&cond("gt", "5"), json!({"x": 5})));
     assert!(
-        !blocks(&cond("gt", "5"), json!({"x": "6"})),
-        "gt on a string never matches"
+        blocks(&cond("gt", "5"), json!({"x": "6"})),
+        "gt reads a numeric string"
     );
+    assert!(!blocks(&cond("gt", "5"), json!({"x": "4.99"})));
     assert!(blocks(&cond("gte", "5"), json!({"x": 5})));
     assert!(blocks(&cond("lt", "5"), json!({"x": 4})));
     assert!(blocks(&cond("lte", "5"), json!({"x": 5})));
