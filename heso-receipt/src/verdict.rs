@@ -43,7 +43,8 @@ pub enum Verdict {
     UntrustedSigner(String),
     /// `agent_identity` or `approver_identity` names another key than the one that signed.
     IdentityMismatch(String),
-    /// A redaction marker does not match `fields`, or `merkle_root` is wrong.
+    /// A redaction marker does not match `fields`, markers are out of JCS order, an
+    /// `_sd` object in `fields` is bound to no marker, or `merkle_root` is wrong.
     MalformedRedaction(String),
     /// A receipt does not follow its predecessor in its session.
     LinkBroken {
