@@ -21,33 +21,36 @@ pub(crate) fn init(dir: Option<PathBuf>, require_passphrase: bool) -> Outcome {
     let sources = PassphraseSources::from_env(require_passphrase).map_err(Failure::usage)?;
     let report = init_project(&dir, require_passphrase, &sources).map_err(Failure::usage)?;
     print_init(&report);
-    println!("heso init: project ready at {}", shown(&report.root));
-    println!("next: run `heso demo` to mint and verify your first receipt");
+    out!("heso init: project ready at {}", shown(&report.root));
+    out!("next: run `heso demo` to mint and verify your first receipt");
     Ok(0)
 }
 
 fn print_init(report: &InitReport) {
     match &report.bootstrap {
-        Step::Wrote(path) => println!("wrote bootstrap module -> {}", shown(path)),
-        Step::Kept(path) => println!("kept existing bootstrap module -> {}", shown(path)),
+        Step::Wrote(path) => out!("wrote bootstrap module -> {}", shown(path)),
+        Step::Kept(path) => out!("kept existing bootstrap module -> {}", shown(path)),
     }
     match &report.policy {
-        Step::Wrote(path) => println!("wrote starter policy -> {}", shown(path)),
-        Step::Kept(path) => println!("kept existing policy -> {}", shown(path)),
+        Step::Wrote(path) => out!("wrote starter policy -> {}", shown(path)),
+        Step::Kept(path) => out!("kept existing policy -> {}", shown(path)),
+    }
+    if report.operator_pin_added {
+        out!("pinned the operator identity in heso.toml ([identity] operator); commit it");
     }
     if report.gitignore_added {
-        println!("gitignored heso-local-data/");
+        out!("gitignored heso-local-data/");
     }
     if let Some(path) = &report.dev_passphrase {
-        println!(
+        out!(
             "generated dev key passphrase -> {} (dev only — set HESO_KEY_PASSPHRASE in production)",
             shown(path)
         );
     }
     if matches!(report.identity, Step::Kept(_)) {
-        println!("kept existing identity");
+        out!("kept existing identity");
     }
-    println!(
+    out!(
         "operator identity ready (pubkey {})",
         report.operator_multibase
     );
@@ -56,7 +59,7 @@ fn print_init(report: &InitReport) {
 pub(crate) fn open_engine(dir: Option<&Path>) -> Result<Engine, Failure> {
     let engine = Engine::open(dir).map_err(Failure::usage)?;
     if let Some(repair) = engine.repaired_on_open() {
-        eprintln!("heso: repaired a torn log tail: {repair}");
+        err!("heso: repaired a torn log tail: {repair}");
     }
     Ok(engine)
 }
@@ -111,13 +114,13 @@ pub(crate) fn demo(dir: Option<PathBuf>) -> Outcome {
             .map_err(Failure::usage)?;
         let verdict = verify_receipt(line.as_bytes(), &pins).verdict;
         all_valid &= verdict.is_valid();
-        println!("{label} {} -> {verdict}", outcome.action_hash);
+        out!("{label} {} -> {verdict}", outcome.action_hash);
         if first_hash.is_empty() {
             first_hash = outcome.action_hash.clone();
         }
     }
-    println!("receipts written to {}", shown(&engine.paths().receipts()));
-    println!("re-check offline: heso verify {}", short(&first_hash));
+    out!("receipts written to {}", shown(&engine.paths().receipts()));
+    out!("re-check offline: heso verify {}", short(&first_hash));
     Ok(if all_valid { 0 } else { 1 })
 }
 
@@ -138,7 +141,7 @@ pub(crate) fn show(prefix: &str) -> Outcome {
         ))
     })?;
     let text = serde_json::to_string_pretty(&value).map_err(Failure::usage)?;
-    println!("{text}");
+    out!("{text}");
     Ok(0)
 }
 
@@ -166,7 +169,7 @@ pub(crate) fn log_list(
     let file = match std::fs::File::open(paths.receipts()) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            println!("no receipts yet (run `heso demo`)");
+            out!("no receipts yet (run `heso demo`)");
             return Ok(0);
         }
         Err(e) => {
@@ -204,9 +207,9 @@ pub(crate) fn log_list(
     for receipt in &kept {
         let c = &receipt.content;
         if json {
-            println!("{}", receipt.to_json().map_err(Failure::usage)?);
+            out!("{}", receipt.to_json().map_err(Failure::usage)?);
         } else {
-            println!(
+            out!(
                 "{:>6}  {}  {}  {:<14} {:<24} {:<16} {}",
                 c.seq.map(|s| s.to_string()).unwrap_or_default(),
                 short(&c.action_hash),
@@ -219,7 +222,7 @@ pub(crate) fn log_list(
         }
     }
     if unreadable > 0 {
-        eprintln!(
+        err!(
             "heso: warning: {unreadable} line(s) of the log are not receipts and were not listed; run `heso log verify`"
         );
     }
@@ -230,11 +233,11 @@ pub(crate) fn pending() -> Outcome {
     let engine = open_engine(None)?;
     let items = engine.pending().map_err(Failure::usage)?;
     if items.is_empty() {
-        println!("no pending actions");
+        out!("no pending actions");
     }
     for item in items {
         let approvers: Vec<&str> = item.approvers.iter().map(|a| a.name.as_str()).collect();
-        println!(
+        out!(
             "{}  {:?}  {} {}  rule {}  expires {}  approvers: {}",
             item.id,
             item.status,
@@ -259,8 +262,8 @@ pub(crate) fn decide(id: &str, key: &Path, reason: &str, outcome: ApprovalOutcom
     let hash = engine
         .decide(id, &approver, outcome, reason)
         .map_err(Failure::usage)?;
-    println!("{outcome} {id} -> L1 receipt {hash}");
-    println!("signed by approver {} and the operator", approver.did_key());
+    out!("{outcome} {id} -> L1 receipt {hash}");
+    out!("signed by approver {} and the operator", approver.did_key());
     Ok(0)
 }
 
@@ -272,20 +275,18 @@ pub(crate) fn reveal(prefix: &str, field_path: &str, value: &str, export: bool) 
         .map_err(Failure::usage)?;
     match (check.matches, check.disclosure) {
         (true, Some(disclosure)) if export => {
-            println!(
+            out!(
                 "{}",
                 serde_json::to_string_pretty(&disclosure).map_err(Failure::usage)?
             );
             Ok(0)
         }
         (true, _) => {
-            println!(
-                "match: {field_path} held this value (commitment verified with the stored salt)"
-            );
+            out!("match: {field_path} held this value (commitment verified with the stored salt)");
             Ok(0)
         }
         (false, _) => {
-            println!("no match: {field_path} did not hold this value");
+            out!("no match: {field_path} did not hold this value");
             Ok(1)
         }
     }

@@ -51,15 +51,15 @@ pub(crate) fn show() -> Outcome {
     let paths = discover(None).map_err(Failure::usage)?;
     let operator =
         heso_keystore::read_operator_public(&paths.data_dir()).map_err(Failure::usage)?;
-    println!("operator {}", public_key_to_did_key(&operator));
+    out!("operator {}", public_key_to_did_key(&operator));
     let config = load_config(&paths.config()).map_err(Failure::usage)?;
     let mut any = false;
     for (name, key) in config.policy.approvers() {
-        println!("approver {name} {}", public_key_to_did_key(&key));
+        out!("approver {name} {}", public_key_to_did_key(&key));
         any = true;
     }
     if !any {
-        println!("no approvers in heso.toml (create one with `heso keys new-approver NAME`)");
+        out!("no approvers in heso.toml (create one with `heso keys new-approver NAME`)");
     }
     Ok(0)
 }
@@ -81,12 +81,12 @@ pub(crate) fn new_approver(name: &str, out: Option<PathBuf>) -> Outcome {
     let created =
         heso_keystore::create_approver(&path, name, &passphrase).map_err(Failure::usage)?;
     let did = created.key.did_key();
-    println!("approver key written -> {}", shown(&created.key_path));
-    println!("approver {name} {did}");
-    println!("add these lines to heso.toml, then name {name:?} in a rule's approvers:");
-    println!();
-    println!("[approvers.{name}]");
-    println!("key = \"{did}\"");
+    out!("approver key written -> {}", shown(&created.key_path));
+    out!("approver {name} {did}");
+    out!("add these lines to heso.toml, then name {name:?} in a rule's approvers:");
+    out!();
+    out!("[approvers.{name}]");
+    out!("key = \"{did}\"");
     Ok(0)
 }
 
@@ -110,12 +110,12 @@ pub(crate) fn passphrase() -> Outcome {
         return Err(Failure::usage("an empty passphrase is not allowed"));
     }
     let done = heso_keystore::reencrypt_operator(&data_dir, old, &new).map_err(Failure::usage)?;
-    println!(
+    out!(
         "operator key re-encrypted (pubkey {}) under the new passphrase",
         public_key_to_did_key(&done.public_key)
     );
     if done.dev_file_removed {
-        println!("removed the dev passphrase file; set HESO_KEY_PASSPHRASE wherever heso runs");
+        out!("removed the dev passphrase file; set HESO_KEY_PASSPHRASE wherever heso runs");
     }
     Ok(0)
 }

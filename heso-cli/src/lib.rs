@@ -3,13 +3,17 @@
 //! [`run`] is the whole program, callable as a library so the Python wheel's `heso`
 //! command is this same program. Exit codes: 0 success; 1 when what was checked is not
 //! valid (verify, log verify, a reveal that does not match); 2 for usage, input and lookup
-//! errors.
+//! errors, and for output that cannot be written (a full disk); 141 when stdout's reader
+//! went away (`| head -1`), quietly. It never panics on a closed or full stdout.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+// First, so its `out!`, `out_part!` and `err!` macros are in scope in every module below.
+#[macro_use]
+mod output;
+
 mod commands;
 mod keys;
-mod output;
 mod policy_cmd;
 mod verify;
 
@@ -214,12 +218,13 @@ enum KeysCommand {
 }
 
 /// Runs the `heso` program with `args` (the first is the program name) and returns the
-/// exit code. Never panics on any input.
+/// exit code. Never panics on any input, nor on a stdout that is closed or full.
 pub fn run<I, T>(args: I) -> i32
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
+    output::start();
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
@@ -228,13 +233,14 @@ where
             return code;
         }
     };
-    match dispatch(cli.command) {
+    let code = match dispatch(cli.command) {
         Ok(code) => code,
         Err(failure) => {
-            eprintln!("heso: error: {}", failure.message);
+            err!("heso: error: {}", failure.message);
             failure.code
         }
-    }
+    };
+    output::finish(code)
 }
 
 fn dispatch(command: Command) -> Outcome {

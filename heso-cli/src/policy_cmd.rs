@@ -23,15 +23,15 @@ pub(crate) fn check(file: Option<PathBuf>) -> Outcome {
     let config = load_config(&path).map_err(Failure::usage)?;
     let warnings = config.policy.lint();
     for warning in &warnings {
-        println!("warning: {warning}");
+        out!("warning: {warning}");
     }
-    println!(
+    out!(
         "{}: ok ({} rules, {} warnings)",
         shown(&path),
         config.policy.rules().len(),
         warnings.len()
     );
-    println!("policy hash {}", config.policy_hash);
+    out!("policy hash {}", config.policy_hash);
     Ok(0)
 }
 
@@ -67,19 +67,21 @@ pub(crate) fn explain(
         target_host: host,
         fields: &map,
     });
-    println!("decision: {}", evaluation.decision);
-    println!("rule: {} ({})", evaluation.rule_id, evaluation.rule_display);
+    out!("decision: {}", evaluation.decision);
+    out!("rule: {} ({})", evaluation.rule_id, evaluation.rule_display);
     for condition in &evaluation.matched_conditions {
-        println!(
+        out!(
             "  condition: {} {} {}",
-            condition.field, condition.op, condition.value
+            condition.field,
+            condition.op,
+            condition.value
         );
     }
     if evaluation.floor_applied {
-        println!("the delete floor applied: a delete never runs without a person's approval");
+        out!("the delete floor applied: a delete never runs without a person's approval");
     }
     if !evaluation.redact.is_empty() {
-        println!(
+        out!(
             "redacts: {} ({})",
             evaluation.redact.join(", "),
             evaluation.redact_mode.as_str()
@@ -87,18 +89,18 @@ pub(crate) fn explain(
     }
     if evaluation.decision == heso_receipt::Decision::RequireApproval {
         if evaluation.approvers.is_empty() {
-            println!(
+            out!(
                 "approvers: none named (add [approvers.NAME] and name it in the rule or [defaults])"
             );
         }
         for approver in &evaluation.approvers {
-            println!(
+            out!(
                 "approver: {} {}",
                 approver.name,
                 public_key_to_did_key(&approver.key)
             );
         }
-        println!(
+        out!(
             "expires after {} minutes without a decision",
             evaluation.sla_minutes
         );

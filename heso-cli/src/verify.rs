@@ -19,16 +19,31 @@ struct Pins {
     said: String,
 }
 
+/// The project's pins: the operator key `heso.toml` pins (checked against `identity.pub`
+/// and the key file; see `heso_engine::operator_identity`) and its approvers. A project
+/// whose `heso.toml` pins no operator (made by an older heso) gets a warning saying how to
+/// pin it.
 fn project_pins(paths: &ProjectPaths) -> Result<Pins, Failure> {
-    let operator =
-        heso_keystore::read_operator_public(&paths.data_dir()).map_err(Failure::usage)?;
-    let mut keys = vec![operator];
     let config = load_config(&paths.config()).map_err(Failure::usage)?;
+    let operator = project_operator(paths, &config)?;
+    let mut keys = vec![operator];
     keys.extend(config.policy.approvers().map(|(_, key)| key));
     Ok(Pins {
         pins: SignerPins::Only(keys),
         said: "signers pinned to this project's operator and approver keys".into(),
     })
+}
+
+/// The operator key verification pins in this project (never `identity.pub` alone).
+fn project_operator(
+    paths: &ProjectPaths,
+    config: &heso_engine::Config,
+) -> Result<heso_receipt::VerifyingKey, Failure> {
+    let identity = heso_engine::operator_identity(paths, config).map_err(Failure::usage)?;
+    if let Some(notice) = identity.notice() {
+        err!("heso: warning: {notice}");
+    }
+    Ok(identity.key)
 }
 
 fn resolve_pins(signers: &[String], any_signer: bool) -> Result<Pins, Failure> {
@@ -116,21 +131,21 @@ fn verify_one(bytes: &[u8], pins: &Pins, json: bool) -> Outcome {
     let receipt = checked.receipt.as_ref();
     let hash = receipt.map(|r| r.content.action_hash.clone());
     if json {
-        println!("{}", verdict_json(&checked.verdict, receipt));
+        out!("{}", verdict_json(&checked.verdict, receipt));
     } else {
-        println!("action {}", hash.as_deref().unwrap_or("(unreadable)"));
-        println!("{}", checked.verdict);
+        out!("action {}", hash.as_deref().unwrap_or("(unreadable)"));
+        out!("{}", checked.verdict);
         print_signers(&checked.verdict, receipt);
-        println!("(verified offline — {})", pins.said);
+        out!("(verified offline — {})", pins.said);
     }
     Ok(if checked.verdict.is_valid() { 0 } else { 1 })
 }
 
 fn print_signers(verdict: &Verdict, receipt: Option<&Receipt>) {
     if let Some(signers) = verdict.signers() {
-        println!("operator {}", public_key_to_did_key(&signers.operator));
+        out!("operator {}", public_key_to_did_key(&signers.operator));
         if let Some((key, decision)) = &signers.approver {
-            println!("approver {} ({decision})", public_key_to_did_key(key));
+            out!("approver {} ({decision})", public_key_to_did_key(key));
         }
         return;
     }
@@ -143,7 +158,7 @@ fn print_signers(verdict: &Verdict, receipt: Option<&Receipt>) {
         let key = public_key_from_base64(&entry.public_key)
             .map(|k| public_key_to_did_key(&k))
             .unwrap_or_else(|_| entry.public_key.clone());
-        println!("claimed {role} {key} (not verified)");
+        out!("claimed {role} {key} (not verified)");
     }
 }
 
@@ -201,8 +216,10 @@ pub(crate) fn log_verify(json: bool) -> Outcome {
     let paths = discover(None).map_err(Failure::usage)?;
     let pins = project_pins(&paths)?;
     let log = paths.receipts();
+    heso_fs::refuse_symlink(&log)
+        .map_err(|e| Failure::usage(format!("cannot verify {}: {e}", shown(&log))))?;
     if !log.is_file() {
-        println!("no receipts yet at {} (run `heso demo`)", shown(&log));
+        out!("no receipts yet at {} (run `heso demo`)", shown(&log));
         return Ok(0);
     }
     let report = run_log_verification(&log, &pins)?;
@@ -212,33 +229,35 @@ pub(crate) fn log_verify(json: bool) -> Outcome {
 fn print_report(report: &heso_chain::LogReport, name: &str, pins: &Pins, json: bool) -> Outcome {
     let ok = report.all_valid();
     if json {
-        println!(
+        out!(
             "{}",
             serde_json::to_string_pretty(&report.to_json()).map_err(Failure::usage)?
         );
         return Ok(if ok { 0 } else { 1 });
     }
-    println!(
+    out!(
         "{name}: {} receipts in {} sessions",
         report.receipts,
         report.sessions.len()
     );
     for (kind, count) in &report.counts {
-        println!("  {kind}: {count}");
+        out!("  {kind}: {count}");
     }
     for failure in &report.failures {
-        println!("  {failure}");
+        out!("  {failure}");
     }
     if let Some(torn) = &report.torn_tail {
-        println!("  {torn}");
+        out!("  {torn}");
     }
     for session in &report.sessions {
-        println!(
+        out!(
             "session {}: head seq {} action_hash {} (record it elsewhere to detect truncation)",
-            session.session_id, session.last_seq, session.head_hash
+            session.session_id,
+            session.last_seq,
+            session.head_hash
         );
     }
-    println!(
+    out!(
         "{} (verified offline — {})",
         if ok {
             "all receipts valid, chains intact"
