@@ -5,10 +5,9 @@ use std::path::{Path, PathBuf};
 
 use heso_engine::{ActionRequest, Engine, GateStatus, InitReport, Step, discover, init_project};
 use heso_keystore::PassphraseSources;
-use heso_receipt::{ApprovalOutcome, Decision, Receipt, Verb, verify_receipt};
+use heso_receipt::{Decision, Receipt, Verb, verify_receipt};
 use serde_json::{Map, Value, json};
 
-use crate::keys::approver_passphrase;
 use crate::output::{parse_cli_value, short, shown};
 use crate::{Failure, Outcome};
 
@@ -226,44 +225,6 @@ pub(crate) fn log_list(
             "heso: warning: {unreadable} line(s) of the log are not receipts and were not listed; run `heso log verify`"
         );
     }
-    Ok(0)
-}
-
-pub(crate) fn pending() -> Outcome {
-    let engine = open_engine(None)?;
-    let items = engine.pending().map_err(Failure::usage)?;
-    if items.is_empty() {
-        out!("no pending actions");
-    }
-    for item in items {
-        let approvers: Vec<&str> = item.approvers.iter().map(|a| a.name.as_str()).collect();
-        out!(
-            "{}  {:?}  {} {}  rule {}  expires {}  approvers: {}",
-            item.id,
-            item.status,
-            item.action.verb.as_str(),
-            item.action.tool_name,
-            item.policy.rule_id,
-            item.expires_at,
-            if approvers.is_empty() {
-                "none named".to_owned()
-            } else {
-                approvers.join(", ")
-            }
-        );
-    }
-    Ok(0)
-}
-
-pub(crate) fn decide(id: &str, key: &Path, reason: &str, outcome: ApprovalOutcome) -> Outcome {
-    let engine = open_engine(None)?;
-    let passphrase = approver_passphrase()?;
-    let approver = heso_keystore::load_approver(key, &passphrase).map_err(Failure::usage)?;
-    let hash = engine
-        .decide(id, &approver, outcome, reason)
-        .map_err(Failure::usage)?;
-    out!("{outcome} {id} -> L1 receipt {hash}");
-    out!("signed by approver {} and the operator", approver.did_key());
     Ok(0)
 }
 

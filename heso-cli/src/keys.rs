@@ -64,7 +64,20 @@ pub(crate) fn show() -> Outcome {
     Ok(0)
 }
 
-pub(crate) fn new_approver(name: &str, out: Option<PathBuf>) -> Outcome {
+pub(crate) fn new_approver(name: &str, out: Option<PathBuf>, make_default: bool) -> Outcome {
+    // Inside a project the approver is added to its heso.toml; outside one (an approver
+    // making their key on their own machine) the lines to add are printed.
+    let paths = discover(None).ok();
+    if let Some(paths) = &paths {
+        let config = load_config(&paths.config()).map_err(Failure::usage)?;
+        let taken = config.policy.approvers().any(|(n, _)| n == name)
+            || config.policy.retired_approvers().any(|(n, _)| n == name);
+        if taken {
+            return Err(Failure::usage(format!(
+                "heso.toml already has [approvers.{name}]; choose another name"
+            )));
+        }
+    }
     let path = match out {
         Some(path) => path,
         None => heso_keystore::default_approver_path(name).ok_or_else(|| {
@@ -77,16 +90,62 @@ pub(crate) fn new_approver(name: &str, out: Option<PathBuf>) -> Outcome {
             shown(&path)
         )));
     }
+    let make_default = paths.is_some() && (make_default || ask_default(name)?);
     let passphrase = secret_from(ENV_APPROVER_PASSPHRASE, "new approver passphrase: ", true)?;
     let created =
         heso_keystore::create_approver(&path, name, &passphrase).map_err(Failure::usage)?;
     let did = created.key.did_key();
     out!("approver key written -> {}", shown(&created.key_path));
     out!("approver {name} {did}");
-    out!("add these lines to heso.toml, then name {name:?} in a rule's approvers:");
-    out!();
-    out!("[approvers.{name}]");
-    out!("key = \"{did}\"");
+    let Some(paths) = paths else {
+        out!("not inside a project: give the project's operator these lines for its heso.toml:");
+        out!();
+        out!("[approvers.{name}]");
+        out!("key = \"{did}\"");
+        return Ok(0);
+    };
+    heso_engine::add_approver(&paths.config(), name, &did, make_default).map_err(|e| {
+        Failure::usage(format!(
+            "{e}\nthe key was written; add to heso.toml by hand:\n[approvers.{name}]\nkey = \"{did}\""
+        ))
+    })?;
+    out!("added [approvers.{name}] to {}", shown(&paths.config()));
+    if make_default {
+        out!(
+            "{name} is a default approver: they may decide every action whose rule names no approvers"
+        );
+    } else {
+        out!(
+            "name {name:?} in a rule's approvers (or [defaults] approvers) to let them decide its actions"
+        );
+    }
+    Ok(0)
+}
+
+/// On a terminal, asks whether to make the new approver a default one; elsewhere, no.
+fn ask_default(name: &str) -> Result<bool, Failure> {
+    if !std::io::stdin().is_terminal() {
+        return Ok(false);
+    }
+    out_part!("make {name} a default approver (decides actions whose rule names none)? [y/N] ");
+    std::io::Write::flush(&mut std::io::stdout())
+        .map_err(|e| Failure::usage(format!("cannot write the question: {e}")))?;
+    let mut answer = String::new();
+    std::io::BufRead::read_line(&mut std::io::stdin().lock(), &mut answer)
+        .map_err(|e| Failure::usage(format!("cannot read the answer: {e}")))?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes" | "YES"))
+}
+
+pub(crate) fn retire_approver(name: &str) -> Outcome {
+    let paths = discover(None).map_err(Failure::usage)?;
+    let at = heso_engine::now_rfc3339();
+    heso_engine::retire_approver(&paths.config(), name, &at).map_err(Failure::usage)?;
+    out!(
+        "approver {name} retired at {at}: they decide nothing from now on, parked actions included"
+    );
+    out!(
+        "receipts they signed before then stay valid (verification names them a retired approver)"
+    );
     Ok(0)
 }
 

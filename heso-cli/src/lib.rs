@@ -12,6 +12,7 @@
 #[macro_use]
 mod output;
 
+mod approve;
 mod commands;
 mod keys;
 mod policy_cmd;
@@ -86,8 +87,12 @@ enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
-    /// List actions waiting for a person's approval.
-    Pending,
+    /// List parked actions with everything an approver needs to decide them.
+    Pending {
+        /// Print one JSON document.
+        #[arg(long)]
+        json: bool,
+    },
     /// Approve a pending action with an approver key (appends an L1 receipt).
     Approve(DecideArgs),
     /// Reject a pending action with an approver key (appends an L1 receipt).
@@ -131,12 +136,16 @@ struct VerifyArgs {
 struct DecideArgs {
     /// The pending action's id (see `heso pending`).
     id: String,
-    /// The approver's key file.
+    /// The approver's key file (default: the key `heso keys new-approver` wrote for an
+    /// approver of this action, when exactly one exists).
     #[arg(long, value_name = "PATH")]
-    key: PathBuf,
+    key: Option<PathBuf>,
     /// Why, in your words (recorded in the signed receipt).
     #[arg(long, default_value = "")]
     reason: String,
+    /// Decide without asking for confirmation (needed when not on a terminal).
+    #[arg(long)]
+    yes: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -211,6 +220,15 @@ enum KeysCommand {
         /// Where to write the key (default ~/.config/heso/approvers/NAME.key).
         #[arg(long, value_name = "PATH")]
         out: Option<PathBuf>,
+        /// Make them a default approver (`[defaults] approvers`) without asking.
+        #[arg(long)]
+        default: bool,
+    },
+    /// Retire an approver: they decide nothing from now on (parked actions included);
+    /// what they signed before stays valid.
+    RetireApprover {
+        /// The approver's name in heso.toml.
+        name: String,
     },
     /// Re-encrypt the operator key under HESO_KEY_PASSPHRASE (or a prompted one) and
     /// delete the dev passphrase file.
@@ -280,25 +298,30 @@ fn dispatch(command: Command) -> Outcome {
             args.host.as_deref(),
             &args.fields,
         ),
-        Command::Pending => commands::pending(),
-        Command::Approve(args) => commands::decide(
+        Command::Pending { json } => approve::pending(json),
+        Command::Approve(args) => approve::decide(
             &args.id,
-            &args.key,
+            args.key.as_deref(),
             &args.reason,
+            args.yes,
             heso_receipt::ApprovalOutcome::Approved,
         ),
-        Command::Reject(args) => commands::decide(
+        Command::Reject(args) => approve::decide(
             &args.id,
-            &args.key,
+            args.key.as_deref(),
             &args.reason,
+            args.yes,
             heso_receipt::ApprovalOutcome::Rejected,
         ),
         Command::Keys {
             command: KeysCommand::Show,
         } => keys::show(),
         Command::Keys {
-            command: KeysCommand::NewApprover { name, out },
-        } => keys::new_approver(&name, out),
+            command: KeysCommand::NewApprover { name, out, default },
+        } => keys::new_approver(&name, out, default),
+        Command::Keys {
+            command: KeysCommand::RetireApprover { name },
+        } => keys::retire_approver(&name),
         Command::Keys {
             command: KeysCommand::Passphrase,
         } => keys::passphrase(),

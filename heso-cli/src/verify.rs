@@ -26,11 +26,17 @@ struct Pins {
 fn project_pins(paths: &ProjectPaths) -> Result<Pins, Failure> {
     let config = load_config(&paths.config()).map_err(Failure::usage)?;
     let operator = project_operator(paths, &config)?;
-    let mut keys = vec![operator];
-    keys.extend(config.policy.approvers().map(|(_, key)| key));
+    let retired = heso_engine::retired_approvers_text(&config.policy);
+    let said = if retired.is_empty() {
+        "signers pinned to this project's operator and approver keys".to_owned()
+    } else {
+        format!(
+            "signers pinned to this project's operator and approver keys; retired approvers only for decisions before they retired: {retired}"
+        )
+    };
     Ok(Pins {
-        pins: SignerPins::Only(keys),
-        said: "signers pinned to this project's operator and approver keys".into(),
+        pins: heso_engine::project_pins(&config.policy, operator),
+        said,
     })
 }
 

@@ -580,10 +580,6 @@ fn bad_input_gets_a_clear_error_and_changes_nothing() {
             vec!["keys", "new-approver", "bob", "--out", "bob.key"],
             "HESO_APPROVER_PASSPHRASE",
         ),
-        (
-            vec!["approve", "abcd", "--key", "bob.key"],
-            "HESO_APPROVER_PASSPHRASE",
-        ),
     ] {
         let run = sb.heso_bytes(&args, &[(var, latin1)]);
         assert_eq!(run.code, 2, "{args:?} {var}: {}", run.all());
@@ -612,10 +608,20 @@ fn bad_input_gets_a_clear_error_and_changes_nothing() {
         "a bad passphrase changed a file"
     );
 
-    // A garbage key file, given to approve: a clear error naming it.
+    // A garbage key file, given to approve a real pending action: a clear error naming it.
     std::fs::write(sb.path("garbage.key"), b"\x00\x01 not a key").unwrap();
+    let engine = heso_engine::Engine::open(Some(&sb.path("."))).unwrap();
+    let parked = engine
+        .gate(&heso_engine::ActionRequest::new(
+            heso_receipt::Verb::Delete,
+            "drop_table",
+            serde_json::Map::new(),
+        ))
+        .unwrap();
+    drop(engine);
+    let id = parked.pending.unwrap().id;
     let run = sb.heso_env(
-        &["approve", "abcd", "--key", "garbage.key"],
+        &["approve", &id, "--key", "garbage.key", "--yes"],
         &[("HESO_APPROVER_PASSPHRASE", "p")],
     );
     assert_eq!(run.code, 2, "{}", run.all());
@@ -779,15 +785,16 @@ fn every_other_command_refuses_bad_input_and_changes_nothing() {
             "--signer",
         ),
         (vec!["verify", "a-folder.json"], 2, "a-folder.json"),
+        // The action is looked up (in the signed log) before any key is read.
         (
             vec!["reject", "abcd", "--key", "missing.key"],
             2,
-            "missing.key",
+            "no pending action with id \"abcd\"",
         ),
         (
             vec!["reject", "abcd", "--key", "garbage.key"],
             2,
-            "garbage.key",
+            "no pending action with id \"abcd\"",
         ),
         (
             vec!["approve", "../../etc/passwd", "--key", "garbage.key"],

@@ -1,104 +1,162 @@
 //! Approvals (L1): parking an action, a person's decision, resuming it exactly once, expiry.
 //!
-//! A parked action is `pending/ID.json`: the action with redacted fields already replaced
-//! (never a secret in the clear), the deciding rule, the approvers allowed to decide (with
-//! their keys, fixed when the action was parked) and the expiry. Every change to an item
-//! happens under `pending/ID.lock` (an OS file lock, so it holds across processes).
+//! The signed log is the only authority. A parked action's state is read from the log
+//! every time (see `ledger`): its parked L0 receipt, the L1 receipt that decided it, the
+//! claim receipt of its one run, and its deadline; who may decide comes from the current
+//! `heso.toml`. `pending/ID.json` is a hint: which receipt parked the call, and the call's
+//! arguments sealed under a key derived from the operator seed (so another process can
+//! resume it). No edit of it can approve an action, change what runs or widen who may
+//! approve. Decisions and claims are checked and appended under the log's lock, so two
+//! processes never both decide, or both run, one action.
 
-use std::fs::{File, OpenOptions};
 use std::path::PathBuf;
+use std::time::{Duration as StdDuration, Instant};
 
 use heso_keystore::UnlockedKey;
-use heso_policy::Evaluation;
+use heso_policy::{ApprovalTerms, Evaluation, FLOOR_SUFFIX, ResolvedApprover};
 use heso_receipt::{
-    Action, ApprovalOutcome, Decision, Draft, PolicyRecord, Redaction, public_key_from_str,
-    public_key_to_did_key, sign_approved_receipt,
+    Action, ApprovalOutcome, Decision, Draft, PolicyRecord, Receipt, SignerPins, Verdict,
+    public_key_to_did_key, sign_approved_receipt, sign_receipt, verify_receipt,
 };
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use time::Duration;
 
 use crate::clock::{format_rfc3339, now, now_rfc3339, parse_rfc3339};
 use crate::engine::Engine;
+use crate::ledger::{CLAIM_MARK, EXPIRY_MARK, Ledger, LedgerError, LoggedReceipt, read_ledger};
+use crate::sealed_call::{SealError, SealedCall};
 use heso_fs::{Existing, SECRET_FILE_MODE, create_private_dir, write_atomic};
+
+/// The command that creates an approver and makes them the default one.
+pub const NEW_APPROVER_HINT: &str = "heso keys new-approver NAME --default";
 
 /// What a suspended caller gets back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingTicket {
     /// The pending item's id (`heso approve ID`).
     pub id: String,
-    /// Names of the people who may decide.
+    /// Names of the people who may decide (current approvers only).
     pub approvers: Vec<String>,
     /// When it expires, RFC 3339 UTC.
     pub expires_at: String,
 }
 
-/// Where a pending item stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PendingStatus {
-    /// Waiting for a person.
-    Pending,
-    /// Approved; may be resumed once.
-    Approved,
-    /// Rejected; never runs.
-    Rejected,
-    /// Nobody decided in time; never runs.
-    Expired,
-}
-
-/// An approver recorded when the action was parked.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RecordedApprover {
-    /// The name in `heso.toml`.
-    pub name: String,
-    /// Their key, did:key.
-    pub key: String,
-}
-
-/// A person's decision as recorded on the pending item.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RecordedDecision {
-    /// The approver's did:key.
-    pub by: String,
-    /// When.
-    pub decided_at: String,
-    /// Why.
-    pub reason: String,
-    /// The L1 (or expiry) receipt's action_hash.
-    pub receipt: String,
-}
-
-/// `pending/ID.json`.
+/// `pending/ID.json`: a hint naming the parked receipt, with the call's arguments sealed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PendingItem {
+    /// The id: the first 16 hex digits of the parked receipt's action_hash.
+    pub id: String,
+    /// The parked L0 receipt's action_hash.
+    pub parked_receipt: String,
+    /// The tool, as gated (shown before the log is read; the log is what counts).
+    pub tool_name: String,
+    /// The call's arguments as gated, sealed.
+    pub sealed_call: SealedCall,
+    /// Set once this item's run was claimed (the claim receipt in the log is what counts;
+    /// this only makes a lost claim receipt fail safe).
+    #[serde(default)]
+    pub claimed: bool,
+}
+
+/// Where a parked action stands, as the signed log and the current `heso.toml` say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApprovalState {
+    /// Waiting for a person.
+    Pending,
+    /// Approved by a current approver; may run once.
+    Approved {
+        /// The L1 receipt's action_hash.
+        receipt: String,
+        /// The approver's name.
+        approver: String,
+    },
+    /// Rejected (or escalated); never runs.
+    Rejected {
+        /// The L1 receipt's action_hash.
+        receipt: String,
+        /// The approver's name (or did:key when not a current approver).
+        approver: String,
+        /// Their reason.
+        reason: String,
+    },
+    /// Nobody decided in time; never runs.
+    Expired,
+    /// Approved and its one run claimed.
+    Resumed {
+        /// The L1 receipt's action_hash.
+        receipt: String,
+        /// The claim receipt's action_hash, when the log holds it.
+        claim: Option<String>,
+    },
+    /// The log holds a decision, but not one that counts now: a bad signature, or a signer
+    /// who is not (or no longer) an approver of this action. It never runs; gate it again.
+    Unauthorized {
+        /// The L1 receipt's action_hash.
+        receipt: String,
+        /// Why it does not count.
+        why: String,
+    },
+}
+
+impl ApprovalState {
+    /// One word: pending, approved, rejected, expired, resumed or unauthorized.
+    pub fn word(&self) -> &'static str {
+        match self {
+            ApprovalState::Pending => "pending",
+            ApprovalState::Approved { .. } => "approved",
+            ApprovalState::Rejected { .. } => "rejected",
+            ApprovalState::Expired => "expired",
+            ApprovalState::Resumed { .. } => "resumed",
+            ApprovalState::Unauthorized { .. } => "unauthorized",
+        }
+    }
+}
+
+/// A parked action as a person deciding it sees it: everything from the signed log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingAction {
     /// The id.
     pub id: String,
-    /// Where it stands.
-    pub status: PendingStatus,
-    /// When it was parked (the action's captured_at).
-    pub created_at: String,
-    /// When it expires.
+    /// The parked L0 receipt (verified, operator pinned).
+    pub parked: Receipt,
+    /// The current approvers who may decide it.
+    pub approvers: Vec<ResolvedApprover>,
+    /// Every name the deciding rule (or `[defaults]`) gives, keyed or not.
+    pub named_approvers: Vec<String>,
+    /// When it expires, RFC 3339 UTC.
     pub expires_at: String,
-    /// The rule's SLA.
-    pub sla_minutes: u64,
-    /// The L0 receipt that recorded the request.
-    pub parked_receipt: String,
-    /// The action, redacted fields already replaced.
-    pub action: Action,
-    /// The redaction block of the parked receipt.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub redaction: Option<Redaction>,
+    /// Where it stands.
+    pub state: ApprovalState,
+}
+
+impl PendingAction {
+    /// The action as recorded (redacted fields as their markers).
+    pub fn action(&self) -> &Action {
+        &self.parked.content.action
+    }
+
     /// The policy record of the parked receipt.
-    pub policy: PolicyRecord,
-    /// Who may decide.
-    pub approvers: Vec<RecordedApprover>,
-    /// The decision, once made.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub decision: Option<RecordedDecision>,
-    /// True once `resume` has run the action.
-    #[serde(default)]
-    pub resumed: bool,
+    pub fn policy(&self) -> &PolicyRecord {
+        &self.parked.content.policy
+    }
+}
+
+/// An approved run, claimed: the arguments it must run with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimedRun {
+    /// The tool, as recorded.
+    pub tool_name: String,
+    /// The call's arguments exactly as gated (before redaction).
+    pub fields: Map<String, Value>,
+    /// True when the caller said the fields are the call's arguments exactly, so the
+    /// call can be rebuilt from them in another process.
+    pub exact: bool,
+    /// The L1 receipt that approved it.
+    pub approval_receipt: String,
+    /// The claim receipt appended before the run.
+    pub claim_receipt: String,
 }
 
 /// Why an approval step failed.
@@ -108,7 +166,7 @@ pub enum ApprovalError {
     /// No pending item with this id.
     #[error("no pending action with id {0:?}; `heso pending` lists them")]
     UnknownId(String),
-    /// Already approved, rejected or expired.
+    /// Already approved or rejected.
     #[error("pending action {id} was already {status}")]
     AlreadyDecided {
         /// The id.
@@ -124,8 +182,8 @@ pub enum ApprovalError {
         /// When.
         expires_at: String,
     },
-    /// The key given is not among the approvers recorded for this action.
-    #[error("key {key} is not among the approvers of pending action {id} ({allowed})")]
+    /// The key given is not among the current approvers of this action.
+    #[error("key {key} is not an approver of pending action {id} ({allowed})")]
     NotAnApprover {
         /// The id.
         id: String,
@@ -146,9 +204,81 @@ pub enum ApprovalError {
     /// Resume a second time.
     #[error("pending action {0} was already resumed; an approval runs once")]
     AlreadyResumed(String),
+    /// The decision in the log does not count now.
+    #[error(
+        "pending action {id} cannot run: its decision {receipt} does not count ({why}); gate the call again"
+    )]
+    Unauthorized {
+        /// The id.
+        id: String,
+        /// The L1 receipt.
+        receipt: String,
+        /// Why.
+        why: String,
+    },
+    /// The arguments given are not those that were approved.
+    #[error(
+        "pending action {0} was approved for other arguments: the call's arguments changed after it was parked, so it does not run"
+    )]
+    ArgumentsChanged(String),
+    /// The call's arguments were recorded in summary, so only the process that parked it
+    /// can run it.
+    #[error(
+        "pending action {id} ({tool}) can only be resumed by the process that parked it: some of its arguments are not plain data, so they cannot be rebuilt here"
+    )]
+    NotRebuildable {
+        /// The id.
+        id: String,
+        /// The tool.
+        tool: String,
+    },
+    /// An identical action parked earlier must be decided first.
+    #[error(
+        "pending action {id} is identical to {count} earlier undecided one(s) parked in the same second; decide those first (`heso pending`)"
+    )]
+    EarlierIdentical {
+        /// The id.
+        id: String,
+        /// How many.
+        count: usize,
+    },
+    /// The log does not hold a valid parked receipt for this item.
+    #[error("pending action {id} has no valid parked receipt in the audit log: {why}")]
+    NoParkedReceipt {
+        /// The id.
+        id: String,
+        /// Why.
+        why: String,
+    },
+    /// The sealed arguments do not open.
+    #[error("pending action {id}: {source}")]
+    Sealed {
+        /// The id.
+        id: String,
+        /// What failed.
+        #[source]
+        source: SealError,
+    },
+    /// `heso.toml` is broken.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
     /// Reading or writing the item, or the log, failed.
-    #[error("{0}")]
-    Io(String),
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Appending to the log failed.
+    #[error("cannot append the {what} receipt: {reason}")]
+    Append {
+        /// Which receipt.
+        what: &'static str,
+        /// The log's error.
+        reason: String,
+    },
     /// The item file does not parse.
     #[error("pending item {path} is damaged: {reason}")]
     Damaged {
@@ -159,57 +289,60 @@ pub enum ApprovalError {
     },
 }
 
-fn io_error(what: &str, e: impl std::fmt::Display) -> ApprovalError {
-    ApprovalError::Io(format!("{what}: {e}"))
+fn io_error(what: String) -> impl FnOnce(std::io::Error) -> ApprovalError {
+    move |source| ApprovalError::Io { what, source }
 }
 
-/// Parks an action after its L0 receipt is in the log. The id is the first 16 hex digits
+/// Parks an action after its L0 receipt is in the log: writes `pending/ID.json` with the
+/// call's arguments (`fields`, before redaction) sealed. The id is the first 16 hex digits
 /// of that receipt's action_hash.
 pub(crate) fn park(
     engine: &Engine,
     draft: &Draft,
     action_hash: &str,
     evaluation: &Evaluation,
+    fields: &Map<String, Value>,
+    exact: bool,
 ) -> Result<PendingTicket, ApprovalError> {
     let dir = engine.paths.pending_dir();
-    create_private_dir(&dir).map_err(|e| io_error("cannot create pending/", e))?;
+    create_private_dir(&dir).map_err(io_error(format!("cannot create {}", dir.display())))?;
     let id = action_hash.get(..16).unwrap_or(action_hash).to_owned();
-    let created = parse_rfc3339(&draft.captured_at).unwrap_or_else(now);
-    let minutes = i64::try_from(evaluation.sla_minutes).unwrap_or(i64::MAX / 120);
-    let expires_at = format_rfc3339(created.saturating_add(Duration::minutes(minutes)));
-    let approvers: Vec<RecordedApprover> = evaluation
-        .approvers
-        .iter()
-        .map(|a| RecordedApprover {
-            name: a.name.clone(),
-            key: public_key_to_did_key(&a.key),
-        })
-        .collect();
+    let sealed_call = engine
+        .sealer
+        .seal(action_hash, fields, exact)
+        .map_err(|source| ApprovalError::Sealed {
+            id: id.clone(),
+            source,
+        })?;
     let item = PendingItem {
         id: id.clone(),
-        status: PendingStatus::Pending,
-        created_at: draft.captured_at.clone(),
-        expires_at: expires_at.clone(),
-        sla_minutes: evaluation.sla_minutes,
         parked_receipt: action_hash.to_owned(),
-        action: draft.action.clone(),
-        redaction: draft.redaction.clone(),
-        policy: draft.policy.clone(),
-        approvers: approvers.clone(),
-        decision: None,
-        resumed: false,
+        tool_name: draft.action.tool_name.clone(),
+        sealed_call,
+        claimed: false,
     };
     let _lock = lock_item(engine, &id)?;
     save(engine, &item)?;
     Ok(PendingTicket {
         id,
-        approvers: approvers.into_iter().map(|a| a.name).collect(),
-        expires_at,
+        approvers: evaluation
+            .approvers
+            .iter()
+            .map(|a| a.name.clone())
+            .collect(),
+        expires_at: expiry_of(&draft.captured_at, evaluation.sla_minutes),
     })
 }
 
+/// `captured_at` plus `minutes`, RFC 3339 UTC; an unreadable time expires at once.
+fn expiry_of(captured_at: &str, minutes: u64) -> String {
+    let minutes = i64::try_from(minutes).unwrap_or(i64::MAX / 120);
+    let created = parse_rfc3339(captured_at).unwrap_or_else(now);
+    format_rfc3339(created.saturating_add(Duration::minutes(minutes)))
+}
+
 /// Holds `pending/ID.lock` until dropped.
-struct ItemLock(File);
+struct ItemLock(std::fs::File);
 
 impl Drop for ItemLock {
     fn drop(&mut self) {
@@ -219,14 +352,14 @@ impl Drop for ItemLock {
 
 fn lock_item(engine: &Engine, id: &str) -> Result<ItemLock, ApprovalError> {
     let path = engine.paths.pending_dir().join(format!("{id}.lock"));
-    let file = OpenOptions::new()
+    let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .open(&path)
-        .map_err(|e| io_error(&format!("cannot open {}", path.display()), e))?;
+        .map_err(io_error(format!("cannot open {}", path.display())))?;
     file.lock()
-        .map_err(|e| io_error(&format!("cannot lock {}", path.display()), e))?;
+        .map_err(io_error(format!("cannot lock {}", path.display())))?;
     Ok(ItemLock(file))
 }
 
@@ -249,113 +382,323 @@ fn valid_id(id: &str) -> bool {
 }
 
 fn load(engine: &Engine, id: &str) -> Result<PendingItem, ApprovalError> {
-    if !valid_id(id) {
-        return Err(unknown_id(id));
-    }
     let path = item_path(engine, id);
     let bytes = match std::fs::read(&path) {
         Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(unknown_id(id));
-        }
-        Err(e) => return Err(io_error(&format!("cannot read {}", path.display()), e)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(unknown_id(id)),
+        Err(e) => return Err(io_error(format!("cannot read {}", path.display()))(e)),
     };
-    serde_json::from_slice(&bytes).map_err(|e| ApprovalError::Damaged {
+    let damaged = |reason: String| ApprovalError::Damaged {
         path: path.display().to_string(),
-        reason: e.to_string(),
-    })
+        reason,
+    };
+    let item: PendingItem = serde_json::from_slice(&bytes).map_err(|e| damaged(e.to_string()))?;
+    // The file name is the id; the id is the parked receipt's prefix. Anything else was
+    // edited, and pointing an item at another receipt must not work.
+    if item.id != id || !item.parked_receipt.starts_with(id) || item.parked_receipt.len() != 64 {
+        return Err(damaged(format!(
+            "it names receipt {:?}, which is not the receipt of id {id}",
+            item.parked_receipt.chars().take(80).collect::<String>()
+        )));
+    }
+    Ok(item)
 }
 
 fn save(engine: &Engine, item: &PendingItem) -> Result<(), ApprovalError> {
     let path = item_path(engine, &item.id);
-    let text = serde_json::to_vec_pretty(item).map_err(|e| io_error("cannot encode", e))?;
+    let text = serde_json::to_vec_pretty(item).map_err(|e| ApprovalError::Damaged {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
     write_atomic(&path, &text, SECRET_FILE_MODE, Existing::Replace)
-        .map_err(|e| io_error(&format!("cannot write {}", path.display()), e))
+        .map_err(io_error(format!("cannot write {}", path.display())))
 }
 
-fn status_word(status: PendingStatus) -> &'static str {
-    match status {
-        PendingStatus::Pending => "pending",
-        PendingStatus::Approved => "approved",
-        PendingStatus::Rejected => "rejected",
-        PendingStatus::Expired => "expired",
-    }
+/// True when the delete floor decided the parked receipt.
+fn floor_applied(policy: &PolicyRecord) -> bool {
+    policy.rule_display.ends_with(FLOOR_SUFFIX)
+        && policy
+            .matched_conditions
+            .iter()
+            .any(|c| c.field == "verb" && c.op == "eq" && c.value == "delete")
+}
+
+/// An approver's display name: their name among `approvers`, else their did:key.
+fn approver_name(approvers: &[ResolvedApprover], key: &heso_receipt::VerifyingKey) -> String {
+    approvers
+        .iter()
+        .find(|a| a.key == *key)
+        .map(|a| a.name.clone())
+        .unwrap_or_else(|| public_key_to_did_key(key))
+}
+
+/// What the log and the current policy say about one item (the item's lock held).
+struct Resolved {
+    item: PendingItem,
+    ledger: Ledger,
+    terms: ApprovalTerms,
+    expires_at: String,
+    state: ApprovalState,
 }
 
 impl Engine {
-    /// Every pending item, oldest first, with expiries noticed (and recorded) on the way.
-    pub fn pending(&self) -> Result<Vec<PendingItem>, ApprovalError> {
+    fn ledger_error(&self, id: &str, e: LedgerError) -> ApprovalError {
+        match e {
+            LedgerError::Read { path, source } => ApprovalError::Io {
+                what: format!("cannot read {path}"),
+                source,
+            },
+            LedgerError::ParkedMissing(hash) => ApprovalError::NoParkedReceipt {
+                id: id.to_owned(),
+                why: format!("receipt {hash} is not in the log"),
+            },
+        }
+    }
+
+    /// Reads the item's state from the log, checking the parked receipt's signature and
+    /// the decision's signers against the current `heso.toml`.
+    fn resolve(&self, item: PendingItem) -> Result<Resolved, ApprovalError> {
+        let id = item.id.clone();
+        let ledger = read_ledger(&self.paths.receipts(), &id, &item.parked_receipt)
+            .map_err(|e| self.ledger_error(&id, e))?;
+        let operator = SignerPins::Only(vec![self.operator.public_key()]);
+        let parked = &ledger.parked.receipt;
+        let parked_ok = matches!(
+            verify_receipt(&ledger.parked.line, &operator).verdict,
+            Verdict::Valid(ref s) if s.approver.is_none()
+        );
+        if !parked_ok || parked.content.policy.decision_path != Decision::RequireApproval {
+            return Err(ApprovalError::NoParkedReceipt {
+                id,
+                why: "the receipt is not a valid request for approval signed by this project's operator".into(),
+            });
+        }
+        let loaded = self.config()?;
+        let terms = loaded.config.policy.approval_terms(
+            &parked.content.policy.rule_id,
+            floor_applied(&parked.content.policy),
+        );
+        let expires_at = expiry_of(&parked.content.captured_at, terms.sla_minutes);
+        let state = match &ledger.decision {
+            Some(decision) => self.judge_decision(&item, &ledger, decision, &terms),
+            None => {
+                let expired = parse_rfc3339(&expires_at).is_none_or(|at| now() >= at);
+                if expired {
+                    ApprovalState::Expired
+                } else {
+                    ApprovalState::Pending
+                }
+            }
+        };
+        Ok(Resolved {
+            item,
+            ledger,
+            terms,
+            expires_at,
+            state,
+        })
+    }
+
+    /// The state a decision in the log gives, judged by the current approvers.
+    fn judge_decision(
+        &self,
+        item: &PendingItem,
+        ledger: &Ledger,
+        decision: &LoggedReceipt,
+        terms: &ApprovalTerms,
+    ) -> ApprovalState {
+        let receipt = decision.receipt.content.action_hash.clone();
+        let mut keys = vec![self.operator.public_key()];
+        keys.extend(terms.approvers.iter().map(|a| a.key));
+        let checked = verify_receipt(&decision.line, &SignerPins::Only(keys));
+        let (approver_key, outcome) = match &checked.verdict {
+            Verdict::Valid(signers) if signers.operator == self.operator.public_key() => {
+                match signers.approver {
+                    Some(pair) => pair,
+                    None => {
+                        return ApprovalState::Unauthorized {
+                            receipt,
+                            why: "it carries no approver signature".into(),
+                        };
+                    }
+                }
+            }
+            Verdict::UntrustedSigner(_) => {
+                return ApprovalState::Unauthorized {
+                    receipt,
+                    why: "it is signed by a key that is not a current approver of this action in heso.toml".into(),
+                };
+            }
+            other => {
+                return ApprovalState::Unauthorized {
+                    receipt,
+                    why: format!("{other}"),
+                };
+            }
+        };
+        let approver = approver_name(&terms.approvers, &approver_key);
+        match outcome {
+            ApprovalOutcome::Approved => {
+                let claim = ledger
+                    .claims
+                    .iter()
+                    .find(|c| {
+                        verify_receipt(&c.line, &SignerPins::Only(vec![self.operator.public_key()]))
+                            .verdict
+                            .is_valid()
+                    })
+                    .map(|c| c.receipt.content.action_hash.clone());
+                if claim.is_some() || item.claimed {
+                    ApprovalState::Resumed { receipt, claim }
+                } else {
+                    ApprovalState::Approved { receipt, approver }
+                }
+            }
+            ApprovalOutcome::Rejected | ApprovalOutcome::Escalated => ApprovalState::Rejected {
+                receipt,
+                approver,
+                reason: decision
+                    .receipt
+                    .content
+                    .approver_decision
+                    .as_ref()
+                    .map(|d| d.reason.clone())
+                    .unwrap_or_default(),
+            },
+        }
+    }
+
+    /// Locks and resolves one item, recording its expiry if it has just expired.
+    fn open_item(&self, id: &str) -> Result<(ItemLock, Resolved), ApprovalError> {
+        if !valid_id(id) || !item_path(self, id).is_file() {
+            return Err(unknown_id(id));
+        }
+        let lock = lock_item(self, id)?;
+        let item = load(self, id)?;
+        let resolved = self.resolve(item)?;
+        if resolved.state == ApprovalState::Expired && !resolved.ledger.expiry_recorded {
+            self.record_expiry(&resolved)?;
+        }
+        Ok((lock, resolved))
+    }
+
+    /// Records an expiry as a `block` receipt (once: the log says whether it was).
+    fn record_expiry(&self, resolved: &Resolved) -> Result<(), ApprovalError> {
+        let parked = &resolved.ledger.parked.receipt.content;
+        let draft = Draft {
+            captured_at: now_rfc3339(),
+            action: parked.action.clone(),
+            policy: PolicyRecord {
+                rule_id: parked.policy.rule_id.clone(),
+                rule_display: format!(
+                    "{}{EXPIRY_MARK}{} within {} minutes)",
+                    parked.policy.rule_display, resolved.item.id, resolved.terms.sla_minutes
+                ),
+                matched_conditions: parked.policy.matched_conditions.clone(),
+                decision_path: Decision::Block,
+            },
+            redaction: parked.redaction.clone(),
+            chain: None,
+        };
+        self.append_l0(draft)
+            .map(|_| ())
+            .map_err(|e| ApprovalError::Append {
+                what: "expiry",
+                reason: e.to_string(),
+            })
+    }
+
+    fn view(&self, resolved: Resolved) -> PendingAction {
+        PendingAction {
+            id: resolved.item.id,
+            parked: resolved.ledger.parked.receipt,
+            approvers: resolved.terms.approvers,
+            named_approvers: resolved.terms.named,
+            expires_at: resolved.expires_at,
+            state: resolved.state,
+        }
+    }
+
+    /// Every parked action with a pending item, oldest first, as the log says it stands
+    /// (expiries noticed and recorded on the way). Items whose receipt is not in the log
+    /// are reported as errors in the second list, never hidden.
+    pub fn pending(&self) -> Result<(Vec<PendingAction>, Vec<ApprovalError>), ApprovalError> {
         let dir = self.paths.pending_dir();
         let entries = match std::fs::read_dir(&dir) {
             Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(io_error(&format!("cannot read {}", dir.display()), e)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok((Vec::new(), Vec::new()));
+            }
+            Err(e) => return Err(io_error(format!("cannot read {}", dir.display()))(e)),
         };
         let mut items = Vec::new();
+        let mut problems = Vec::new();
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             let Some(id) = name.strip_suffix(".json").filter(|id| valid_id(id)) else {
                 continue;
             };
-            let (_lock, item) = self.open_item(id)?;
-            items.push(item);
+            match self.open_item(id) {
+                Ok((_lock, resolved)) => items.push(self.view(resolved)),
+                Err(e) => problems.push(e),
+            }
         }
-        items.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
-        Ok(items)
-    }
-
-    /// Locks and reads one item, recording its expiry if it has just expired. The lock is
-    /// held until the returned guard drops.
-    fn open_item(&self, id: &str) -> Result<(ItemLock, PendingItem), ApprovalError> {
-        if !valid_id(id) || !item_path(self, id).is_file() {
-            return Err(unknown_id(id));
-        }
-        let lock = lock_item(self, id)?;
-        let mut item = load(self, id)?;
-        self.notice_expiry(&mut item)?;
-        Ok((lock, item))
-    }
-
-    /// Records an expiry (a `block` receipt) the first time it is noticed.
-    fn notice_expiry(&self, item: &mut PendingItem) -> Result<(), ApprovalError> {
-        if item.status != PendingStatus::Pending {
-            return Ok(());
-        }
-        let expired = parse_rfc3339(&item.expires_at).is_none_or(|at| now() >= at);
-        if !expired {
-            return Ok(());
-        }
-        let draft = Draft {
-            captured_at: now_rfc3339(),
-            action: item.action.clone(),
-            policy: PolicyRecord {
-                rule_id: item.policy.rule_id.clone(),
-                rule_display: format!(
-                    "{} (expired: no decision within {} minutes)",
-                    item.policy.rule_display, item.sla_minutes
-                ),
-                matched_conditions: item.policy.matched_conditions.clone(),
-                decision_path: Decision::Block,
-            },
-            redaction: item.redaction.clone(),
-            chain: None,
-        };
-        let (placed, _) = self
-            .append_l0(draft)
-            .map_err(|e| io_error("cannot record the expiry", e))?;
-        item.status = PendingStatus::Expired;
-        item.decision = Some(RecordedDecision {
-            by: "expiry".into(),
-            decided_at: now_rfc3339(),
-            reason: format!("no decision within {} minutes", item.sla_minutes),
-            receipt: placed.action_hash,
+        items.sort_by(|a, b| {
+            a.parked
+                .content
+                .captured_at
+                .cmp(&b.parked.content.captured_at)
+                .then(a.id.cmp(&b.id))
         });
-        save(self, item)
+        Ok((items, problems))
     }
 
-    /// A person approves or rejects a parked action: checks they are among the approvers
-    /// recorded when it was parked (and are not the operator), then appends the L1
-    /// receipt signed by them and by the operator. Returns the receipt's action_hash.
+    /// One parked action by id, as the log says it stands.
+    pub fn pending_action(&self, id: &str) -> Result<PendingAction, ApprovalError> {
+        let (_lock, resolved) = self.open_item(id)?;
+        Ok(self.view(resolved))
+    }
+
+    /// Waits until a person decided the action (or it expired), up to `timeout`, without
+    /// busy-looping: the log is re-read only when its length changed, with a growing
+    /// pause between looks (20 ms up to 500 ms).
+    pub fn wait_for_decision(
+        &self,
+        id: &str,
+        timeout: StdDuration,
+    ) -> Result<PendingAction, ApprovalError> {
+        let deadline = Instant::now() + timeout;
+        let mut pause = StdDuration::from_millis(20);
+        let mut last_len = None;
+        loop {
+            let len = std::fs::metadata(self.paths.receipts())
+                .map(|m| m.len())
+                .ok();
+            if len != last_len {
+                let action = self.pending_action(id)?;
+                if action.state != ApprovalState::Pending {
+                    return Ok(action);
+                }
+                last_len = len;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return self.pending_action(id);
+            }
+            std::thread::sleep(pause.min(deadline - now));
+            pause = (pause * 2).min(StdDuration::from_millis(500));
+            // The deadline may pass with nothing appended: look once more then.
+            if Instant::now() >= deadline {
+                last_len = None;
+            }
+        }
+    }
+
+    /// A person approves or rejects a parked action. The action is the one the log holds
+    /// (never the pending file's copy); the key must be a current approver of it in
+    /// `heso.toml`, and not the operator. Under the log's lock, the log must not already
+    /// hold a decision for it; the L1 receipt, signed by the approver and the operator,
+    /// is appended there. Returns the receipt's action_hash.
     pub fn decide(
         &self,
         id: &str,
@@ -363,107 +706,208 @@ impl Engine {
         outcome: ApprovalOutcome,
         reason: &str,
     ) -> Result<String, ApprovalError> {
-        let (_lock, mut item) = self.open_item(id)?;
-        match item.status {
-            PendingStatus::Pending => {}
-            PendingStatus::Expired => {
-                return Err(ApprovalError::Expired {
-                    id: item.id,
-                    expires_at: item.expires_at,
-                });
-            }
-            other => {
-                return Err(ApprovalError::AlreadyDecided {
-                    id: item.id,
-                    status: status_word(other).into(),
-                });
-            }
-        }
+        let (_lock, resolved) = self.open_item(id)?;
+        self.check_undecided(&resolved)?;
         let key = approver.public_key();
         if key == self.operator.public_key() {
             return Err(ApprovalError::OperatorCannotApprove);
         }
-        let allowed = item
-            .approvers
-            .iter()
-            .any(|a| public_key_from_str(&a.key).is_ok_and(|k| k == key));
-        if !allowed {
-            let names: Vec<&str> = item.approvers.iter().map(|a| a.name.as_str()).collect();
+        if !resolved.terms.approvers.iter().any(|a| a.key == key) {
             return Err(ApprovalError::NotAnApprover {
-                id: item.id,
+                id: resolved.item.id,
                 key: public_key_to_did_key(&key),
-                allowed: if names.is_empty() {
-                    "none were named when it was parked".into()
-                } else {
-                    format!("allowed: {}", names.join(", "))
-                },
+                allowed: allowed_text(&resolved.terms),
             });
         }
-        let decided_at = now_rfc3339();
+        let parked = resolved.ledger.parked.receipt.content.clone();
+        let item = resolved.item.clone();
         let draft = Draft {
-            captured_at: item.created_at.clone(),
-            action: item.action.clone(),
-            policy: item.policy.clone(),
-            redaction: item.redaction.clone(),
+            captured_at: parked.captured_at,
+            action: parked.action,
+            policy: parked.policy,
+            redaction: parked.redaction,
             chain: None,
         };
         let approval = heso_receipt::Approval {
             decision: outcome,
             reason: reason.to_owned(),
-            decided_at: decided_at.clone(),
+            decided_at: now_rfc3339(),
         };
         let appended = self
             .log
             .append(|position| {
+                // Under the log's lock: nobody decided it since we looked.
+                let again = self.resolve(item.clone())?;
+                self.check_undecided(&again)?;
                 let mut draft = draft.clone();
                 draft.chain = Some(position.clone());
-                sign_approved_receipt(
+                let receipt = sign_approved_receipt(
                     draft,
                     approval.clone(),
                     approver.signing_key(),
                     self.operator.signing_key(),
                 )
                 .and_then(|r| r.to_json().map_err(heso_receipt::SignError::from))
-                .map_err(|e| e.to_string())
+                .map_err(|e| ApprovalError::Append {
+                    what: "approval",
+                    reason: e.to_string(),
+                })?;
+                Ok::<_, ApprovalError>(receipt)
             })
-            .map_err(|e| io_error("cannot append the approval receipt", e))?;
-        item.status = match outcome {
-            ApprovalOutcome::Approved => PendingStatus::Approved,
-            ApprovalOutcome::Rejected | ApprovalOutcome::Escalated => PendingStatus::Rejected,
-        };
-        item.decision = Some(RecordedDecision {
-            by: public_key_to_did_key(&key),
-            decided_at,
-            reason: reason.to_owned(),
-            receipt: appended.action_hash.clone(),
-        });
-        save(self, &item)?;
+            .map_err(|e| match e {
+                heso_chain::AppendError::Build(inner) => inner,
+                other => ApprovalError::Append {
+                    what: "approval",
+                    reason: other.to_string(),
+                },
+            })?;
         Ok(appended.action_hash)
     }
 
-    /// Claims the one run of an approved action. Succeeds exactly once; refuses before a
-    /// decision, after a rejection or an expiry, and the second time.
-    pub fn resume(&self, id: &str) -> Result<PendingItem, ApprovalError> {
-        let (_lock, mut item) = self.open_item(id)?;
-        match (item.status, item.resumed) {
-            (PendingStatus::Approved, false) => {
-                item.resumed = true;
-                save(self, &item)?;
-                Ok(item)
+    fn check_undecided(&self, resolved: &Resolved) -> Result<(), ApprovalError> {
+        let id = resolved.item.id.clone();
+        match &resolved.state {
+            ApprovalState::Pending => {}
+            ApprovalState::Expired => {
+                return Err(ApprovalError::Expired {
+                    id,
+                    expires_at: resolved.expires_at.clone(),
+                });
             }
-            (PendingStatus::Approved, true) => Err(ApprovalError::AlreadyResumed(item.id)),
-            (PendingStatus::Pending, _) => Err(ApprovalError::NotApproved(item.id)),
-            (PendingStatus::Rejected, _) => Err(ApprovalError::Rejected(item.id)),
-            (PendingStatus::Expired, _) => Err(ApprovalError::Expired {
+            other => {
+                return Err(ApprovalError::AlreadyDecided {
+                    id,
+                    status: other.word().into(),
+                });
+            }
+        }
+        if resolved.ledger.undecided_before > 0 {
+            return Err(ApprovalError::EarlierIdentical {
+                id,
+                count: resolved.ledger.undecided_before,
+            });
+        }
+        Ok(())
+    }
+
+    /// Claims the one run of an approved action, exactly once across processes: the log
+    /// must hold a valid approval by a current approver and no claim of it; the claim
+    /// receipt is appended (and synced) under the log's lock before this returns, so a
+    /// crash after it leaves the action claimed, never run twice.
+    ///
+    /// `arguments`: the arguments the caller holds (an in-process resume); they must be
+    /// the ones gated (same fingerprint), else [`ApprovalError::ArgumentsChanged`] and
+    /// nothing is claimed. `None`: run with the sealed arguments (another process).
+    pub fn claim(
+        &self,
+        id: &str,
+        arguments: Option<&Map<String, Value>>,
+    ) -> Result<ClaimedRun, ApprovalError> {
+        let (_lock, resolved) = self.open_item(id)?;
+        let approval_receipt = self.check_runnable(&resolved)?;
+        let item = resolved.item.clone();
+        let opened = self
+            .sealer
+            .open(&item.parked_receipt, &item.sealed_call)
+            .map_err(|source| ApprovalError::Sealed {
+                id: item.id.clone(),
+                source,
+            })?;
+        if arguments.is_none() && !opened.exact {
+            return Err(ApprovalError::NotRebuildable {
                 id: item.id,
-                expires_at: item.expires_at,
+                tool: item.tool_name,
+            });
+        }
+        if let Some(arguments) = arguments {
+            let given =
+                self.sealer
+                    .fingerprint(arguments)
+                    .map_err(|source| ApprovalError::Sealed {
+                        id: item.id.clone(),
+                        source,
+                    })?;
+            if given != opened.fingerprint {
+                return Err(ApprovalError::ArgumentsChanged(item.id));
+            }
+        }
+        let parked = resolved.ledger.parked.receipt.content.clone();
+        let draft = Draft {
+            captured_at: now_rfc3339(),
+            action: parked.action.clone(),
+            policy: PolicyRecord {
+                rule_id: parked.policy.rule_id.clone(),
+                rule_display: format!(
+                    "{}{CLAIM_MARK}{approval_receipt})",
+                    parked.policy.rule_display
+                ),
+                matched_conditions: parked.policy.matched_conditions.clone(),
+                decision_path: Decision::Allow,
+            },
+            redaction: parked.redaction.clone(),
+            chain: None,
+        };
+        let appended = self
+            .log
+            .append(|position| {
+                // Under the log's lock: nobody claimed it since we looked.
+                let again = self.resolve(item.clone())?;
+                self.check_runnable(&again)?;
+                let mut draft = draft.clone();
+                draft.chain = Some(position.clone());
+                sign_receipt(draft, self.operator.signing_key())
+                    .and_then(|r| r.to_json().map_err(heso_receipt::SignError::from))
+                    .map_err(|e| ApprovalError::Append {
+                        what: "claim",
+                        reason: e.to_string(),
+                    })
+            })
+            .map_err(|e| match e {
+                heso_chain::AppendError::Build(inner) => inner,
+                other => ApprovalError::Append {
+                    what: "claim",
+                    reason: other.to_string(),
+                },
+            })?;
+        let mut claimed = item;
+        claimed.claimed = true;
+        save(self, &claimed)?;
+        Ok(ClaimedRun {
+            tool_name: parked.action.tool_name,
+            fields: opened.fields,
+            exact: opened.exact,
+            approval_receipt,
+            claim_receipt: appended.action_hash,
+        })
+    }
+
+    /// The approval's receipt when the action may run now; else why not.
+    fn check_runnable(&self, resolved: &Resolved) -> Result<String, ApprovalError> {
+        let id = resolved.item.id.clone();
+        match &resolved.state {
+            ApprovalState::Approved { receipt, .. } => Ok(receipt.clone()),
+            ApprovalState::Pending => Err(ApprovalError::NotApproved(id)),
+            ApprovalState::Rejected { .. } => Err(ApprovalError::Rejected(id)),
+            ApprovalState::Expired => Err(ApprovalError::Expired {
+                id,
+                expires_at: resolved.expires_at.clone(),
+            }),
+            ApprovalState::Resumed { .. } => Err(ApprovalError::AlreadyResumed(id)),
+            ApprovalState::Unauthorized { receipt, why } => Err(ApprovalError::Unauthorized {
+                id,
+                receipt: receipt.clone(),
+                why: why.clone(),
             }),
         }
     }
+}
 
-    /// One pending item by id (expiry noticed).
-    pub fn pending_item(&self, id: &str) -> Result<PendingItem, ApprovalError> {
-        let (_lock, item) = self.open_item(id)?;
-        Ok(item)
+/// Who may decide, in words, for an error message.
+fn allowed_text(terms: &ApprovalTerms) -> String {
+    if terms.approvers.is_empty() {
+        format!("no current approver is named for it; create one with `{NEW_APPROVER_HINT}`")
+    } else {
+        let names: Vec<&str> = terms.approvers.iter().map(|a| a.name.as_str()).collect();
+        format!("allowed: {}", names.join(", "))
     }
 }

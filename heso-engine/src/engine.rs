@@ -12,6 +12,7 @@ use crate::config::{Config, ConfigError, FileStamp, load_config, shown};
 use crate::identity::{IdentityError, operator_identity};
 use crate::project::{DiscoverError, ProjectPaths, discover};
 use crate::salts::{SALTS_KEY_CONTEXT, SaltStore};
+use crate::sealed_call::{CallSealer, FINGERPRINT_KEY_CONTEXT, SEAL_KEY_CONTEXT};
 
 /// Why a project could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +95,8 @@ pub struct Engine {
     pub(crate) operator: UnlockedKey,
     pub(crate) log: Log,
     pub(crate) salts: SaltStore,
+    /// Seals parked calls' arguments and fingerprints them.
+    pub(crate) sealer: CallSealer,
     config: RwLock<Arc<LoadedConfig>>,
     /// A torn tail the log repaired when it was opened, to be reported once.
     pub(crate) repaired_on_open: Option<String>,
@@ -151,11 +154,16 @@ impl Engine {
         .map_err(|e| OpenError::Log(e.to_string()))?;
         let salts_key = operator.derive_key(SALTS_KEY_CONTEXT);
         let salts = SaltStore::new(&paths.salts(), salts_key.expose_secret());
+        let sealer = CallSealer::new(
+            operator.derive_key(SEAL_KEY_CONTEXT).expose_secret(),
+            operator.derive_key(FINGERPRINT_KEY_CONTEXT).expose_secret(),
+        );
         Ok(Self {
             paths,
             operator,
             log,
             salts,
+            sealer,
             config: RwLock::new(Arc::new(LoadedConfig::new(config, stamp, now))),
             repaired_on_open: repaired.map(|r| r.to_string()),
         })
@@ -179,9 +187,10 @@ impl Engine {
     /// The keys verification pins inside this project: the operator and the approvers.
     pub fn pins(&self) -> Result<SignerPins, ConfigError> {
         let loaded = self.config()?;
-        let mut keys = vec![self.operator.public_key()];
-        keys.extend(loaded.config.policy.approvers().map(|(_, key)| key));
-        Ok(SignerPins::Only(keys))
+        Ok(crate::pins::project_pins(
+            &loaded.config.policy,
+            self.operator.public_key(),
+        ))
     }
 
     /// The current configuration, reloaded when `heso.toml` changed: one `stat` per call

@@ -59,6 +59,10 @@ pub struct ActionRequest {
     pub redact_mode: RedactionMode,
     /// False: observe-only (a refusal is recorded, not enforced; never for a delete).
     pub blocking: bool,
+    /// True when `fields` are the call's arguments exactly (every value kept as it was,
+    /// nothing summarised), so an approved call can be rebuilt from them in another
+    /// process. False: only the process that holds the call can resume it.
+    pub exact_arguments: bool,
 }
 
 impl ActionRequest {
@@ -74,6 +78,7 @@ impl ActionRequest {
             redact: Vec::new(),
             redact_mode: RedactionMode::CommitAndReveal,
             blocking: true,
+            exact_arguments: true,
         }
     }
 }
@@ -249,8 +254,15 @@ impl Engine {
             (Decision::RequireApproval, false) => GateStatus::Suspended,
         };
         let pending = if status == GateStatus::Suspended {
-            let ticket = park(self, &draft, &appended.action_hash, &evaluation)
-                .map_err(|e| GateError::Park(e.to_string()))?;
+            let ticket = park(
+                self,
+                &draft,
+                &appended.action_hash,
+                &evaluation,
+                &request.fields,
+                request.exact_arguments,
+            )
+            .map_err(|e| GateError::Park(e.to_string()))?;
             Some(ticket)
         } else {
             None

@@ -10,27 +10,35 @@
 mod approvals;
 mod clock;
 mod config;
+mod config_edit;
 mod engine;
 mod gate;
 mod identity;
 mod init;
+mod ledger;
+mod pins;
 mod project;
 mod reveal;
 mod salts;
+mod sealed_call;
 mod templates;
 
 pub use approvals::{
-    ApprovalError, PendingItem, PendingStatus, PendingTicket, RecordedApprover, RecordedDecision,
+    ApprovalError, ApprovalState, ClaimedRun, NEW_APPROVER_HINT, PendingAction, PendingItem,
+    PendingTicket,
 };
 pub use clock::now_rfc3339;
 pub use config::{Config, ConfigError, load_config, parse_config};
+pub use config_edit::{ConfigEditError, add_approver, retire_approver};
 pub use engine::{Engine, OpenError};
 pub use gate::{
     ActionRequest, GateError, GateOutcome, GateStatus, MAX_FIELD_DEPTH, OBSERVED_SUFFIX,
 };
 pub use identity::{IdentityError, OperatorIdentity, operator_identity};
 pub use init::{BOOTSTRAP_FILE, InitError, InitReport, Step, init_project};
+pub use pins::{project_pins, retired_approvers_text};
 pub use project::{CONFIG_FILE, DATA_DIR, DiscoverError, ProjectPaths, discover};
 pub use reveal::{Disclosure, RevealCheck, RevealError};
 pub use salts::{SALTS_KEY_CONTEXT, SaltStore, SaltStoreError};
+pub use sealed_call::{SealError, SealedCall};
 pub use templates::starter_policy;

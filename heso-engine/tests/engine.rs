@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use heso_engine::{ActionRequest, ApprovalError, Engine, GateStatus, PendingStatus, init_project};
+use heso_engine::{ActionRequest, ApprovalError, ApprovalState, Engine, GateStatus, init_project};
 use heso_keystore::{PassphraseSources, SecretString};
 use heso_receipt::{ApprovalOutcome, Decision, RedactionMode, SignerPins, Verb, verify_receipt};
 use serde_json::{Map, Value, json};
@@ -152,7 +152,7 @@ fn approval_round_trip_resume_once_reject_and_expiry() {
     let first = gate("r-1");
     let id = first.pending.unwrap().id;
     assert!(matches!(
-        engine.resume(&id),
+        engine.claim(&id, None),
         Err(ApprovalError::NotApproved(_))
     ));
     // The operator cannot approve; an unknown id is an error.
@@ -169,7 +169,7 @@ fn approval_round_trip_resume_once_reject_and_expiry() {
         engine.decide("abcdef", &alice, ApprovalOutcome::Approved, ""),
         Err(ApprovalError::UnknownId(_))
     ));
-    // A key that is not among the recorded approvers.
+    // A key that heso.toml does not name.
     let mallory = heso_keystore::create_approver(
         &temp.path().join("mallory.key"),
         "mallory",
@@ -193,10 +193,23 @@ fn approval_round_trip_resume_once_reject_and_expiry() {
         engine.decide(&id, &alice, ApprovalOutcome::Rejected, ""),
         Err(ApprovalError::AlreadyDecided { .. })
     ));
-    assert_eq!(engine.resume(&id).unwrap().status, PendingStatus::Approved);
+    // Other arguments than the approved ones: nothing is claimed.
     assert!(matches!(
-        engine.resume(&id),
+        engine.claim(&id, Some(&fields(json!({"record_id": "r-2"})))),
+        Err(ApprovalError::ArgumentsChanged(_))
+    ));
+    let run = engine
+        .claim(&id, Some(&fields(json!({"record_id": "r-1"}))))
+        .unwrap();
+    assert_eq!(run.fields, fields(json!({"record_id": "r-1"})));
+    assert_eq!(run.approval_receipt, l1);
+    assert!(matches!(
+        engine.claim(&id, None),
         Err(ApprovalError::AlreadyResumed(_))
+    ));
+    assert!(matches!(
+        engine.pending_action(&id).unwrap().state,
+        ApprovalState::Resumed { claim: Some(_), .. }
     ));
 
     let second = gate("r-2").pending.unwrap().id;
@@ -204,40 +217,9 @@ fn approval_round_trip_resume_once_reject_and_expiry() {
         .decide(&second, &alice, ApprovalOutcome::Rejected, "no")
         .unwrap();
     assert!(matches!(
-        engine.resume(&second),
+        engine.claim(&second, None),
         Err(ApprovalError::Rejected(_))
     ));
-
-    // Expiry: time passes (the item's expiry is moved into the past).
-    let third = gate("r-3").pending.unwrap().id;
-    let path = temp
-        .path()
-        .join(format!("heso-local-data/pending/{third}.json"));
-    let mut item: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    item["expires_at"] = json!("2020-01-01T00:00:00Z");
-    std::fs::write(&path, item.to_string()).unwrap();
-    let before = log_text(temp.path()).lines().count();
-    assert!(matches!(
-        engine.resume(&third),
-        Err(ApprovalError::Expired { .. })
-    ));
-    assert!(matches!(
-        engine.decide(&third, &alice, ApprovalOutcome::Approved, ""),
-        Err(ApprovalError::Expired { .. })
-    ));
-    let lines: Vec<String> = log_text(temp.path()).lines().map(str::to_owned).collect();
-    assert_eq!(
-        lines.len(),
-        before + 1,
-        "the expiry is recorded once, when first noticed"
-    );
-    let expiry: Value = serde_json::from_str(lines.last().unwrap()).unwrap();
-    assert_eq!(expiry["content"]["policy"]["decision_path"], "block");
-    assert!(
-        verify_receipt(lines.last().unwrap().as_bytes(), &pins)
-            .verdict
-            .is_valid()
-    );
 
     // The pending files never hold a redacted value in the clear.
     let report = heso_chain::verify_log(

@@ -58,7 +58,7 @@ pub struct Evaluation {
 }
 
 /// Suffix of `rule_display` when the delete floor decided.
-const FLOOR_SUFFIX: &str = " (delete floor)";
+pub const FLOOR_SUFFIX: &str = " (delete floor)";
 
 fn verb_slot(verb: Verb) -> usize {
     Verb::ALL.iter().position(|v| *v == verb).unwrap_or(0)

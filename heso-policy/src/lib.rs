@@ -36,9 +36,9 @@ mod number;
 mod parse;
 
 pub use condition::{Condition, Op};
-pub use evaluate::{ActionInput, Evaluation, ResolvedApprover};
+pub use evaluate::{ActionInput, Evaluation, FLOOR_SUFFIX, ResolvedApprover};
 pub use lint::LintWarning;
-pub use parse::{Policy, PolicyError, Rule, Subject};
+pub use parse::{ApprovalTerms, Policy, PolicyError, RetiredApprover, Rule, Subject};
 
 /// Lowercase hex BLAKE3 of the policy file's bytes (shown by `heso policy check`).
 pub fn policy_hash(bytes: &[u8]) -> String {

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::condition::{Condition, Op};
+use crate::evaluate::ResolvedApprover;
 
 /// Why a policy did not load. The message starts with `file:line:column:`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -108,7 +109,20 @@ pub struct Policy {
     pub(crate) default_decision: Decision,
     pub(crate) default_approvers: Vec<String>,
     pub(crate) default_sla: u64,
+    /// Current approvers: the only ones who may decide.
     pub(crate) approvers: BTreeMap<String, VerifyingKey>,
+    /// Former approvers with when they retired: their past decisions still verify.
+    pub(crate) retired: BTreeMap<String, RetiredApprover>,
+}
+
+/// A former approver (`retired_at` on `[approvers.NAME]`): decides nothing any more, but
+/// receipts they signed before retiring still verify.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetiredApprover {
+    /// Their public key.
+    pub key: VerifyingKey,
+    /// When they retired, RFC 3339 UTC as written in `heso.toml`.
+    pub retired_at: String,
 }
 
 // ---- the raw shape, as serde reads it ----
@@ -203,6 +217,9 @@ struct RawDefaults {
 #[serde(deny_unknown_fields)]
 struct RawApprover {
     key: Spanned<String>,
+    /// When they stopped being an approver (RFC 3339 UTC); absent while they are one.
+    #[serde(default)]
+    retired_at: Option<Spanned<String>>,
 }
 
 /// Builds errors pointing into the text.
@@ -311,6 +328,7 @@ impl Policy {
         })?;
 
         let mut approvers = BTreeMap::new();
+        let mut retired = BTreeMap::new();
         for (name, approver) in &raw.approvers {
             let key = &approver.get_ref().key;
             let decoded = public_key_from_str(key.get_ref()).map_err(|e| {
@@ -319,7 +337,29 @@ impl Policy {
                     format!("approver {name:?}: key is not a did:key or base64 Ed25519 key: {e}"),
                 )
             })?;
-            approvers.insert(name.clone(), decoded);
+            match &approver.get_ref().retired_at {
+                None => {
+                    approvers.insert(name.clone(), decoded);
+                }
+                Some(at) => {
+                    if !is_utc_timestamp(at.get_ref()) {
+                        return Err(errors.at(
+                            at.span(),
+                            format!(
+                                "approver {name:?}: retired_at must be an RFC 3339 UTC time such as \"2026-12-02T13:00:00Z\", not {:?}",
+                                at.get_ref()
+                            ),
+                        ));
+                    }
+                    retired.insert(
+                        name.clone(),
+                        RetiredApprover {
+                            key: decoded,
+                            retired_at: at.get_ref().clone(),
+                        },
+                    );
+                }
+            }
         }
 
         let (default_decision, default_approvers, default_sla) = match &raw.defaults {
@@ -370,6 +410,7 @@ impl Policy {
             default_approvers,
             default_sla,
             approvers,
+            retired,
         })
     }
 
@@ -378,12 +419,88 @@ impl Policy {
         &self.rules
     }
 
-    /// The `[approvers]` table: name and key.
+    /// The current approvers of `[approvers]` (retired ones left out): name and key.
     pub fn approvers(&self) -> impl Iterator<Item = (&str, VerifyingKey)> + '_ {
         self.approvers
             .iter()
             .map(|(name, key)| (name.as_str(), *key))
     }
+
+    /// The retired approvers of `[approvers]` (those with `retired_at`).
+    pub fn retired_approvers(&self) -> impl Iterator<Item = (&str, &RetiredApprover)> + '_ {
+        self.retired.iter().map(|(name, r)| (name.as_str(), r))
+    }
+
+    /// Who may decide, and within how many minutes, an action that rule `rule_id`
+    /// parked, as this policy says now: the rule's approvers, or `[defaults]`' when it
+    /// names none, when the delete floor decided, or when no such rule exists any more.
+    /// Only current approvers are returned; names without a key are left out.
+    pub fn approval_terms(&self, rule_id: &str, floor_applied: bool) -> ApprovalTerms {
+        let rule = self
+            .rules
+            .iter()
+            .find(|r| r.enabled && r.id == rule_id && rule_id != "default");
+        let names = match rule {
+            Some(rule) if !floor_applied && !rule.approvers.is_empty() => &rule.approvers,
+            _ => &self.default_approvers,
+        };
+        let sla_minutes = match rule {
+            Some(rule) if !floor_applied => rule.sla_minutes.unwrap_or(self.default_sla),
+            _ => self.default_sla,
+        };
+        ApprovalTerms {
+            approvers: self.resolve_approvers(names),
+            named: names.clone(),
+            sla_minutes,
+        }
+    }
+
+    /// The current approvers among `names`, in the order given.
+    pub(crate) fn resolve_approvers(&self, names: &[String]) -> Vec<ResolvedApprover> {
+        names
+            .iter()
+            .filter_map(|name| {
+                self.approvers.get(name).map(|key| ResolvedApprover {
+                    name: name.clone(),
+                    key: *key,
+                })
+            })
+            .collect()
+    }
+}
+
+/// Who may decide a parked action, and its deadline, under the current policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApprovalTerms {
+    /// The current approvers who may decide.
+    pub approvers: Vec<ResolvedApprover>,
+    /// Every name the rule (or `[defaults]`) gives, with or without a current key.
+    pub named: Vec<String>,
+    /// Minutes from parking until it expires.
+    pub sla_minutes: u64,
+}
+
+/// True for `YYYY-MM-DDTHH:MM:SSZ` (whole seconds, UTC), the form heso writes; such
+/// strings order as their times do.
+fn is_utc_timestamp(text: &str) -> bool {
+    let b = text.as_bytes();
+    let digits = |range: std::ops::Range<usize>| {
+        b.get(range)
+            .is_some_and(|s| s.iter().all(u8::is_ascii_digit))
+    };
+    b.len() == 20
+        && digits(0..4)
+        && b.get(4) == Some(&b'-')
+        && digits(5..7)
+        && b.get(7) == Some(&b'-')
+        && digits(8..10)
+        && b.get(10) == Some(&b'T')
+        && digits(11..13)
+        && b.get(13) == Some(&b':')
+        && digits(14..16)
+        && b.get(16) == Some(&b':')
+        && digits(17..19)
+        && b.get(19) == Some(&b'Z')
 }
 
 fn sla(

@@ -8,7 +8,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use heso_engine::{ActionRequest, ApprovalError, Engine, GateStatus, PendingStatus};
+use heso_engine::{ActionRequest, ApprovalError, ApprovalState, Engine, GateStatus, PendingAction};
 use heso_receipt::{
     FieldPath, RedactionMode, SignerPins, Verb, parse_strict, public_key_from_str,
     public_key_to_did_key, verify_receipt,
@@ -86,7 +86,7 @@ impl Project {
         clippy::too_many_arguments,
         reason = "mirrors the Python call one to one"
     )]
-    #[pyo3(signature = (verb, tool_name, workflow, account, target_host, fields_json, redact, redact_mode, blocking))]
+    #[pyo3(signature = (verb, tool_name, workflow, account, target_host, fields_json, redact, redact_mode, blocking, exact_arguments=false))]
     fn gate<'py>(
         &self,
         py: Python<'py>,
@@ -99,6 +99,7 @@ impl Project {
         redact: Vec<String>,
         redact_mode: &str,
         blocking: bool,
+        exact_arguments: bool,
     ) -> PyResult<Bound<'py, PyDict>> {
         let Some(verb) = Verb::parse(verb) else {
             return Err(pyo3::exceptions::PyValueError::new_err(format!(
@@ -151,6 +152,7 @@ impl Project {
             redact,
             redact_mode,
             blocking,
+            exact_arguments,
         };
         let engine = Arc::clone(&self.engine);
         let outcome = py
@@ -179,45 +181,101 @@ impl Project {
         Ok(out)
     }
 
-    /// Claims the one run of an approved action: `"resumed"` exactly once; otherwise
-    /// `"pending"`, `"rejected"`, `"expired"`, `"already resumed"` or `"unknown id"`.
-    fn claim(&self, py: Python<'_>, pending_id: String) -> PyResult<String> {
-        let engine = Arc::clone(&self.engine);
-        let result = py.detach(move || engine.resume(&pending_id));
-        Ok(match result {
-            Ok(_) => "resumed".into(),
-            Err(ApprovalError::NotApproved(_)) => "pending".into(),
-            Err(ApprovalError::Rejected(_)) => "rejected".into(),
-            Err(ApprovalError::Expired { .. }) => "expired".into(),
-            Err(ApprovalError::AlreadyResumed(_)) => "already resumed".into(),
-            Err(ApprovalError::UnknownId(_)) => "unknown id".into(),
-            Err(other) => return Err(heso_error(py, "ApprovalError", other.to_string())),
-        })
-    }
-
-    /// What is known about a pending item.
-    fn pending_info<'py>(&self, py: Python<'py>, pending_id: &str) -> PyResult<Bound<'py, PyDict>> {
-        let item = self
-            .engine
-            .pending_item(pending_id)
-            .map_err(|e| heso_error(py, "ApprovalError", e.to_string()))?;
-        let out = PyDict::new(py);
-        out.set_item("id", &item.id)?;
-        let status = match item.status {
-            PendingStatus::Pending => "pending",
-            PendingStatus::Approved => "approved",
-            PendingStatus::Rejected => "rejected",
-            PendingStatus::Expired => "expired",
+    /// Claims the one run of an approved action (durably, exactly once across
+    /// processes). `fields_json`: the arguments this process holds, which must be the ones
+    /// approved; `None` runs with the sealed arguments. Returns `{"state": "pending"}`
+    /// while undecided, else `{"state": "claimed", "tool_name", "fields_json"}`; raises
+    /// `ApprovalError` for every other state.
+    #[pyo3(signature = (pending_id, fields_json=None))]
+    fn claim<'py>(
+        &self,
+        py: Python<'py>,
+        pending_id: String,
+        fields_json: Option<&str>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let arguments = match fields_json {
+            None => None,
+            Some(text) => match parse_strict(text.as_bytes()) {
+                Ok(serde_json::Value::Object(map)) => Some(map),
+                _ => {
+                    return Err(pyo3::exceptions::PyValueError::new_err(
+                        "fields_json must be a JSON object",
+                    ));
+                }
+            },
         };
-        out.set_item("status", status)?;
-        out.set_item("parked_receipt", &item.parked_receipt)?;
-        out.set_item("expires_at", &item.expires_at)?;
-        out.set_item("rule_id", &item.policy.rule_id)?;
-        let names: Vec<&str> = item.approvers.iter().map(|a| a.name.as_str()).collect();
-        out.set_item("approvers", names)?;
-        out.set_item("resumed", item.resumed)?;
+        let engine = Arc::clone(&self.engine);
+        let result = py.detach(move || engine.claim(&pending_id, arguments.as_ref()));
+        let out = PyDict::new(py);
+        match result {
+            Ok(run) => {
+                out.set_item("state", "claimed")?;
+                out.set_item("tool_name", run.tool_name)?;
+                let text = serde_json::to_string(&run.fields)
+                    .map_err(|e| heso_error(py, "ApprovalError", e.to_string()))?;
+                out.set_item("fields_json", text)?;
+                out.set_item("approval_receipt", run.approval_receipt)?;
+                out.set_item("claim_receipt", run.claim_receipt)?;
+            }
+            Err(ApprovalError::NotApproved(_)) => out.set_item("state", "pending")?,
+            Err(other) => return Err(heso_error(py, "ApprovalError", other.to_string())),
+        }
         Ok(out)
     }
+
+    /// What the signed log says about a parked action.
+    fn pending_info<'py>(
+        &self,
+        py: Python<'py>,
+        pending_id: String,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let engine = Arc::clone(&self.engine);
+        let action = py
+            .detach(move || engine.pending_action(&pending_id))
+            .map_err(|e| heso_error(py, "ApprovalError", e.to_string()))?;
+        pending_dict(py, &action)
+    }
+
+    /// Waits up to `timeout` seconds for a person's decision (the GIL released, no busy
+    /// loop); returns what `pending_info` returns.
+    fn wait<'py>(
+        &self,
+        py: Python<'py>,
+        pending_id: String,
+        timeout: f64,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let timeout = std::time::Duration::try_from_secs_f64(timeout).map_err(|_| {
+            pyo3::exceptions::PyValueError::new_err("timeout must be 0 or more seconds")
+        })?;
+        let engine = Arc::clone(&self.engine);
+        let action = py
+            .detach(move || engine.wait_for_decision(&pending_id, timeout))
+            .map_err(|e| heso_error(py, "ApprovalError", e.to_string()))?;
+        pending_dict(py, &action)
+    }
+}
+
+/// A parked action as a dict for Python.
+fn pending_dict<'py>(py: Python<'py>, action: &PendingAction) -> PyResult<Bound<'py, PyDict>> {
+    let out = PyDict::new(py);
+    out.set_item("id", &action.id)?;
+    out.set_item("state", action.state.word())?;
+    out.set_item("parked_receipt", &action.parked.content.action_hash)?;
+    out.set_item("tool_name", &action.action().tool_name)?;
+    out.set_item("verb", action.action().verb.as_str())?;
+    out.set_item("expires_at", &action.expires_at)?;
+    out.set_item("rule_id", &action.policy().rule_id)?;
+    let names: Vec<&str> = action.approvers.iter().map(|a| a.name.as_str()).collect();
+    out.set_item("approvers", names)?;
+    let decision = match &action.state {
+        ApprovalState::Approved { receipt, .. }
+        | ApprovalState::Rejected { receipt, .. }
+        | ApprovalState::Resumed { receipt, .. }
+        | ApprovalState::Unauthorized { receipt, .. } => Some(receipt.clone()),
+        ApprovalState::Pending | ApprovalState::Expired => None,
+    };
+    out.set_item("decision_receipt", decision)?;
+    Ok(out)
 }
 
 /// Verifies one receipt's bytes. `signers`: pin exactly these keys; `None` pins the

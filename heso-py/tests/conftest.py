@@ -55,16 +55,12 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 
 def add_approver(root: Path, name: str = "alice", passphrase: str = "approver pass") -> Path:
-    """Creates an approver key and names it on the delete rule and in [defaults]."""
+    """Creates an approver key with `heso keys new-approver --default`, which adds it to
+    heso.toml as a default approver (the starter delete rule names none, so it uses them)."""
     key = root.parent / f"{name}.key"
     made = run_heso(
-        "keys", "new-approver", name, "--out", str(key),
+        "keys", "new-approver", name, "--out", str(key), "--default",
         cwd=root, env={"HESO_APPROVER_PASSPHRASE": passphrase},
     )
     assert made.returncode == 0, made.stderr
-    did = next(line.split()[-1] for line in made.stdout.splitlines() if line.startswith(f"approver {name} "))
-    text = (root / "heso.toml").read_text()
-    text = text.replace('sla_minutes = 60\n# approvers = ["alice"]', f'sla_minutes = 60\napprovers = ["{name}"]')
-    text += f'\n[approvers.{name}]\nkey = "{did}"\n'
-    (root / "heso.toml").write_text(text)
     return key

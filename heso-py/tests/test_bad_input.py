@@ -167,7 +167,7 @@ def test_refused_calls_never_run_their_body(opened: Path, monkeypatch: pytest.Mo
         assert ran == [], label
 
     # Before heso.init() (a fresh process): ConfigError, nothing written.
-    monkeypatch.setattr(heso, "_project", None)
+    monkeypatch.setattr(heso._state, "_project", None)
     before = snapshot(opened)
     raises(heso.ConfigError, "heso.init() has not been called", lambda: search("x"))
     raises(heso.ConfigError, "heso.init() has not been called", lambda: heso.gated(plain, 1))
@@ -392,12 +392,14 @@ def test_resume_and_claim_refuse_garbage_ids(opened: Path, tmp_path: Path) -> No
     ]
     before = snapshot(opened)
     for pending_id in ids:
-        error = raises(heso.ApprovalError, "is not held by this process", lambda: heso.resume(pending_id))
-        assert len(str(error)) < 300, pending_id[:20]
         if pending_id == "\udcff":  # the raw core takes UTF-8 text only
+            raises(UnicodeEncodeError, "surrogates not allowed", lambda: heso.resume(pending_id))
             raises(UnicodeEncodeError, "surrogates not allowed", lambda: project.claim(pending_id))
             continue
-        assert project.claim(pending_id) == "unknown id"
+        error = raises(heso.ApprovalError, "no pending action with id", lambda: heso.resume(pending_id))
+        assert len(str(error)) < 300, pending_id[:20]
+        error = raises(heso.ApprovalError, "no pending action with id", lambda: project.claim(pending_id))
+        assert len(str(error)) < 300, pending_id[:20]
         error = raises(heso.ApprovalError, "no pending action with id", lambda: project.pending_info(pending_id))
         assert len(str(error)) < 300, pending_id[:20]
     raises(TypeError, "str", lambda: project.claim(None))  # type: ignore[arg-type]
@@ -426,7 +428,7 @@ def test_resume_of_a_damaged_pending_item(project: Path) -> None:
         assert snapshot(project) == before
         assert ran == []
     item.unlink()
-    raises(heso.ApprovalError, "cannot run: unknown id", lambda: heso.resume(pending_id))
+    raises(heso.ApprovalError, "no pending action with id", lambda: heso.resume(pending_id))
     assert ran == []
 
 
@@ -514,11 +516,11 @@ def test_a_broken_project_is_a_config_error(project: Path, name: str) -> None:
 def test_identity_pub_is_not_needed_to_open(project: Path) -> None:
     pub = project / "heso-local-data" / "identity.pub"
     did = pub.read_text().strip()
-    for content in (None, b"garbage \xff not a did:key\n"):
-        if content is None:
-            pub.unlink()
-        else:
-            pub.write_bytes(content)
+    # A garbage copy disagrees with heso.toml's pin and the key file: an error naming it.
+    pub.write_bytes(b"garbage \xff not a did:key\n")
+    raises(heso.ConfigError, "identity.pub", lambda: heso.init(project))
+    for content in (None,):
+        pub.unlink()
         before = snapshot(project)
         heso.init(project)  # the key file is the authority; identity.pub is a convenience
 
@@ -742,7 +744,7 @@ def test_wrapped_calls_with_awkward_arguments(opened: Path, monkeypatch: pytest.
     fields = json.loads(after[-1])["content"]["action"]["fields"]
     assert fields["messages"] == ["<Hostile>"] and fields["blob"] == {"$bytes_b64": "/w=="}
 
-    monkeypatch.setattr(heso, "_project", None)
+    monkeypatch.setattr(heso._state, "_project", None)
     snap = snapshot(opened)
     raises(heso.ConfigError, "heso.init() has not been called", lambda: client.create(model="m"))
     assert snapshot(opened) == snap and len(api.calls) == 1

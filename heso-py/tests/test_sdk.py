@@ -147,7 +147,7 @@ def test_approval_round_trip(project: Path, tmp_path: Path) -> None:
     assert ran == []
 
     approved = run_heso(
-        "approve", pending_id, "--key", str(key), "--reason", "ticket OPS-7",
+        "approve", pending_id, "--key", str(key), "--reason", "ticket OPS-7", "--yes",
         cwd=project, env={"HESO_APPROVER_PASSPHRASE": "approver pass"},
     )
     assert approved.returncode == 0, approved.stderr
@@ -166,7 +166,7 @@ def test_approval_round_trip(project: Path, tmp_path: Path) -> None:
     with pytest.raises(heso.SuspendedError) as second:
         delete_record("r-2")
     rejected = run_heso(
-        "reject", second.value.pending_id, "--key", str(key), "--reason", "no",
+        "reject", second.value.pending_id, "--key", str(key), "--reason", "no", "--yes",
         cwd=project, env={"HESO_APPROVER_PASSPHRASE": "approver pass"},
     )
     assert rejected.returncode == 0, rejected.stderr
@@ -176,7 +176,7 @@ def test_approval_round_trip(project: Path, tmp_path: Path) -> None:
 
     # The operator's own key is not an approver.
     again = run_heso(
-        "approve", second.value.pending_id, "--key", str(project / "heso-local-data" / "identity.key"),
+        "approve", second.value.pending_id, "--key", str(project / "heso-local-data" / "identity.key"), "--yes",
         cwd=project, env={"HESO_APPROVER_PASSPHRASE": "x"},
     )
     assert again.returncode == 2

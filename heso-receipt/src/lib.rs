@@ -52,7 +52,7 @@ pub use sign::{
 };
 pub use strict::{MAX_SAFE_INTEGER, parse_strict};
 pub use verdict::{Signers, Verdict};
-pub use verify::{ChainFailure, Checked, SignerPins, verify_chain, verify_receipt};
+pub use verify::{ChainFailure, Checked, PinnedKey, SignerPins, verify_chain, verify_receipt};
 
 /// The Ed25519 key types callers sign with and pin, re-exported so a verifier needs no
 /// direct dependency on `ed25519-dalek`.

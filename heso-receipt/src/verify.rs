@@ -25,13 +25,52 @@ pub enum SignerPins {
     Any,
     /// Every signer, in either role, must be one of these keys.
     Only(Vec<VerifyingKey>),
+    /// Every signer must be one of these keys, and a key with an end time (a retired
+    /// approver, a rotated operator key) only for receipts it signed no later than that
+    /// second (timestamps are whole seconds, and the retiring command runs after any
+    /// decision dated in its own second): an approver by `approver_decision.decided_at`,
+    /// an operator by `captured_at`.
+    Dated(Vec<PinnedKey>),
+}
+
+/// A pinned key, trusted until an end time or for good.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PinnedKey {
+    /// The key.
+    pub key: VerifyingKey,
+    /// RFC 3339 UTC (`YYYY-MM-DDTHH:MM:SSZ`): the key signs nothing valid after it.
+    pub until: Option<String>,
+}
+
+/// The whole seconds of an RFC 3339 UTC time (`YYYY-MM-DDTHH:MM:SS`), when it has that
+/// form followed by `Z` or a fraction; such prefixes order as their times do.
+fn utc_seconds(time: &str) -> Option<&str> {
+    let head = time.get(..19)?;
+    let rest = time.get(19..)?;
+    let shape = head.bytes().enumerate().all(|(i, b)| match i {
+        4 | 7 => b == b'-',
+        10 => b == b'T',
+        13 | 16 => b == b':',
+        _ => b.is_ascii_digit(),
+    });
+    (shape && (rest == "Z" || (rest.starts_with('.') && rest.ends_with('Z')))).then_some(head)
 }
 
 impl SignerPins {
-    fn admits(&self, key: &VerifyingKey) -> bool {
+    /// True when `key` may have signed at `signed_at` (the receipt's own claim of when).
+    fn admits(&self, key: &VerifyingKey, signed_at: &str) -> bool {
         match self {
             SignerPins::Any => true,
             SignerPins::Only(keys) => keys.contains(key),
+            SignerPins::Dated(keys) => keys.iter().any(|pinned| {
+                pinned.key == *key
+                    && match &pinned.until {
+                        None => true,
+                        Some(until) => utc_seconds(signed_at)
+                            .zip(utc_seconds(until))
+                            .is_some_and(|(at, end)| at <= end),
+                    }
+            }),
         }
     }
 }
@@ -224,12 +263,28 @@ fn check_parsed(parsed: &Parsed, pins: &SignerPins) -> Result<Signers, Verdict> 
         )));
     }
 
-    for (role, key) in [("operator", Some(operator)), ("approver", approver)] {
-        if let Some(key) = key.filter(|k| !pins.admits(k)) {
-            return Err(Verdict::UntrustedSigner(format!(
-                "{role} key {} is not among the pinned keys",
-                public_key_to_did_key(&key)
-            )));
+    let decided_at = content
+        .approver_decision
+        .as_ref()
+        .map_or("", |d| d.decided_at.as_str());
+    for (role, key, signed_at) in [
+        ("operator", Some(operator), content.captured_at.as_str()),
+        ("approver", approver, decided_at),
+    ] {
+        if let Some(key) = key.filter(|k| !pins.admits(k, signed_at)) {
+            let known =
+                matches!(pins, SignerPins::Dated(keys) if keys.iter().any(|p| p.key == key));
+            return Err(Verdict::UntrustedSigner(if known {
+                format!(
+                    "{role} key {} was retired before this receipt says it signed ({signed_at})",
+                    public_key_to_did_key(&key)
+                )
+            } else {
+                format!(
+                    "{role} key {} is not among the pinned keys",
+                    public_key_to_did_key(&key)
+                )
+            }));
         }
     }
 

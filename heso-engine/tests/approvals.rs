@@ -1,0 +1,339 @@
+//! Approvals tried as an attacker with the agent's file access would: only a current
+//! approver's signed decision in the log lets a parked action run, once, with the
+//! arguments that were approved.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failure should stop it loudly"
+)]
+
+use std::path::{Path, PathBuf};
+
+use heso_engine::{
+    ActionRequest, ApprovalError, ApprovalState, Engine, add_approver, init_project,
+    retire_approver,
+};
+use heso_keystore::{PassphraseSources, SecretString, UnlockedKey};
+use heso_receipt::{
+    ApprovalOutcome, ChainPosition, Draft, Receipt, SignerPins, Verb, sign_approved_receipt,
+};
+use serde_json::{Map, Value, json};
+
+fn fields(value: Value) -> Map<String, Value> {
+    value.as_object().cloned().unwrap()
+}
+
+fn approver(dir: &Path, name: &str) -> UnlockedKey {
+    let pass = SecretString::from(format!("{name}'s passphrase"));
+    heso_keystore::create_approver(&dir.join(format!("{name}.key")), name, &pass)
+        .unwrap()
+        .key
+}
+
+/// A fresh project with `alice` as its default approver.
+fn project(dir: &Path) -> (Engine, UnlockedKey) {
+    init_project(dir, false, &PassphraseSources::default()).unwrap();
+    let alice = approver(dir, "alice");
+    add_approver(&dir.join("heso.toml"), "alice", &alice.did_key(), true).unwrap();
+    (Engine::open(Some(dir)).unwrap(), alice)
+}
+
+fn park(engine: &Engine, record: &str) -> String {
+    let outcome = engine
+        .gate(&ActionRequest::new(
+            Verb::Delete,
+            "delete_record",
+            fields(json!({"record_id": record})),
+        ))
+        .unwrap();
+    outcome.pending.unwrap().id
+}
+
+fn item_file(dir: &Path, id: &str) -> PathBuf {
+    dir.join(format!("heso-local-data/pending/{id}.json"))
+}
+
+fn edit_item(dir: &Path, id: &str, change: impl FnOnce(&mut Value)) {
+    let path = item_file(dir, id);
+    let mut item: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    change(&mut item);
+    std::fs::write(&path, item.to_string()).unwrap();
+}
+
+fn log_lines(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join("heso-local-data/receipts.jsonl"))
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn operator(dir: &Path) -> UnlockedKey {
+    heso_keystore::unlock_operator(&dir.join("heso-local-data"), &PassphraseSources::default())
+        .unwrap()
+}
+
+#[test]
+fn an_edited_pending_item_never_runs() {
+    let temp = tempfile::tempdir().unwrap();
+    let (engine, alice) = project(temp.path());
+
+    // Status fields written by hand: the item has none to set; any such edit is refused.
+    let id = park(&engine, "r-1");
+    edit_item(temp.path(), &id, |item| {
+        item["status"] = json!("approved");
+    });
+    assert!(matches!(
+        engine.claim(&id, None),
+        Err(ApprovalError::Damaged { .. })
+    ));
+    // The `claimed` hint reset after a run does not allow a second one.
+    let id = park(&engine, "r-2");
+    engine
+        .decide(&id, &alice, ApprovalOutcome::Approved, "")
+        .unwrap();
+    engine.claim(&id, None).unwrap();
+    edit_item(temp.path(), &id, |item| item["claimed"] = json!(false));
+    assert!(matches!(
+        engine.claim(&id, None),
+        Err(ApprovalError::AlreadyResumed(_))
+    ));
+    // Pointing the item at another (approved) receipt: refused.
+    let other = park(&engine, "r-3");
+    edit_item(temp.path(), &other, |item| {
+        item["parked_receipt"] = json!(format!("{other}{}", "0".repeat(48)));
+    });
+    assert!(matches!(
+        engine.claim(&other, None),
+        Err(ApprovalError::NoParkedReceipt { .. })
+    ));
+    // A sealed call copied from another item does not open.
+    let a = park(&engine, "r-4");
+    let b = park(&engine, "r-5");
+    engine
+        .decide(&b, &alice, ApprovalOutcome::Approved, "")
+        .unwrap();
+    let sealed_a: Value =
+        serde_json::from_str(&std::fs::read_to_string(item_file(temp.path(), &a)).unwrap())
+            .unwrap();
+    edit_item(temp.path(), &b, |item| {
+        item["sealed_call"] = sealed_a["sealed_call"].clone();
+    });
+    assert!(matches!(
+        engine.claim(&b, None),
+        Err(ApprovalError::Sealed { .. })
+    ));
+}
+
+#[test]
+fn a_decision_signed_by_a_key_heso_toml_does_not_name_does_not_count() {
+    let temp = tempfile::tempdir().unwrap();
+    let (engine, _alice) = project(temp.path());
+    let id = park(&engine, "r-1");
+    // The attacker has the operator key (the agent's files) and a key of their own, and
+    // appends an L1 approval straight to the log.
+    let mallory = approver(temp.path(), "mallory");
+    let operator = operator(temp.path());
+    let lines = log_lines(temp.path());
+    let parked: Receipt = serde_json::from_str(lines.last().unwrap()).unwrap();
+    let last = &parked.content;
+    let draft = Draft {
+        captured_at: last.captured_at.clone(),
+        action: last.action.clone(),
+        policy: last.policy.clone(),
+        redaction: last.redaction.clone(),
+        chain: Some(ChainPosition {
+            session_id: last.session_id.clone().unwrap(),
+            seq: last.seq.unwrap() + 1,
+            prev_receipt_hash: Some(heso_receipt::chain_link(
+                last.session_id.as_deref().unwrap(),
+                last.seq.unwrap(),
+                &last.action_hash,
+            )),
+        }),
+    };
+    let forged = sign_approved_receipt(
+        draft,
+        heso_receipt::Approval {
+            decision: ApprovalOutcome::Approved,
+            reason: "lgtm".into(),
+            decided_at: heso_engine::now_rfc3339(),
+        },
+        mallory.signing_key(),
+        operator.signing_key(),
+    )
+    .unwrap();
+    let mut log = std::fs::OpenOptions::new()
+        .append(true)
+        .open(temp.path().join("heso-local-data/receipts.jsonl"))
+        .unwrap();
+    std::io::Write::write_all(
+        &mut log,
+        format!("{}\n", forged.to_json().unwrap()).as_bytes(),
+    )
+    .unwrap();
+    drop(log);
+    let engine = Engine::open(Some(temp.path())).unwrap();
+    assert!(matches!(
+        engine.pending_action(&id).unwrap().state,
+        ApprovalState::Unauthorized { .. }
+    ));
+    assert!(matches!(
+        engine.claim(&id, None),
+        Err(ApprovalError::Unauthorized { .. })
+    ));
+}
+
+#[test]
+fn a_retired_approver_decides_nothing_and_their_approval_no_longer_runs() {
+    let temp = tempfile::tempdir().unwrap();
+    let (engine, alice) = project(temp.path());
+    let bob = approver(temp.path(), "bob");
+    add_approver(&temp.path().join("heso.toml"), "bob", &bob.did_key(), true).unwrap();
+    let approved = park(&engine, "r-1");
+    engine
+        .decide(&approved, &alice, ApprovalOutcome::Approved, "")
+        .unwrap();
+    let waiting = park(&engine, "r-2");
+    retire_approver(
+        &temp.path().join("heso.toml"),
+        "alice",
+        &heso_engine::now_rfc3339(),
+    )
+    .unwrap();
+    assert!(matches!(
+        engine.decide(&waiting, &alice, ApprovalOutcome::Approved, ""),
+        Err(ApprovalError::NotAnApprover { .. })
+    ));
+    assert!(matches!(
+        engine.claim(&approved, None),
+        Err(ApprovalError::Unauthorized { .. })
+    ));
+    // A current approver still can.
+    engine
+        .decide(&waiting, &bob, ApprovalOutcome::Approved, "")
+        .unwrap();
+    engine.claim(&waiting, None).unwrap();
+    // Retiring an approver who is not there, or twice, is an error that leaves heso.toml.
+    let before = std::fs::read(temp.path().join("heso.toml")).unwrap();
+    assert!(
+        retire_approver(
+            &temp.path().join("heso.toml"),
+            "alice",
+            "2026-12-02T00:00:00Z"
+        )
+        .is_err()
+    );
+    assert!(
+        retire_approver(
+            &temp.path().join("heso.toml"),
+            "carol",
+            "2026-12-02T00:00:00Z"
+        )
+        .is_err()
+    );
+    assert_eq!(
+        std::fs::read(temp.path().join("heso.toml")).unwrap(),
+        before
+    );
+}
+
+#[test]
+fn one_approval_of_two_identical_actions_runs_one_of_them() {
+    let temp = tempfile::tempdir().unwrap();
+    let (engine, alice) = project(temp.path());
+    // The same call twice within one second: identical parked receipts but for the chain.
+    let (first, second) = loop {
+        let first = park(&engine, "r-1");
+        let second = park(&engine, "r-1");
+        let a = engine.pending_action(&first).unwrap();
+        let b = engine.pending_action(&second).unwrap();
+        if a.parked.content.captured_at == b.parked.content.captured_at {
+            break (first, second);
+        }
+    };
+    assert!(matches!(
+        engine.decide(&second, &alice, ApprovalOutcome::Approved, ""),
+        Err(ApprovalError::EarlierIdentical { count: 1, .. })
+    ));
+    engine
+        .decide(&first, &alice, ApprovalOutcome::Approved, "")
+        .unwrap();
+    assert!(matches!(
+        engine.claim(&second, None),
+        Err(ApprovalError::NotApproved(_))
+    ));
+    engine.claim(&first, None).unwrap();
+    assert!(matches!(
+        engine.claim(&first, None),
+        Err(ApprovalError::AlreadyResumed(_))
+    ));
+    engine
+        .decide(&second, &alice, ApprovalOutcome::Approved, "")
+        .unwrap();
+    engine.claim(&second, None).unwrap();
+}
+
+#[test]
+fn concurrent_claims_run_once() {
+    let temp = tempfile::tempdir().unwrap();
+    let (engine, alice) = project(temp.path());
+    let id = park(&engine, "r-1");
+    engine
+        .decide(&id, &alice, ApprovalOutcome::Approved, "")
+        .unwrap();
+    // Separate engines, as separate processes would have.
+    let engines: Vec<Engine> = (0..4)
+        .map(|_| Engine::open(Some(temp.path())).unwrap())
+        .collect();
+    let wins = std::thread::scope(|scope| {
+        let handles: Vec<_> = engines
+            .iter()
+            .map(|e| scope.spawn(|| e.claim(&id, None).is_ok()))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .filter(|won| *won)
+            .count()
+    });
+    assert_eq!(wins, 1);
+    let pins = engine.pins().unwrap();
+    let report = heso_chain::verify_log(
+        &temp.path().join("heso-local-data/receipts.jsonl"),
+        &pins,
+        None,
+    )
+    .unwrap();
+    assert!(report.all_valid(), "{report:?}");
+}
+
+#[test]
+fn no_approver_named_says_which_command_makes_one() {
+    let temp = tempfile::tempdir().unwrap();
+    init_project(temp.path(), false, &PassphraseSources::default()).unwrap();
+    let engine = Engine::open(Some(temp.path())).unwrap();
+    let id = park(&engine, "r-1");
+    let action = engine.pending_action(&id).unwrap();
+    assert!(action.approvers.is_empty());
+    let someone = approver(temp.path(), "someone");
+    let error = engine
+        .decide(&id, &someone, ApprovalOutcome::Approved, "")
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("heso keys new-approver"), "{error}");
+    // Made the default approver afterwards, they may decide what was parked before.
+    add_approver(
+        &temp.path().join("heso.toml"),
+        "someone",
+        &someone.did_key(),
+        true,
+    )
+    .unwrap();
+    engine
+        .decide(&id, &someone, ApprovalOutcome::Approved, "")
+        .unwrap();
+    let _ = SignerPins::Any;
+}

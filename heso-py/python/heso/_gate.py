@@ -1,0 +1,417 @@
+"""The gate as Python sees it: decorators, ``Gate``, ``gated`` and ``resume``."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Optional, Sequence, TypeVar, overload
+
+from . import _state
+from ._bind import _bind, _Options, _options, _signature, _tool_name
+from ._convert import fields_json
+from ._errors import ApprovalError, BlockedError, SuspendedError
+
+ALLOWED = "allowed"
+BLOCKED = "blocked"
+SUSPENDED = "suspended"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# Calls waiting for approval that this process made: `resume` runs them with the
+# arguments held here, after checking they are still the ones that were approved.
+_held: dict[str, "_HeldCall"] = {}
+# Gated functions by tool name, so `resume` can run a call parked by another process.
+_registry: dict[str, tuple[Callable[..., Any], Optional[inspect.Signature]]] = {}
+
+
+@dataclass(frozen=True)
+class _HeldCall:
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    fields_of: Callable[[], dict[str, Any]]
+
+
+def _register(tool_name: str, fn: Callable[..., Any], signature: Optional[inspect.Signature]) -> None:
+    """Makes ``fn`` resumable under ``tool_name`` from any process that defines it."""
+    with _state._lock:
+        _registry[tool_name] = (fn, signature)
+
+
+# Past this many values a call is not checked for exactness (and so is resumable only in
+# the process that made it): the check is on every gated call's path.
+_EXACT_BUDGET = 10_000
+
+
+def _is_exact(fields: dict[str, Any]) -> bool:
+    """True when ``fields`` convert to JSON and back unchanged (so a call parked in one
+    process can be rebuilt from its recorded arguments in another)."""
+    stack: list[tuple[Any, int]] = [(v, 1) for v in fields.values()]
+    budget = _EXACT_BUDGET
+    while stack:
+        value, depth = stack.pop()
+        budget -= 1
+        if budget < 0 or depth > 64:
+            return False
+        kind = type(value)
+        if value is None or kind is str or kind is bool:
+            continue
+        if kind is int:
+            if not -(2**53) < value < 2**53:
+                return False
+        elif kind is float:
+            if value != value or value in (float("inf"), float("-inf")):
+                return False
+        elif kind is list:
+            stack.extend((v, depth + 1) for v in value)
+        elif kind is dict:
+            for key, v in value.items():
+                if type(key) is not str:
+                    return False
+                stack.append((v, depth + 1))
+        else:
+            return False
+    return True
+
+
+def _suspended_message(tool: str, pending_id: str, approvers: Sequence[str], expires_at: str) -> str:
+    if not approvers:
+        return (
+            f"heso suspended {tool} until a person approves it, but no approver is named "
+            "for it: create one with `heso keys new-approver NAME --default`, then "
+            f"`heso approve {pending_id}` and heso.resume({pending_id!r}) "
+            f"(expires {expires_at})"
+        )
+    return (
+        f"heso suspended {tool} until a person approves it ({', '.join(approvers)}): "
+        f"`heso approve {pending_id}`, then heso.resume({pending_id!r}) (expires {expires_at})"
+    )
+
+
+class Gate:
+    """The outcome of gating one call (from ``heso.gated``), before its body runs."""
+
+    def __init__(
+        self,
+        result: Mapping[str, Any],
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        fields_of: Callable[[], dict[str, Any]],
+    ) -> None:
+        self.status: str = str(result["status"])
+        self.action_hash: str = str(result["action_hash"])
+        self.rule_id: str = str(result["rule_id"])
+        self.reason: str = str(result["rule_display"])
+        self.decision: str = str(result["decision"])
+        self.observed: bool = bool(result["observed"])
+        self.pending_id: Optional[str] = result.get("pending_id")
+        self.approvers: list[str] = list(result.get("approvers") or [])
+        self.expires_at: Optional[str] = result.get("expires_at")
+        self._fn = fn
+        self._args = args
+        self._kwargs = kwargs
+        self._ran = False
+        if self.status == SUSPENDED and self.pending_id:
+            with _state._lock:
+                _held[self.pending_id] = _HeldCall(fn, args, kwargs, fields_of)
+
+    def __repr__(self) -> str:
+        return f"<heso.Gate {self.status} {self.tool_label} action {self.action_hash[:12]}>"
+
+    @property
+    def tool_label(self) -> str:
+        return getattr(self._fn, "__name__", "call")
+
+    def _raise_if_refused(self) -> None:
+        if self.status == BLOCKED:
+            raise BlockedError(
+                f"heso blocked {self.tool_label}: rule {self.rule_id} ({self.reason}); "
+                f"receipt {self.action_hash}",
+                action_hash=self.action_hash,
+                rule_id=self.rule_id,
+                reason=self.reason,
+            )
+        if self.status == SUSPENDED:
+            raise SuspendedError(
+                _suspended_message(
+                    self.tool_label, self.pending_id or "", self.approvers, self.expires_at or ""
+                ),
+                action_hash=self.action_hash,
+                pending_id=self.pending_id or "",
+                approvers=self.approvers,
+                expires_at=self.expires_at or "",
+                rule_id=self.rule_id,
+            )
+
+    def run(self, timeout: Optional[float] = None) -> Any:
+        """Runs the body once when allowed, or once approved (waiting up to ``timeout``
+        seconds for the decision); otherwise raises ``BlockedError`` or
+        ``SuspendedError``."""
+        if self.status == SUSPENDED and self.pending_id:
+            return resume(self.pending_id, timeout=timeout)
+        self._raise_if_refused()
+        if self._ran:
+            raise ApprovalError(f"this gate already ran its call (receipt {self.action_hash})")
+        self._ran = True
+        return self._fn(*self._args, **self._kwargs)
+
+
+def _gate(
+    options: _Options,
+    tool_name: str,
+    fields: dict[str, Any],
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    target_host: Optional[str] = None,
+    fields_of: Optional[Callable[[], dict[str, Any]]] = None,
+) -> Gate:
+    """Gates one call. ``fields_of`` recomputes ``fields`` from the held arguments (at
+    resume, to check they are still the ones approved); by default they are bound to
+    ``fn``'s signature again."""
+    project = _state._current()
+    result = project.gate(
+        options.verb,
+        tool_name,
+        _state._workflow.get(),
+        _state._account.get(),
+        target_host,
+        fields_json(fields),
+        list(options.redact),
+        options.redact_mode,
+        options.blocking,
+        _is_exact(fields),
+    )
+    if fields_of is None:
+        fields_of = functools.partial(_bind, fn, args, kwargs)
+    return Gate(result, fn, args, kwargs, fields_of)
+
+
+def _decorate(fn: F, options: _Options) -> F:
+    if not callable(fn):
+        raise TypeError(
+            f"heso.{'destructive' if options.verb == 'delete' else 'tool'} decorates a "
+            f"function, not {type(fn).__name__}"
+        )
+    tool_name = _tool_name(options, fn)
+    signature = _signature(fn)  # computed once: binding is on every call's path
+    _register(tool_name, fn, signature)
+    if inspect.iscoroutinefunction(fn):
+
+        @functools.wraps(fn)
+        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+            gate = _gate(options, tool_name, _bind(fn, args, kwargs, signature), fn, args, kwargs)
+            gate._raise_if_refused()
+            return await fn(*args, **kwargs)
+
+        setattr(async_wrapper, "__heso_gated__", (fn, options))
+        return async_wrapper  # type: ignore[return-value]
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        gate = _gate(options, tool_name, _bind(fn, args, kwargs, signature), fn, args, kwargs)
+        gate._raise_if_refused()
+        return fn(*args, **kwargs)
+
+    setattr(wrapper, "__heso_gated__", (fn, options))
+    return wrapper  # type: ignore[return-value]
+
+
+
+@overload
+def tool(fn: F) -> F: ...
+@overload
+def tool(
+    fn: None = None,
+    *,
+    name: Optional[str] = None,
+    redact: Optional[Sequence[str]] = None,
+    redact_mode: str = "commit_and_reveal",
+    blocking: bool = True,
+    verb: str = "tool_call",
+) -> Callable[[F], F]: ...
+def tool(
+    fn: Optional[F] = None,
+    *,
+    name: Optional[str] = None,
+    redact: Optional[Sequence[str]] = None,
+    redact_mode: str = "commit_and_reveal",
+    blocking: bool = True,
+    verb: str = "tool_call",
+) -> Any:
+    """Gates every call of the function. Bare (``@heso.tool``) or with options.
+
+    ``redact``: field paths committed (``commit_and_reveal``) or dropped
+    (``destructive``) before anything is signed or written. ``blocking=False`` is
+    observe-only: a refusal is recorded but the body runs (never for a delete).
+    """
+    options = _options(name, redact, redact_mode, blocking, verb)
+    if fn is not None:
+        return _decorate(fn, options)
+    return lambda f: _decorate(f, options)
+
+
+@overload
+def destructive(fn: F) -> F: ...
+@overload
+def destructive(
+    fn: None = None,
+    *,
+    name: Optional[str] = None,
+    redact: Optional[Sequence[str]] = None,
+    redact_mode: str = "commit_and_reveal",
+    blocking: bool = True,
+) -> Callable[[F], F]: ...
+def destructive(
+    fn: Optional[F] = None,
+    *,
+    name: Optional[str] = None,
+    redact: Optional[Sequence[str]] = None,
+    redact_mode: str = "commit_and_reveal",
+    blocking: bool = True,
+) -> Any:
+    """Gates a delete: verb ``delete``, under the delete floor (never runs without a
+    person's approval, whatever the policy or ``blocking`` say)."""
+    options = _options(name, redact, redact_mode, blocking, "delete", "heso.destructive")
+    if fn is not None:
+        return _decorate(fn, options)
+    return lambda f: _decorate(f, options)
+
+
+def gated(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Gate:
+    """Gates one call of ``fn`` exactly once without running it; ``Gate.run()`` runs it."""
+    if not callable(fn):
+        raise TypeError(f"heso.gated needs a function to gate, not {type(fn).__name__}")
+    inner = getattr(fn, "__heso_gated__", None)
+    if inner is not None:
+        original, options = inner
+    else:
+        original, options = fn, _options(None, None, "commit_and_reveal", True, "tool_call")
+    tool_name = _tool_name(options, original)
+    if inner is None:
+        _register(tool_name, original, _signature(original))
+    return _gate(options, tool_name, _bind(original, args, kwargs), original, args, kwargs)
+
+
+def _check_id(where: str, pending_id: Any, timeout: Any) -> Optional[float]:
+    if not isinstance(pending_id, str):
+        raise TypeError(f"{where}: pending_id must be a str, not {type(pending_id).__name__}")
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError(f"{where}: timeout must be a number of seconds, not {type(timeout).__name__}")
+    if not timeout >= 0:
+        raise ValueError(f"{where}: timeout must be 0 or more seconds, not {timeout!r}")
+    return float(timeout)
+
+
+def _suspended(info: Mapping[str, Any]) -> SuspendedError:
+    pending_id = str(info["id"])
+    approvers = [str(a) for a in info.get("approvers", [])]
+    expires_at = str(info.get("expires_at", ""))
+    return SuspendedError(
+        f"pending action {pending_id} has not been decided yet. "
+        + _suspended_message(str(info.get("tool_name", "call")), pending_id, approvers, expires_at),
+        action_hash=str(info.get("parked_receipt", "")),
+        pending_id=pending_id,
+        approvers=approvers,
+        expires_at=expires_at,
+        rule_id=str(info.get("rule_id", "")),
+    )
+
+
+def _claim(pending_id: str) -> Callable[[], Any]:
+    """Claims the approved run (durably, exactly once across processes) and returns the
+    call to make. Raises ``SuspendedError`` while undecided, ``ApprovalError`` otherwise."""
+    project = _state._current()
+    with _state._lock:
+        held = _held.get(pending_id)
+    if held is not None:
+        claimed = project.claim(pending_id, fields_json(held.fields_of()))
+        if claimed["state"] == "pending":
+            raise _suspended(project.pending_info(pending_id))
+        with _state._lock:
+            _held.pop(pending_id, None)
+        return functools.partial(held.fn, *held.args, **held.kwargs)
+    info = project.pending_info(pending_id)
+    if info["state"] == "pending":
+        raise _suspended(info)
+    tool_name = str(info["tool_name"])
+    with _state._lock:
+        target = _registry.get(tool_name)
+    if target is None:
+        raise ApprovalError(
+            f"pending action {pending_id} runs tool {tool_name!r:.80}, which this process "
+            "has not defined: import the module that decorates (or wraps) it, then resume"
+        )
+    claimed = project.claim(pending_id, None)
+    if claimed["state"] == "pending":
+        raise _suspended(project.pending_info(pending_id))
+    fn, signature = target
+    args, kwargs = _rebuild(signature, json.loads(claimed["fields_json"]))
+    return functools.partial(fn, *args, **kwargs)
+
+
+def _rebuild(
+    signature: Optional[inspect.Signature], fields: dict[str, Any]
+) -> tuple[list[Any], dict[str, Any]]:
+    """The arguments of a call from its recorded fields (the inverse of ``_bind``)."""
+    if signature is None:
+        positional = sorted((int(k), v) for k, v in fields.items() if k.isdigit())
+        return [v for _, v in positional], {k: v for k, v in fields.items() if not k.isdigit()}
+    args: list[Any] = []
+    kwargs: dict[str, Any] = {}
+    known = set(signature.parameters)
+    takes_kwargs = False
+    for name, parameter in signature.parameters.items():
+        if parameter.kind is inspect.Parameter.VAR_KEYWORD:
+            takes_kwargs = True
+            kwargs.update(fields.get(name) or {})
+            continue
+        if name not in fields:
+            continue
+        value = fields[name]
+        if parameter.kind is inspect.Parameter.VAR_POSITIONAL:
+            args.extend(value)
+        elif parameter.kind is inspect.Parameter.KEYWORD_ONLY:
+            kwargs[name] = value
+        else:
+            args.append(value)
+    if takes_kwargs:  # keyword arguments recorded as top-level fields
+        kwargs.update({k: v for k, v in fields.items() if k not in known})
+    return args, kwargs
+
+
+def resume(pending_id: str, timeout: Optional[float] = None) -> Any:
+    """Runs an approved call once and returns what it returns: from the process that
+    made it (with the arguments it holds, which must be the ones approved), or from any
+    other process of the project that defines the gated function (with the arguments
+    sealed when it was parked).
+
+    ``timeout``: wait up to that many seconds for the decision (without busy-looping).
+    Raises ``SuspendedError`` while undecided, ``ApprovalError`` after a rejection, an
+    expiry, a second resume, changed arguments, or when this process lacks the tool.
+    For an ``async def`` tool it returns the coroutine to await (or use
+    ``resume_async``)."""
+    timeout = _check_id("heso.resume", pending_id, timeout)
+    if timeout is not None:
+        _state._current().wait(pending_id, timeout)
+    return _claim(pending_id)()
+
+
+async def resume_async(pending_id: str, timeout: Optional[float] = None) -> Any:
+    """``resume`` for asyncio code: waits and claims on a worker thread, so the event
+    loop never blocks; awaits the body when it is a coroutine function."""
+    import asyncio  # only asyncio code pays for importing it
+
+    timeout = _check_id("heso.resume_async", pending_id, timeout)
+    if timeout is not None:
+        await asyncio.to_thread(_state._current().wait, pending_id, timeout)
+    call = await asyncio.to_thread(_claim, pending_id)
+    result = call()
+    if inspect.isawaitable(result):
+        return await result
+    return result

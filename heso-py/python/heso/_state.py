@@ -1,0 +1,88 @@
+"""The open project and the context every gated call carries (workflow, account)."""
+
+from __future__ import annotations
+
+import os
+import threading
+from contextvars import ContextVar, Token
+from typing import Any, Optional, Union
+
+from . import _core
+from ._errors import ConfigError
+
+_lock = threading.Lock()
+_project: Optional[_core.Project] = None
+
+_workflow: ContextVar[str] = ContextVar("heso_workflow", default="default")
+_account: ContextVar[str] = ContextVar("heso_account", default="default")
+
+
+def init(path: Union[str, "os.PathLike[str]", None] = None) -> None:
+    """Opens the project: finds heso.toml (``path``, ``HESO_PROJECT_ROOT``, or the nearest
+    folder above the working directory), unlocks the operator key and opens the log.
+    Calling it again rebinds to the project found then.
+
+    Raises ``ConfigError`` when there is no project (run ``heso init``), the passphrase is
+    wrong or refused (production needs ``HESO_KEY_PASSPHRASE``), or the policy is broken.
+    """
+    global _project
+    project = _core.Project(os.fsdecode(path) if path is not None else None)
+    with _lock:
+        _project = project
+
+
+def _label(where: str, what: str, value: Any) -> str:
+    """A workflow, account or tool name: a non-empty str of valid Unicode."""
+    if not isinstance(value, str):
+        raise TypeError(f"{where}: {what} must be a str, not {type(value).__name__}")
+    if not value:
+        raise ValueError(f"{where}: {what} must not be empty")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise ValueError(
+            f"{where}: {what} is not valid Unicode (a lone surrogate at index {e.start})"
+        ) from None
+    return value
+
+
+def _current() -> _core.Project:
+    project = _project
+    if project is None:
+        raise ConfigError(
+            "heso.init() has not been called: call it (or import heso_bootstrap) before a "
+            "gated call; run `heso init` to create a project"
+        )
+    return project
+
+
+class step:
+    """Every action inside carries this workflow (and account, when given).
+
+    Works as ``with`` and ``async with``; built on contextvars, so threads and asyncio
+    tasks keep their own; a nested step restores the outer values on exit.
+    """
+
+    def __init__(self, workflow: str, account: Optional[str] = None) -> None:
+        self.workflow = _label("heso.step", "workflow", workflow)
+        self.account = None if account is None else _label("heso.step", "account", account)
+        self._tokens: list[tuple[Token[str], Optional[Token[str]]]] = []
+
+    def __enter__(self) -> "step":
+        workflow_token = _workflow.set(self.workflow)
+        account_token = _account.set(self.account) if self.account is not None else None
+        self._tokens.append((workflow_token, account_token))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        workflow_token, account_token = self._tokens.pop()
+        if account_token is not None:
+            _account.reset(account_token)
+        _workflow.reset(workflow_token)
+
+    async def __aenter__(self) -> "step":
+        return self.__enter__()
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.__exit__(*exc)
+
