@@ -80,8 +80,9 @@ verb = "payment"
 conditions = [{ field = "amount", op = "gt", value = 1000, display = "amount > 1000" }]
 decision = "require_approval"
 
-# People who may approve: create a key with `heso keys new-approver NAME`, paste the
-# lines it prints here, and name them in a rule (`approvers = ["NAME"]`) or in [defaults].
+# People who may approve: `heso keys new-approver NAME --default` creates their key and
+# adds them here (and to [defaults]); name them in a rule (`approvers = ["NAME"]`) to let
+# them decide its actions. `heso keys retire-approver NAME` stops them deciding.
 # [approvers.alice]
 # key = "did:key:z6Mk..."
 "#;
