@@ -911,3 +911,118 @@ fn allowed_text(terms: &ApprovalTerms) -> String {
         format!("allowed: {}", names.join(", "))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "test code")]
+
+    use heso_keystore::{PassphraseSources, SecretString};
+    use heso_policy::ActionInput;
+    use heso_receipt::Verb;
+
+    use super::*;
+
+    /// An action parked by a receipt captured long ago (no need to wait for an SLA).
+    fn park_in_the_past(engine: &Engine) -> String {
+        let fields: Map<String, Value> = serde_json::from_str(r#"{"record_id":"r-1"}"#).unwrap();
+        let loaded = engine.config().unwrap();
+        let evaluation = loaded.config.policy.evaluate(&ActionInput {
+            verb: Verb::Delete,
+            tool_name: "delete_record",
+            workflow: "default",
+            account: "default",
+            target_host: None,
+            fields: &fields,
+        });
+        let draft = Draft {
+            captured_at: "2020-01-01T00:00:00Z".into(),
+            action: Action {
+                verb: Verb::Delete,
+                tool_name: "delete_record".into(),
+                workflow: "default".into(),
+                account: "default".into(),
+                fields: fields.clone(),
+                target_host: None,
+                result_hash: None,
+                error: None,
+            },
+            policy: PolicyRecord {
+                rule_id: evaluation.rule_id.clone(),
+                rule_display: evaluation.rule_display.clone(),
+                matched_conditions: evaluation.matched_conditions.clone(),
+                decision_path: evaluation.decision,
+            },
+            redaction: None,
+            chain: None,
+        };
+        let (placed, draft) = engine.append_l0(draft).unwrap();
+        park(
+            engine,
+            &draft,
+            &placed.action_hash,
+            &evaluation,
+            &fields,
+            true,
+        )
+        .unwrap()
+        .id
+    }
+
+    #[test]
+    fn an_expired_action_never_runs_and_its_expiry_is_recorded_once() {
+        let temp = tempfile::tempdir().unwrap();
+        crate::init_project(temp.path(), false, &PassphraseSources::default()).unwrap();
+        let pass = SecretString::from("alice's passphrase".to_owned());
+        let alice = heso_keystore::create_approver(&temp.path().join("a.key"), "alice", &pass)
+            .unwrap()
+            .key;
+        crate::add_approver(
+            &temp.path().join("heso.toml"),
+            "alice",
+            &alice.did_key(),
+            true,
+        )
+        .unwrap();
+        let engine = Engine::open(Some(temp.path())).unwrap();
+        let id = park_in_the_past(&engine);
+        let lines = || {
+            std::fs::read_to_string(engine.paths.receipts())
+                .unwrap()
+                .lines()
+                .count()
+        };
+        let before = lines();
+        assert!(matches!(
+            engine.claim(&id, None),
+            Err(ApprovalError::Expired { .. })
+        ));
+        assert_eq!(
+            lines(),
+            before + 1,
+            "the expiry is recorded when first noticed"
+        );
+        assert!(matches!(
+            engine.decide(&id, &alice, ApprovalOutcome::Approved, ""),
+            Err(ApprovalError::Expired { .. })
+        ));
+        assert_eq!(
+            engine.pending_action(&id).unwrap().state,
+            ApprovalState::Expired
+        );
+        assert_eq!(lines(), before + 1, "and only once");
+        // Expiry then edit: the item's hints cannot bring it back.
+        let path = item_path(&engine, &id);
+        let mut item: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        item["claimed"] = Value::Bool(false);
+        std::fs::write(&path, item.to_string()).unwrap();
+        assert!(matches!(
+            engine.claim(&id, None),
+            Err(ApprovalError::Expired { .. })
+        ));
+        // The expiry receipt is a valid block receipt naming the item.
+        let last = std::fs::read_to_string(engine.paths.receipts()).unwrap();
+        let last: Receipt = serde_json::from_str(last.lines().nth(before).unwrap()).unwrap();
+        assert_eq!(last.content.policy.decision_path, Decision::Block);
+        assert!(last.content.policy.rule_display.contains(&id));
+    }
+}
