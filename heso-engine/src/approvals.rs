@@ -26,7 +26,9 @@ use crate::clock::{format_rfc3339, now, now_rfc3339, parse_rfc3339};
 use crate::engine::Engine;
 use crate::ledger::{CLAIM_MARK, EXPIRY_MARK, Ledger, LedgerError, LoggedReceipt, read_ledger};
 use crate::sealed_call::{SealError, SealedCall};
-use heso_fs::{Existing, SECRET_FILE_MODE, create_private_dir, write_atomic};
+use heso_fs::{
+    Existing, SECRET_FILE_MODE, create_private_dir, open_no_follow, read_no_follow, write_atomic,
+};
 
 /// The command that creates an approver and makes them the default one.
 pub const NEW_APPROVER_HINT: &str = "heso keys new-approver NAME --default";
@@ -351,13 +353,17 @@ impl Drop for ItemLock {
 }
 
 fn lock_item(engine: &Engine, id: &str) -> Result<ItemLock, ApprovalError> {
-    let path = engine.paths.pending_dir().join(format!("{id}.lock"));
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(io_error(format!("cannot open {}", path.display())))?;
+    let dir = engine.paths.pending_dir();
+    heso_fs::refuse_symlink(&dir).map_err(io_error(format!("cannot use {}", dir.display())))?;
+    let path = dir.join(format!("{id}.lock"));
+    let file = open_no_follow(
+        &path,
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true),
+    )
+    .map_err(io_error(format!("cannot open {}", path.display())))?;
     file.lock()
         .map_err(io_error(format!("cannot lock {}", path.display())))?;
     Ok(ItemLock(file))
@@ -383,7 +389,7 @@ fn valid_id(id: &str) -> bool {
 
 fn load(engine: &Engine, id: &str) -> Result<PendingItem, ApprovalError> {
     let path = item_path(engine, id);
-    let bytes = match std::fs::read(&path) {
+    let bytes = match read_no_follow(&path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(unknown_id(id)),
         Err(e) => return Err(io_error(format!("cannot read {}", path.display()))(e)),
@@ -570,7 +576,8 @@ impl Engine {
 
     /// Locks and resolves one item, recording its expiry if it has just expired.
     fn open_item(&self, id: &str) -> Result<(ItemLock, Resolved), ApprovalError> {
-        if !valid_id(id) || !item_path(self, id).is_file() {
+        // A link there counts as present (even dangling): `load` refuses it by name.
+        if !valid_id(id) || std::fs::symlink_metadata(item_path(self, id)).is_err() {
             return Err(unknown_id(id));
         }
         let lock = lock_item(self, id)?;

@@ -337,3 +337,62 @@ fn no_approver_named_says_which_command_makes_one() {
         .unwrap();
     let _ = SignerPins::Any;
 }
+
+/// `pending/ID.json` and `pending/ID.lock` are never reached through a symbolic link: an
+/// item linked to a file elsewhere (even a copy of the real one) is refused by name, and
+/// nothing is created or locked through a linked lock file.
+#[cfg(unix)]
+#[test]
+fn a_symlinked_pending_item_or_lock_is_refused_by_name() {
+    use std::os::unix::fs::symlink;
+
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("project");
+    let (engine, alice) = project(&dir);
+    let id = park(&engine, "r-1");
+    let outside = temp.path().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+
+    // The item moved away and linked back: every use of it names the link.
+    let item = item_file(&dir, &id);
+    let moved = outside.join("item.json");
+    std::fs::rename(&item, &moved).unwrap();
+    symlink(&moved, &item).unwrap();
+    let refusals = [
+        engine.pending_action(&id).map(|_| ()).unwrap_err(),
+        engine
+            .decide(&id, &alice, ApprovalOutcome::Approved, "")
+            .map(|_| ())
+            .unwrap_err(),
+        engine.claim(&id, None).map(|_| ()).unwrap_err(),
+    ];
+    for error in refusals {
+        let text = error.to_string();
+        assert!(text.contains(&format!("{id}.json")), "{text}");
+        assert!(text.contains("symbolic link"), "{text}");
+    }
+    let (_, problems) = engine.pending().unwrap();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].to_string().contains("symbolic link"));
+    // Nothing was decided through it.
+    assert_eq!(log_lines(&dir).len(), 1);
+
+    // The item back in place, its lock file linked elsewhere (dangling): refused, and
+    // nothing is created at the link's target.
+    std::fs::remove_file(&item).unwrap();
+    std::fs::rename(&moved, &item).unwrap();
+    let lock = dir.join(format!("heso-local-data/pending/{id}.lock"));
+    let _ = std::fs::remove_file(&lock);
+    let target = outside.join("lock");
+    symlink(&target, &lock).unwrap();
+    let text = engine.pending_action(&id).unwrap_err().to_string();
+    assert!(text.contains(&format!("{id}.lock")), "{text}");
+    assert!(text.contains("symbolic link"), "{text}");
+    assert!(!target.exists(), "a lock file was created through the link");
+
+    // With the link gone, the item works as before.
+    std::fs::remove_file(&lock).unwrap();
+    engine
+        .decide(&id, &alice, ApprovalOutcome::Approved, "")
+        .unwrap();
+}
