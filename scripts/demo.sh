@@ -11,9 +11,12 @@ echo "==> heso init ($scratch)"
 "$root/.venv/bin/heso" init
 echo "==> heso demo"
 "$root/.venv/bin/heso" demo | tee demo.out
-hash=$(awk '/^allow /{print $2}' demo.out)
-echo "==> heso verify ${hash:0:12}"
-"$root/.venv/bin/heso" verify "${hash:0:12}"
+hash=$(awk '$1 == "allow" {print $2}' demo.out)
+hash=${hash%…}
+echo "==> heso verify $hash"
+"$root/.venv/bin/heso" verify "$hash"
+echo "==> heso verify ./receipt.json"
+"$root/.venv/bin/heso" verify ./receipt.json
 echo "==> heso log verify"
 "$root/.venv/bin/heso" log verify
 echo

@@ -11,46 +11,71 @@ use serde_json::{Map, Value, json};
 use crate::output::{parse_cli_value, short, shown};
 use crate::{Failure, Outcome};
 
-pub(crate) fn init(dir: Option<PathBuf>, require_passphrase: bool) -> Outcome {
+pub(crate) fn init(dir: Option<PathBuf>, require_passphrase: bool, nested: bool) -> Outcome {
     let dir = match dir {
         Some(dir) => dir,
         None => std::env::current_dir()
             .map_err(|e| Failure::usage(format!("no working directory: {e}")))?,
     };
+    if !nested {
+        refuse_nested(&dir)?;
+    }
     let sources = PassphraseSources::from_env(require_passphrase).map_err(Failure::usage)?;
     let report = init_project(&dir, require_passphrase, &sources).map_err(Failure::usage)?;
     print_init(&report);
     out!("heso init: project ready at {}", shown(&report.root));
-    out!("next: run `heso demo` to mint and verify your first receipt");
+    out!("  next: run `heso demo` to mint and verify your first receipt");
     Ok(0)
+}
+
+/// A project inside another one splits the audit trail in two: refuse unless asked.
+fn refuse_nested(dir: &Path) -> Result<(), Failure> {
+    if dir.join(heso_engine::CONFIG_FILE).exists() {
+        return Ok(()); // re-running init in a project keeps it
+    }
+    let absolute = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let Some(parent) = absolute.parent() else {
+        return Ok(());
+    };
+    let outer = parent
+        .ancestors()
+        .find(|a| a.join(heso_engine::CONFIG_FILE).is_file());
+    match outer {
+        Some(outer) => Err(Failure::usage(format!(
+            "{} is inside the heso project at {}: its agents already log there. Run heso there, or pass --nested to make a separate project here",
+            shown(&absolute),
+            shown(outer)
+        ))),
+        None => Ok(()),
+    }
 }
 
 fn print_init(report: &InitReport) {
     match &report.bootstrap {
-        Step::Wrote(path) => out!("wrote bootstrap module -> {}", shown(path)),
-        Step::Kept(path) => out!("kept existing bootstrap module -> {}", shown(path)),
+        Step::Wrote(path) => out!("  wrote bootstrap module -> {}", shown(path)),
+        Step::Kept(path) => out!("  kept existing bootstrap module -> {}", shown(path)),
     }
     match &report.policy {
-        Step::Wrote(path) => out!("wrote starter policy -> {}", shown(path)),
-        Step::Kept(path) => out!("kept existing policy -> {}", shown(path)),
+        Step::Wrote(path) => out!("  wrote starter policy -> {}", shown(path)),
+        Step::Kept(path) => out!("  kept existing policy -> {}", shown(path)),
     }
     if report.operator_pin_added {
-        out!("pinned the operator identity in heso.toml ([identity] operator); commit it");
+        out!("  pinned the operator identity in heso.toml ([identity] operator); commit it");
     }
     if report.gitignore_added {
-        out!("gitignored heso-local-data/");
+        out!("  gitignored heso-local-data/");
     }
     if let Some(path) = &report.dev_passphrase {
         out!(
-            "generated dev key passphrase -> {} (dev only — set HESO_KEY_PASSPHRASE in production)",
+            "  generated dev key passphrase -> {} (dev only — set HESO_KEY_PASSPHRASE in production)",
             shown(path)
         );
     }
     if matches!(report.identity, Step::Kept(_)) {
-        out!("kept existing identity");
+        out!("  kept existing identity");
     }
     out!(
-        "operator identity ready (pubkey {})",
+        "  operator identity ready (pubkey {})",
         report.operator_multibase
     );
 }
@@ -99,7 +124,8 @@ pub(crate) fn demo(dir: Option<PathBuf>) -> Outcome {
 
     let pins = engine.pins().map_err(Failure::usage)?;
     let mut all_valid = true;
-    let mut first_hash = String::new();
+    let mut first: Option<(String, String)> = None;
+    out!("minting your first receipts through the engine:");
     for (label, request) in [("allow", &search), ("redacted", &partner)] {
         let outcome = engine.gate(request).map_err(Failure::usage)?;
         if outcome.status != GateStatus::Allowed {
@@ -113,13 +139,36 @@ pub(crate) fn demo(dir: Option<PathBuf>) -> Outcome {
             .map_err(Failure::usage)?;
         let verdict = verify_receipt(line.as_bytes(), &pins).verdict;
         all_valid &= verdict.is_valid();
-        out!("{label} {} -> {verdict}", outcome.action_hash);
-        if first_hash.is_empty() {
-            first_hash = outcome.action_hash.clone();
+        out!(
+            "  {label:<9} {}…  ->  {verdict}",
+            short(&outcome.action_hash)
+        );
+        if first.is_none() {
+            first = Some((outcome.action_hash.clone(), line));
         }
     }
-    out!("receipts written to {}", shown(&engine.paths().receipts()));
-    out!("re-check offline: heso verify {}", short(&first_hash));
+    let receipts = engine.paths().receipts();
+    let absolute = std::path::absolute(&receipts).unwrap_or(receipts);
+    out!("  receipts written to {}", absolute.display());
+    let Some((first_hash, first_line)) = first else {
+        return Ok(1);
+    };
+    // The quickstart's next step verifies a receipt file: write the allowed one there.
+    let receipt_file = engine.paths().root.join("receipt.json");
+    let pretty = serde_json::from_str::<Value>(&first_line)
+        .and_then(|v| serde_json::to_string_pretty(&v))
+        .map_err(Failure::usage)?;
+    heso_fs::write_atomic(
+        &receipt_file,
+        format!("{pretty}\n").as_bytes(),
+        heso_fs::PUBLIC_FILE_MODE,
+        heso_fs::Existing::Replace,
+    )
+    .map_err(|e| Failure::usage(format!("cannot write {}: {e}", shown(&receipt_file))))?;
+    out!("  wrote the allowed receipt to {}", shown(&receipt_file));
+    out!("  verify either yourself, offline:");
+    out!("      heso verify {}", short(&first_hash));
+    out!("      heso verify ./receipt.json");
     Ok(if all_valid { 0 } else { 1 })
 }
 

@@ -64,6 +64,9 @@ enum Command {
         /// Refuse the dev passphrase file: the key opens only with HESO_KEY_PASSPHRASE.
         #[arg(long)]
         require_passphrase: bool,
+        /// Make a separate project even inside an existing one.
+        #[arg(long)]
+        nested: bool,
     },
     /// Mint one allowed and one redacted receipt through the gate, and verify both.
     Demo {
@@ -266,7 +269,8 @@ fn dispatch(command: Command) -> Outcome {
         Command::Init {
             dir,
             require_passphrase,
-        } => commands::init(dir, require_passphrase),
+            nested,
+        } => commands::init(dir, require_passphrase, nested),
         Command::Demo { dir } => commands::demo(dir),
         Command::Verify(args) => {
             verify::verify(&args.target, &args.signers, args.any_signer, args.json)

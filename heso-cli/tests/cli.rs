@@ -103,16 +103,26 @@ impl Sandbox {
 
 fn pubkey_line(out: &str) -> String {
     out.lines()
-        .find(|l| l.starts_with("operator identity ready (pubkey z6Mk"))
+        .find(|l| l.starts_with("  operator identity ready (pubkey z6Mk"))
         .unwrap()
         .to_owned()
 }
 
-fn hashes(out: &str) -> Vec<String> {
+/// The full action_hashes of the receipts `heso demo` printed (as `<12 hex digits>…`),
+/// looked up in the project's log.
+fn hashes(sb: &Sandbox, out: &str) -> Vec<String> {
+    let log = std::fs::read_to_string(sb.path("heso-local-data/receipts.jsonl")).unwrap();
     out.lines()
         .filter_map(|l| l.split_whitespace().nth(1))
-        .filter(|w| w.len() == 64 && w.bytes().all(|b| b.is_ascii_hexdigit()))
-        .map(str::to_owned)
+        .filter_map(|w| w.strip_suffix('…'))
+        .filter(|w| w.len() == 12 && w.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map(|prefix| {
+            log.lines()
+                .map(|l| serde_json::from_str::<Value>(l).unwrap())
+                .map(|r| r["content"]["action_hash"].as_str().unwrap().to_owned())
+                .find(|h| h.starts_with(prefix))
+                .unwrap()
+        })
         .collect()
 }
 
@@ -137,12 +147,12 @@ fn quickstart_transcript() {
     let init = sb.heso(&["init"]);
     assert_eq!(init.code, 0, "{}", init.all());
     for line in [
-        "wrote bootstrap module -> heso_bootstrap.py",
-        "wrote starter policy -> heso.toml",
-        "gitignored heso-local-data/",
-        "generated dev key passphrase -> heso-local-data/DEV-ONLY.passphrase (dev only — set HESO_KEY_PASSPHRASE in production)",
-        "heso init: project ready at",
-        "next: run `heso demo` to mint and verify your first receipt",
+        "  wrote bootstrap module -> heso_bootstrap.py",
+        "  wrote starter policy -> heso.toml",
+        "  gitignored heso-local-data/",
+        "  generated dev key passphrase -> heso-local-data/DEV-ONLY.passphrase (dev only — set HESO_KEY_PASSPHRASE in production)",
+        "\nheso init: project ready at",
+        "  next: run `heso demo` to mint and verify your first receipt",
     ] {
         assert!(
             init.stdout.contains(line),
@@ -172,7 +182,7 @@ fn quickstart_transcript() {
         again.stdout
     );
     assert!(
-        again.stdout.contains("kept existing policy -> heso.toml"),
+        again.stdout.contains("  kept existing policy -> heso.toml"),
         "{}",
         again.stdout
     );
@@ -185,21 +195,37 @@ fn quickstart_transcript() {
     let demo = sb.heso(&["demo"]);
     assert_eq!(demo.code, 0, "{}", demo.all());
     let lines: Vec<&str> = demo.stdout.lines().collect();
+    let shape = |label: &str| {
+        lines.iter().any(|l| {
+            l.strip_prefix("  ")
+                .and_then(|l| l.strip_prefix(label))
+                .is_some_and(|rest| rest.ends_with("…  ->  Valid (L0)"))
+        })
+    };
+    assert!(shape("allow     "), "{}", demo.stdout);
+    assert!(shape("redacted  "), "{}", demo.stdout);
+    assert_eq!(
+        lines.first(),
+        Some(&"minting your first receipts through the engine:")
+    );
+    for line in [
+        "  wrote the allowed receipt to receipt.json",
+        "  verify either yourself, offline:",
+        "      heso verify ./receipt.json",
+    ] {
+        assert!(
+            lines.contains(&line),
+            "missing {line:?} in:\n{}",
+            demo.stdout
+        );
+    }
+    let written = std::fs::canonicalize(sb.path("heso-local-data/receipts.jsonl")).unwrap();
     assert!(
-        lines
-            .iter()
-            .any(|l| l.starts_with("allow ") && l.ends_with(" -> Valid (L0)")),
+        lines.contains(&format!("  receipts written to {}", written.display()).as_str()),
         "{}",
         demo.stdout
     );
-    assert!(
-        lines
-            .iter()
-            .any(|l| l.starts_with("redacted ") && l.ends_with(" -> Valid (L0)")),
-        "{}",
-        demo.stdout
-    );
-    let minted = hashes(&demo.stdout);
+    let minted = hashes(&sb, &demo.stdout);
     assert_eq!(minted.len(), 2, "{}", demo.stdout);
 
     // The raw demo api_key is nowhere on disk.
@@ -236,7 +262,7 @@ fn verify_exit_codes() {
     let sb = Sandbox::new();
     assert_eq!(sb.heso(&["init"]).code, 0);
     let demo = sb.heso(&["demo"]);
-    let minted = hashes(&demo.stdout);
+    let minted = hashes(&sb, &demo.stdout);
 
     let missing = sb.heso(&["verify", "nope.json"]);
     assert_eq!(missing.code, 2, "{}", missing.all());
@@ -281,7 +307,7 @@ fn verify_exit_codes() {
 fn a_receipt_resigned_by_another_key_is_untrusted_in_the_project() {
     let sb = Sandbox::new();
     assert_eq!(sb.heso(&["init"]).code, 0);
-    let minted = hashes(&sb.heso(&["demo"]).stdout);
+    let minted = hashes(&sb, &sb.heso(&["demo"]).stdout);
     let shown = sb.heso(&["show", &minted[0]]).stdout;
     let receipt: heso_receipt::Receipt = serde_json::from_str(&shown).unwrap();
     let other = heso_receipt::SigningKey::from_bytes(&[9u8; 32]);

@@ -1,0 +1,93 @@
+//! A new user's first hour, as issue 20 tells it: the words the quickstart promises.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failure should stop it loudly"
+)]
+
+use std::path::Path;
+use std::process::Command;
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn heso(dir: &Path, home: &Path, args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_heso"))
+        .args(args)
+        .current_dir(dir)
+        .env("HOME", home)
+        .env_remove("HESO_PROJECT_ROOT")
+        .env_remove("HESO_KEY_PASSPHRASE")
+        .env_remove("HESO_APPROVER_PASSPHRASE")
+        .env_remove("HESO_ENV")
+        .env_remove("XDG_CONFIG_HOME")
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn init_inside_a_project_refuses_unless_nested() {
+    let temp = tempfile::tempdir().unwrap();
+    let home = temp.path().join("home");
+    let outer = temp.path().join("outer");
+    let inner = outer.join("agents/inner");
+    std::fs::create_dir_all(&inner).unwrap();
+    std::fs::create_dir_all(&home).unwrap();
+    assert_eq!(heso(&outer, &home, &["init"]).code, 0);
+
+    let refused = heso(&inner, &home, &["init"]);
+    assert_eq!(refused.code, 2, "{}", refused.stdout);
+    assert!(
+        refused.stderr.contains("is inside the heso project at")
+            && refused.stderr.contains("--nested"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!inner.join("heso.toml").exists());
+    assert!(!inner.join("heso-local-data").exists());
+
+    // Re-running init in the project itself keeps it, as before.
+    assert_eq!(heso(&outer, &home, &["init"]).code, 0);
+
+    let nested = heso(&inner, &home, &["init", "--nested"]);
+    assert_eq!(nested.code, 0, "{}", nested.stderr);
+    assert!(inner.join("heso.toml").is_file());
+}
+
+#[test]
+fn the_demo_writes_a_receipt_file_the_next_step_verifies() {
+    let temp = tempfile::tempdir().unwrap();
+    let home = temp.path().join("home");
+    let dir = temp.path().join("project");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(&home).unwrap();
+    assert_eq!(heso(&dir, &home, &["init"]).code, 0);
+    let demo = heso(&dir, &home, &["demo"]);
+    assert_eq!(demo.code, 0, "{}", demo.stderr);
+    let verified = heso(&dir, &home, &["verify", "./receipt.json"]);
+    assert_eq!(verified.code, 0, "{}{}", verified.stdout, verified.stderr);
+    assert!(
+        verified.stdout.contains("Valid (L0)"),
+        "{}",
+        verified.stdout
+    );
+    let prefix = demo
+        .stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("heso verify "))
+        .filter(|p| !p.starts_with("./"))
+        .unwrap()
+        .to_owned();
+    let by_prefix = heso(&dir, &home, &["verify", &prefix]);
+    assert_eq!(by_prefix.code, 0, "{}", by_prefix.stderr);
+}
