@@ -38,6 +38,76 @@ fn field_depth(fields: &Map<String, Value>, limit: usize) -> usize {
     deepest
 }
 
+/// The key the format reserves for a commitment (`{"_sd": c}`).
+const COMMITMENT_KEY: &str = "_sd";
+
+/// [`GateError::ReservedKey`] in words.
+fn reserved_message(path: &str) -> String {
+    const UNRECORDED: &str = "(nothing was recorded and the action did not run)";
+    if path.is_empty() {
+        format!(
+            "an argument is named \"_sd\", a key reserved for redaction markers: rename it \
+             {UNRECORDED}"
+        )
+    } else {
+        format!(
+            "field {path:?} holds an object with an \"_sd\" key, which is reserved for \
+             redaction markers: redact that field (redact=[{path:?}]) or rename the key \
+             {UNRECORDED}"
+        )
+    }
+}
+
+/// A path segment as a marker writes it: `.`, `*` and `\` escaped with `\`.
+fn escaped_segment(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    for c in key.chars() {
+        if matches!(c, '.' | '*' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The path of the first object in `fields` (the fields themselves included) that has an
+/// `_sd` key and is not at one of the `committed` paths (where redaction put its own
+/// `{"_sd": c}`): such an object would make the receipt `MalformedRedaction`, so the
+/// signer refuses it. Without recursion.
+fn unbound_sd_object(fields: &Map<String, Value>, committed: &[&str]) -> Option<String> {
+    if fields.contains_key(COMMITMENT_KEY) {
+        return Some(String::new());
+    }
+    let mut stack: Vec<(String, &Value)> = fields
+        .iter()
+        .rev()
+        .map(|(k, v)| (escaped_segment(k), v))
+        .collect();
+    while let Some((path, value)) = stack.pop() {
+        match value {
+            Value::Object(map) => {
+                if map.contains_key(COMMITMENT_KEY) && !committed.contains(&path.as_str()) {
+                    return Some(path);
+                }
+                stack.extend(
+                    map.iter()
+                        .rev()
+                        .map(|(k, v)| (format!("{path}.{}", escaped_segment(k)), v)),
+                );
+            }
+            Value::Array(items) => stack.extend(
+                items
+                    .iter()
+                    .enumerate()
+                    .rev()
+                    .map(|(i, v)| (format!("{path}.{i}"), v)),
+            ),
+            _ => {}
+        }
+    }
+    None
+}
+
 /// One action the agent wants to take.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ActionRequest {
@@ -135,6 +205,14 @@ pub enum GateError {
         /// The limit, [`MAX_FIELD_DEPTH`].
         limit: usize,
     },
+    /// A value left in the clear holds an object with an `_sd` key, which the format
+    /// reserves for redaction markers (such a receipt would not verify).
+    #[error("{}", reserved_message(path))]
+    ReservedKey {
+        /// The field path of the object holding the key (escaped as in a marker; empty
+        /// when it is the arguments themselves: an argument named `_sd`).
+        path: String,
+    },
     /// A redaction path is not valid.
     #[error("redaction: {0}")]
     Redact(String),
@@ -197,6 +275,16 @@ impl Engine {
         }
         let redacted = heso_redact::redact(&request.fields, &requests)
             .map_err(|e| GateError::Redact(e.to_string()))?;
+        let committed: Vec<&str> = redacted
+            .redaction
+            .iter()
+            .flat_map(|r| &r.markers)
+            .filter(|m| !m.commitment.is_empty())
+            .map(|m| m.field_path.as_str())
+            .collect();
+        if let Some(path) = unbound_sd_object(&redacted.fields, &committed) {
+            return Err(GateError::ReservedKey { path });
+        }
         let salt_records: Vec<(String, [u8; 32])> = match &redacted.redaction {
             Some(redaction) => redacted
                 .salts

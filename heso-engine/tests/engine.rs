@@ -401,3 +401,56 @@ fn fields_nested_too_deep_are_refused_before_anything_is_written() {
         "a refused call changed the log"
     );
 }
+
+/// An argument holding an object with an `_sd` key, left in the clear, is refused before
+/// anything is written, naming the field: the key is reserved for redaction markers. The
+/// same value redacted is fine (its marker replaces it).
+#[test]
+fn an_unredacted_sd_key_is_refused_naming_its_field_and_nothing_is_written() {
+    let temp = tempfile::tempdir().unwrap();
+    let (engine, _) = project(temp.path(), "");
+    let salts = temp.path().join("heso-local-data/salts.jsonl");
+    let before = log_text(temp.path());
+
+    for (value, path) in [
+        (
+            json!({"payload": {"meta": {"_sd": "abc", "x": 1}}}),
+            "payload.meta",
+        ),
+        (json!({"_sd": "an argument named _sd"}), ""),
+        (json!({"items": [1, {"_sd": 2}]}), "items.1"),
+        (json!({"a.b": {"_sd": "x"}}), "a\\.b"),
+        (json!({"look_alike": {"_sd": "0".repeat(64)}}), "look_alike"),
+    ] {
+        // A committed field beside it: its salt must not be stored either.
+        let mut request = ActionRequest::new(Verb::ToolCall, "search", fields(value.clone()));
+        request.fields.insert("token".into(), json!("sk-secret"));
+        request.redact = vec!["token".into()];
+        let err = engine.gate(&request).unwrap_err();
+        assert!(
+            matches!(&err, heso_engine::GateError::ReservedKey { path: p } if p == path),
+            "{value}: {err:?}"
+        );
+        let text = err.to_string();
+        assert!(text.contains("\"_sd\""), "{text}");
+        assert!(text.contains("reserved"), "{text}");
+        if !path.is_empty() {
+            assert!(text.contains(&format!("{path:?}")), "{text}");
+        }
+        assert!(text.contains("nothing was recorded"), "{text}");
+        assert_eq!(log_text(temp.path()), before, "{value}: the log changed");
+        assert!(!salts.exists(), "{value}: a salt was stored");
+    }
+
+    // Redacted, the value is hidden behind its own marker: gated, and it verifies.
+    let mut request = ActionRequest::new(
+        Verb::ToolCall,
+        "search",
+        fields(json!({"payload": {"meta": {"_sd": "abc"}}})),
+    );
+    request.redact = vec!["payload.meta".into()];
+    let outcome = engine.gate(&request).unwrap();
+    let line = receipt_line(&engine, &outcome.action_hash);
+    let pins = engine.pins().unwrap();
+    assert!(verify_receipt(line.as_bytes(), &pins).verdict.is_valid());
+}
