@@ -16,8 +16,9 @@ body never runs. Policy, hashing and signing all happen in the Rust core, ``heso
 
 from __future__ import annotations
 
+TYPE_CHECKING = False  # read as True by type checkers; importing typing costs 8 ms
+
 from . import _core
-from ._convert import to_json_value
 from ._errors import (
     ApprovalError,
     BlockedError,
@@ -26,20 +27,61 @@ from ._errors import (
     HesoError,
     SuspendedError,
 )
-from ._gate import (
-    ALLOWED,
-    BLOCKED,
-    SUSPENDED,
-    Gate,
-    destructive,
-    gated,
-    resume,
-    resume_async,
-    tool,
-)
-from ._state import init, step
-from ._verify import Verdict, verify
-from ._wrap import wrap
+
+if TYPE_CHECKING:
+    from typing import Any
+
+    from ._convert import to_json_value
+    from ._gate import (
+        ALLOWED,
+        BLOCKED,
+        SUSPENDED,
+        Gate,
+        destructive,
+        gated,
+        resume,
+        resume_async,
+        tool,
+    )
+    from ._state import init, step
+    from ._verify import Verdict, verify
+    from ._wrap import wrap
+
+# Where each public name lives. They are imported on first use (PEP 562), so `import
+# heso` — and the `heso` console script, which only needs the Rust core — stays cheap.
+_LAZY = {
+    "to_json_value": "._convert",
+    "ALLOWED": "._gate",
+    "BLOCKED": "._gate",
+    "SUSPENDED": "._gate",
+    "Gate": "._gate",
+    "destructive": "._gate",
+    "gated": "._gate",
+    "resume": "._gate",
+    "resume_async": "._gate",
+    "tool": "._gate",
+    "init": "._state",
+    "step": "._state",
+    "Verdict": "._verify",
+    "verify": "._verify",
+    "wrap": "._wrap",
+}
+
+
+def __getattr__(name: str) -> "Any":
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'heso' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "ALLOWED",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+TYPE_CHECKING = False  # read as True by type checkers; importing typing costs 8 ms
+if TYPE_CHECKING:
+    from typing import Sequence
 
 
 class HesoError(Exception):
