@@ -18,6 +18,11 @@
 //! `identity.pub` or `DEV-ONLY.passphrase` that is a link is an error naming it. An
 //! approver's key file is wherever its owner says, so a link there is followed.
 //!
+//! Rotation (`heso keys rotate`): a new operator key is staged as `identity.key.new`
+//! ([`stage_operator_key`], same passphrase rules as a new key) and put in place with its
+//! `identity.pub` only once the project pins it ([`install_staged_operator`], idempotent, so
+//! an interrupted rotation is finished by running it again).
+//!
 //! KDF cost: a human passphrase is stretched with scrypt at N = 2^[`HUMAN_WORK_FACTOR`]
 //! (age's usual cost, around a second). The dev passphrase is 256 random bits: no amount of
 //! stretching makes guessing it easier or harder, so it uses N = 2^[`DEV_WORK_FACTOR`] and
@@ -31,6 +36,7 @@
 mod approver;
 mod keyfile;
 mod operator;
+mod rotation;
 mod unlocked;
 
 pub use approver::{create_approver, default_approver_path, load_approver};
@@ -43,6 +49,10 @@ pub use operator::{
     PassphraseSource, PassphraseSources, Reencrypted, create_operator, operator_key_exists,
     read_operator_key_header, read_operator_public, reencrypt_operator, secret_from_env,
     unlock_operator,
+};
+pub use rotation::{
+    InstallError, STAGED_KEY_FILE, install_staged_operator, read_staged_operator,
+    stage_operator_key,
 };
 pub use unlocked::{
     CreateError, DerivedKey, ReadPublicError, ReencryptError, RefusalReason, Role, UnlockError,

@@ -130,7 +130,7 @@ impl PassphraseSources {
         (passphrase.expose_secret().chars().count() < MIN_PASSPHRASE_CHARS).then_some(reason)
     }
 
-    fn refusal(&self) -> Option<RefusalReason> {
+    pub(crate) fn refusal(&self) -> Option<RefusalReason> {
         if self.production {
             Some(RefusalReason::Production)
         } else if self.require_passphrase {
@@ -513,7 +513,7 @@ fn read_dev_passphrase(path: &Path) -> Result<Option<SecretString>, UnlockError>
 }
 
 /// 256 random bits as 64 lowercase hex digits.
-fn generate_dev_passphrase() -> Result<SecretString, CreateError> {
+pub(crate) fn generate_dev_passphrase() -> Result<SecretString, CreateError> {
     let mut bytes = Zeroizing::new([0u8; 32]);
     getrandom::fill(bytes.as_mut_slice()).map_err(|e| CreateError::Random(e.to_string()))?;
     let mut text = String::with_capacity(64);
