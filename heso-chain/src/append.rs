@@ -1,7 +1,9 @@
 //! Opening the log and appending to it.
 
+use std::convert::Infallible;
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
+use std::num::NonZeroU64;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -11,6 +13,10 @@ use heso_receipt::{ChainPosition, chain_link};
 
 use crate::fileops::{FileOps, RealOps, write_all};
 use crate::tail::{TailEntry, entry_of, scan};
+use crate::tree::{
+    self, BLOCK_LEVEL, LEAVES_FILE, LeafSource, NODES_FILE, SyncError, TreeError, TreeHead,
+    TreePaths, TreeSlot, TreeState,
+};
 use crate::{LOCK_FILE, LOG_FILE, SESSION_FILE};
 
 /// When an appended line is on disk.
@@ -121,7 +127,13 @@ struct Writer {
     file: Option<File>,
     cached: Option<Cached>,
     poisoned: bool,
+    /// The tree's right edge and sidecars, checked against the log whenever `cached` is
+    /// rebuilt.
+    tree: TreeSlot,
 }
+
+/// Called after an append that brings the tree to a multiple of its interval.
+type TreeHook = Box<dyn Fn(&TreeHead) + Send + Sync>;
 
 /// An open log. Share it across threads (`&Log` appends are serialised).
 pub struct Log {
@@ -132,6 +144,8 @@ pub struct Log {
     durability: Durability,
     writer: Mutex<Writer>,
     ops: Box<dyn FileOps>,
+    tree_paths: TreePaths,
+    hook: Option<(u64, TreeHook)>,
 }
 
 impl fmt::Debug for Log {
@@ -188,25 +202,32 @@ fn hex(bytes: &[u8]) -> String {
 
 /// Reads the store's session id, creating it once (atomically: a temp file hard-linked
 /// into place, so two racing creators agree on one id).
+fn read_session_file(path: &Path) -> Result<Option<String>, OpenError> {
+    match read_no_follow(path) {
+        Ok(bytes) => {
+            let text = String::from_utf8_lossy(&bytes);
+            let id = text.trim().to_owned();
+            let ok = !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic());
+            if ok {
+                Ok(Some(id))
+            } else {
+                Err(OpenError::BadSession(path.to_path_buf()))
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(open_io("cannot read", path)(e)),
+    }
+}
+
+/// The session id of the log in `dir` (its log id), without opening or creating anything:
+/// `None` when the log has no session file yet.
+pub fn read_session(dir: &Path) -> Result<Option<String>, OpenError> {
+    read_session_file(&dir.join(SESSION_FILE))
+}
+
 fn session_id(dir: &Path, ops: &dyn FileOps) -> Result<String, OpenError> {
     let path = dir.join(SESSION_FILE);
-    let read = |path: &Path| -> Result<Option<String>, OpenError> {
-        match read_no_follow(path) {
-            Ok(bytes) => {
-                let text = String::from_utf8_lossy(&bytes);
-                let id = text.trim().to_owned();
-                let ok =
-                    !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic());
-                if ok {
-                    Ok(Some(id))
-                } else {
-                    Err(OpenError::BadSession(path.to_path_buf()))
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(open_io("cannot read", path)(e)),
-        }
-    };
+    let read = read_session_file;
     if let Some(id) = read(&path)? {
         return Ok(id);
     }
@@ -253,8 +274,22 @@ fn inode(_meta: &fs::Metadata) -> u64 {
 
 impl Log {
     /// Opens (creating if needed) the log in `dir`, repairing a torn tail if it finds one.
+    ///
+    /// The log's tree sidecars (`receipts.leaves`, `receipts.nodes`) are checked against
+    /// the log and mended or rebuilt from it here too (see the crate docs).
     pub fn open(dir: &Path, options: LogOptions) -> Result<(Log, Option<TornRepair>), OpenError> {
         Self::open_with(dir, options, Box::new(RealOps))
+    }
+
+    /// The append bench's baseline only: a handle that keeps no tree and writes no
+    /// sidecar. Appends through it leave the sidecars short, and the next handle that
+    /// keeps the tree mends them from the log when it opens.
+    #[doc(hidden)]
+    pub fn open_without_tree(
+        dir: &Path,
+        options: LogOptions,
+    ) -> Result<(Log, Option<TornRepair>), OpenError> {
+        Self::open_inner(dir, options, Box::new(RealOps), false)
     }
 
     /// [`Log::open`] with the system calls given: the crate's tests pass failing ones.
@@ -262,6 +297,15 @@ impl Log {
         dir: &Path,
         options: LogOptions,
         ops: Box<dyn FileOps>,
+    ) -> Result<(Log, Option<TornRepair>), OpenError> {
+        Self::open_inner(dir, options, ops, true)
+    }
+
+    fn open_inner(
+        dir: &Path,
+        options: LogOptions,
+        ops: Box<dyn FileOps>,
+        keep_tree: bool,
     ) -> Result<(Log, Option<TornRepair>), OpenError> {
         create_private_dir(dir).map_err(open_io("cannot create", dir))?;
         let session_id = session_id(dir, ops.as_ref())?;
@@ -275,8 +319,19 @@ impl Log {
                 file: None,
                 cached: None,
                 poisoned: false,
+                tree: if keep_tree {
+                    TreeSlot::Stale
+                } else {
+                    TreeSlot::Off
+                },
             }),
             ops,
+            tree_paths: TreePaths {
+                log: dir.join(LOG_FILE),
+                leaves: dir.join(LEAVES_FILE),
+                nodes: dir.join(NODES_FILE),
+            },
+            hook: None,
         };
         let _guard = lock(&log.lock_path).map_err(open_io("cannot lock", &log.lock_path))?;
         let mut writer = log.writer.lock().unwrap_or_else(|p| p.into_inner());
@@ -347,6 +402,32 @@ impl Log {
         } else {
             Some(self.move_torn_aside(file, found.good_len, &found.torn)?)
         };
+        if !matches!(writer.tree, TreeSlot::Off) {
+            writer.tree = match tree::sync(
+                &self.tree_paths,
+                file,
+                found.good_len,
+                &self.session_id,
+                found.last.as_ref(),
+                self.ops.as_ref(),
+            ) {
+                Ok(state) => TreeSlot::Ready(state),
+                Err(SyncError::Damaged { line, detail }) => TreeSlot::Damaged { line, detail },
+                Err(SyncError::Io {
+                    action,
+                    path,
+                    source,
+                }) => {
+                    writer.tree = TreeSlot::Stale;
+                    writer.cached = None;
+                    return Err(AppendError::Io {
+                        action,
+                        path,
+                        source,
+                    });
+                }
+            };
+        }
         writer.cached = Some(Cached {
             len: found.good_len,
             inode: ino,
@@ -398,23 +479,42 @@ impl Log {
 
     /// Appends one receipt. Under the lock, `build` gets the next chain position and
     /// returns the receipt as one compact JSON line (no newline); the line is written in
-    /// one `O_APPEND` write and, with [`Durability::Fsync`], synced before this returns.
+    /// one `O_APPEND` write, its leaf hash (and, every 256 receipts, a block root) is
+    /// added to the tree's sidecars, and with [`Durability::Fsync`] the log is synced
+    /// before this returns.
     ///
-    /// A write or fsync error reaches the caller and the unacknowledged line is taken back
-    /// off the log (truncated to its length before). An fsync is never retried and assumed
-    /// to have worked: when the rollback after a failed fsync fails too, the handle
-    /// refuses further appends ([`AppendError::Poisoned`]) until the log is reopened.
+    /// A write or fsync error, of the log or of a sidecar, reaches the caller and the
+    /// unacknowledged line is taken back off the log (truncated to its length before). An
+    /// fsync is never retried and assumed to have worked: when the rollback after a failed
+    /// fsync fails too, the handle refuses further appends ([`AppendError::Poisoned`])
+    /// until the log is reopened.
+    ///
+    /// When the append brings the tree to a multiple of the interval given to
+    /// [`set_tree_hook`](Self::set_tree_hook), the hook runs after the lock is released.
     pub fn append<F, E>(&self, build: F) -> Result<Appended, AppendError<E>>
     where
         F: FnOnce(&ChainPosition) -> Result<String, E>,
         E: fmt::Display,
     {
-        let mut writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let (appended, due) = self.append_locked(build)?;
+        if let (Some(head), Some((_, hook))) = (due, &self.hook) {
+            hook(&head);
+        }
+        Ok(appended)
+    }
+
+    fn append_locked<F, E>(&self, build: F) -> Result<(Appended, Option<TreeHead>), AppendError<E>>
+    where
+        F: FnOnce(&ChainPosition) -> Result<String, E>,
+        E: fmt::Display,
+    {
+        let mut guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let writer: &mut Writer = &mut guard;
         if writer.poisoned {
             return Err(AppendError::Poisoned(self.path.clone()));
         }
         let _guard = lock(&self.lock_path).map_err(append_io("cannot lock", &self.lock_path))?;
-        let repaired = self.refresh(&mut writer)?;
+        let repaired = self.refresh(writer)?;
         let last = writer.cached.as_ref().and_then(|c| c.last.clone());
         let position = match &last {
             None => ChainPosition {
@@ -433,6 +533,14 @@ impl Log {
         };
         let line = build(&position).map_err(AppendError::Build)?;
         let entry = check_line(&line, &position)?;
+        let leaf = match writer.tree {
+            TreeSlot::Off => None,
+            _ => Some(tree::leaf_of(&entry.action_hash).map_err(|e| {
+                AppendError::BadLine(format!(
+                    "the receipt cannot be a leaf of the log's tree: {e}"
+                ))
+            })?),
+        };
 
         let mut bytes = line.into_bytes();
         bytes.push(b'\n');
@@ -453,6 +561,22 @@ impl Log {
             writer.cached = None;
             return Err(append_io("cannot write", &self.path)(e));
         }
+        let mut grown = None;
+        if let (TreeSlot::Ready(state), Some(leaf)) = (&mut writer.tree, leaf) {
+            match self.grow(ops, state, leaf) {
+                Ok(range) => grown = Some(range),
+                Err((path, e)) => {
+                    // The line was never acknowledged: take it back off, as for a failed
+                    // write. The sidecars are checked against the log at the next append.
+                    if self.roll_back(ops, file, before).is_err() {
+                        writer.file = None;
+                    }
+                    writer.cached = None;
+                    writer.tree = TreeSlot::Stale;
+                    return Err(append_io("cannot write", &path)(e));
+                }
+            }
+        }
         let synced = match self.durability {
             Durability::Fsync => ops.sync_data(file),
             Durability::Os => Ok(()),
@@ -467,17 +591,158 @@ impl Log {
                 writer.file = None;
             }
             writer.cached = None;
+            // The sidecars may hold the leaf of the line taken back: checked next time.
+            if !matches!(writer.tree, TreeSlot::Off) {
+                writer.tree = TreeSlot::Stale;
+            }
             return Err(append_io("cannot fsync", &self.path)(e));
         }
         if let Some(cached) = writer.cached.as_mut() {
             cached.len += bytes.len() as u64;
             cached.last = Some(entry.clone());
         }
-        Ok(Appended {
-            seq: entry.seq,
-            action_hash: entry.action_hash,
-            repaired,
+        let mut due = None;
+        if let (Some(range), TreeSlot::Ready(state)) = (grown, &mut writer.tree) {
+            state.range = range;
+            if let Some((every, _)) = &self.hook
+                && state.range.size().is_multiple_of(*every)
+            {
+                due = Some(TreeHead {
+                    size: state.range.size(),
+                    root: state.range.root(),
+                });
+            }
+        }
+        Ok((
+            Appended {
+                seq: entry.seq,
+                action_hash: entry.action_hash,
+                repaired,
+            },
+            due,
+        ))
+    }
+
+    /// The tree with `leaf` appended, once its leaf hash (and a completed block's root) is
+    /// in the sidecars. On failure, the sidecar that failed and the error.
+    fn grow(
+        &self,
+        ops: &dyn FileOps,
+        state: &mut TreeState,
+        leaf: heso_tlog::Hash,
+    ) -> Result<heso_tlog::CompactRange, (PathBuf, std::io::Error)> {
+        let mut range = state.range.clone();
+        let mut block = None;
+        range
+            .append_with(leaf, |subtree, hash| {
+                if subtree.level() == BLOCK_LEVEL {
+                    block = Some(*hash);
+                }
+            })
+            .map_err(|e| (self.tree_paths.leaves.clone(), std::io::Error::other(e)))?;
+        write_all(ops, &mut state.leaves, leaf.as_bytes())
+            .map_err(|e| (self.tree_paths.leaves.clone(), e))?;
+        if let Some(block) = block {
+            write_all(ops, &mut state.nodes, block.as_bytes())
+                .map_err(|e| (self.tree_paths.nodes.clone(), e))?;
+        }
+        Ok(range)
+    }
+
+    /// Runs `hook` on the appending thread, after the lock is released, whenever an append
+    /// of this handle brings the tree to a multiple of `every` receipts (the engine signs a
+    /// checkpoint every 1,000). The check costs one division per append.
+    pub fn set_tree_hook(
+        &mut self,
+        every: NonZeroU64,
+        hook: impl Fn(&TreeHead) + Send + Sync + 'static,
+    ) {
+        self.hook = Some((every.get(), Box::new(hook)));
+    }
+
+    /// The log's tree now: the number of receipts of this log's session and their root
+    /// (RFC 6962), brought up to date under the lock (another process may have appended).
+    /// O(log n): the tree's right edge is kept with the tail.
+    pub fn tree_head(&self) -> Result<TreeHead, TreeError> {
+        self.with_tree(|state, _| {
+            Ok(TreeHead {
+                size: state.range.size(),
+                root: state.range.root(),
+            })
         })
+    }
+
+    /// A checkpoint body (unsigned) of the whole log as it is now, for `origin` (see
+    /// [`heso_tlog::origin`]): the caller signs it with the operator key.
+    pub fn checkpoint(&self, origin: &str) -> Result<heso_tlog::Checkpoint, TreeError> {
+        let head = self.tree_head()?;
+        Ok(heso_tlog::Checkpoint::new(origin, head.size, head.root)?)
+    }
+
+    /// The tree head now, with a [`LeafSource`] over the sidecars to make inclusion and
+    /// consistency proofs for any tree up to that size.
+    pub fn tree_snapshot(&self) -> Result<(TreeHead, LeafSource), TreeError> {
+        self.with_tree(|state, paths| {
+            let source = LeafSource::new(state, paths).map_err(|source| TreeError::Io {
+                action: "cannot reopen",
+                path: paths.leaves.clone(),
+                source,
+            })?;
+            Ok((
+                TreeHead {
+                    size: state.range.size(),
+                    root: state.range.root(),
+                },
+                source,
+            ))
+        })
+    }
+
+    fn with_tree<T>(
+        &self,
+        f: impl FnOnce(&TreeState, &TreePaths) -> Result<T, TreeError>,
+    ) -> Result<T, TreeError> {
+        let mut guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let writer: &mut Writer = &mut guard;
+        if writer.poisoned {
+            return Err(TreeError::Poisoned(self.path.clone()));
+        }
+        let _guard = lock(&self.lock_path).map_err(|source| TreeError::Io {
+            action: "cannot lock",
+            path: self.lock_path.clone(),
+            source,
+        })?;
+        self.refresh::<Infallible>(writer).map_err(|e| match e {
+            AppendError::Io {
+                action,
+                path,
+                source,
+            } => TreeError::Io {
+                action,
+                path,
+                source,
+            },
+            AppendError::Poisoned(path) => TreeError::Poisoned(path),
+            other => TreeError::Io {
+                action: "cannot read",
+                path: self.path.clone(),
+                source: std::io::Error::other(other.to_string()),
+            },
+        })?;
+        match &writer.tree {
+            TreeSlot::Ready(state) => f(state, &self.tree_paths),
+            TreeSlot::Off => Err(TreeError::Disabled),
+            TreeSlot::Damaged { line, detail } => Err(TreeError::Damaged {
+                log: self.path.clone(),
+                line: *line,
+                detail: detail.clone(),
+            }),
+            TreeSlot::Stale => Err(TreeError::Io {
+                action: "cannot bring the tree up to date with",
+                path: self.path.clone(),
+                source: std::io::Error::other("the sidecars were not checked"),
+            }),
+        }
     }
 
     /// Truncates the log back to `len`, its length before a failed append, durably when

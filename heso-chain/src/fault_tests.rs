@@ -216,6 +216,7 @@ fn check_recovered(dir: &Path, acknowledged: &[Appended]) -> usize {
         hashes.insert(value["content"]["action_hash"].as_str().unwrap().to_owned());
     }
     assert_eq!(seqs, (0..seqs.len() as u64).collect::<Vec<_>>(), "seq gap");
+    check_sidecars(dir, &log);
     for acked in acknowledged {
         assert!(
             hashes.contains(&acked.action_hash),
@@ -227,6 +228,33 @@ fn check_recovered(dir: &Path, acknowledged: &[Appended]) -> usize {
     let next = try_append(&log, "after recovery").unwrap();
     assert_eq!(next.seq, seqs.len() as u64);
     seqs.len()
+}
+
+/// The reopened log's sidecars hold exactly the leaf hashes of its receipts (and the block
+/// roots of every 256), and its tree head is their root: whatever failed while they were
+/// written, nothing of it stayed.
+fn check_sidecars(dir: &Path, log: &Log) {
+    let text = std::fs::read_to_string(dir.join(crate::LOG_FILE)).unwrap();
+    let leaves: Vec<heso_tlog::Hash> = text
+        .lines()
+        .map(|line| {
+            let value: serde_json::Value = serde_json::from_str(line).unwrap();
+            heso_tlog::leaf_hash_from_hex(value["content"]["action_hash"].as_str().unwrap())
+                .unwrap()
+        })
+        .collect();
+    let stored = std::fs::read(dir.join(crate::LEAVES_FILE)).unwrap();
+    let expected: Vec<u8> = leaves.iter().flat_map(|h| *h.as_bytes()).collect();
+    assert_eq!(stored, expected, "receipts.leaves is not the log's leaves");
+    let nodes = std::fs::read(dir.join(crate::NODES_FILE)).unwrap();
+    let blocks: Vec<u8> = leaves
+        .chunks_exact(256)
+        .flat_map(|block| *heso_tlog::root_of_leaves(block).as_bytes())
+        .collect();
+    assert_eq!(nodes, blocks, "receipts.nodes is not the log's block roots");
+    let head = log.tree_head().unwrap();
+    assert_eq!(head.size, leaves.len() as u64);
+    assert_eq!(head.root, heso_tlog::root_of_leaves(&leaves));
 }
 
 /// A fsynced log with one acknowledged receipt, opened through faulty calls.
@@ -586,4 +614,51 @@ fn a_disk_that_stays_full() {
     assert_eq!(log_bytes(s.temp.path()), s.before);
     drop(s.log);
     check_recovered(s.temp.path(), &[s.first]);
+}
+
+/// The leaf hash goes to `receipts.leaves` after the line is written and before it is
+/// synced; a failed or short sidecar write fails the append like a failed log write: the
+/// line is taken back off, and the sidecar is mended before the next append.
+#[test]
+fn a_failed_sidecar_write_fails_the_append_and_leaves_the_log_as_it_was() {
+    for fault in [Fault::Errno(EIO), Fault::Errno(ENOSPC), Fault::Short(7)] {
+        let s = Started::new();
+        // Write #0 is the log line, #1 the leaf hash.
+        s.ops.arm(Call::Write, 1, fault);
+        if let Fault::Short(_) = fault {
+            s.ops.arm(Call::Write, 2, Fault::Errno(ENOSPC));
+        }
+        let failed = try_append(&s.log, "refused").unwrap_err();
+        assert!(
+            failed.to_string().contains(crate::LEAVES_FILE),
+            "{fault:?}: {failed}"
+        );
+        assert_eq!(log_bytes(s.temp.path()), s.before, "{fault:?}");
+        let second = try_append(&s.log, "second").unwrap();
+        assert_eq!(second.seq, 1);
+        check_sidecars(s.temp.path(), &s.log);
+        check_recovered(s.temp.path(), &[s.first, second]);
+    }
+}
+
+/// A failed block-root write (every 256th receipt) is refused the same way.
+#[test]
+fn a_failed_block_root_write_fails_the_append() {
+    let temp = tempfile::tempdir().unwrap();
+    let ops = FaultyOps::default();
+    let log = open_faulty(temp.path(), &ops, Durability::Os);
+    let mut acknowledged = Vec::new();
+    for n in 0..255 {
+        acknowledged.push(try_append(&log, &format!("n{n}")).unwrap());
+    }
+    let before = log_bytes(temp.path());
+    // The 256th receipt: line, leaf, block root.
+    ops.arm(Call::Write, 2, Fault::Errno(EIO));
+    let failed = try_append(&log, "n255").unwrap_err();
+    assert!(failed.to_string().contains(crate::NODES_FILE), "{failed}");
+    assert_eq!(log_bytes(temp.path()), before);
+    acknowledged.push(try_append(&log, "n255").unwrap());
+    check_sidecars(temp.path(), &log);
+    drop(log);
+    check_recovered(temp.path(), &acknowledged);
 }

@@ -14,6 +14,16 @@
 //!   and the log truncated to its last complete line, by the next writer, which reports it.
 //! - [`find_by_prefix`] looks a receipt up by action_hash prefix; [`verify_log`] checks
 //!   every receipt and every chain link, streaming, with signatures checked on all cores.
+//! - The log is also an RFC 6962 Merkle tree (`heso-tlog`) over its session's receipts in
+//!   log order (leaf `i` = the receipt of seq `i`; leaf hash SHA-256(`0x00` ‖ the 32 raw
+//!   `action_hash` bytes)). The tree's right edge is kept with the tail, so an append adds
+//!   one leaf (O(1) amortised) and [`Log::tree_head`] / [`Log::checkpoint`] cost O(log n)
+//!   whatever the size. Each append also adds the leaf hash to `receipts.leaves` (32 bytes a
+//!   receipt) and, every 256 receipts, a block root to `receipts.nodes`, under the same
+//!   lock; [`Log::tree_snapshot`] gives a [`LeafSource`] over them for proofs. They are
+//!   derived data, checked against the log whenever its tail is read afresh, mended or
+//!   rebuilt from it, never trusted over it; [`tree_of_log`] computes a log's tree from the
+//!   log alone, to verify checkpoints.
 //! - No symbolic link is followed: a data directory, log, lock or session file that is a
 //!   link is an error naming it (heso-fs's `O_NOFOLLOW` opens), so nothing is written
 //!   through a link to somewhere else. [`verify_log`] reads any file it is given (an
@@ -29,10 +39,17 @@ mod fault_tests;
 mod fileops;
 mod lookup;
 mod tail;
+mod tree;
 mod verify;
 
-pub use append::{AppendError, Appended, Durability, Log, LogOptions, OpenError, TornRepair};
+pub use append::{
+    AppendError, Appended, Durability, Log, LogOptions, OpenError, TornRepair, read_session,
+};
 pub use lookup::{Found, LookupError, find_by_prefix};
+pub use tree::{
+    LEAVES_FILE, LeafReadError, LeafSource, LogTree, NODES_FILE, TreeError, TreeHead,
+    UnreadableLine, tree_of_log,
+};
 pub use verify::{LineFailure, LogReport, SessionHead, TornTail, verify_lines, verify_log};
 
 /// The log's file name inside the data directory.

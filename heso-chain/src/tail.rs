@@ -113,6 +113,56 @@ pub(crate) fn scan(file: &mut File, len: u64, session: &str) -> std::io::Result<
     Ok(scan)
 }
 
+/// The newest `want` entries of `session` in `file[..good_len]` (complete lines only),
+/// newest first, reading backwards; lines of other sessions and lines that do not parse are
+/// skipped. Fewer come back when the log holds fewer.
+pub(crate) fn last_entries(
+    file: &mut File,
+    good_len: u64,
+    session: &str,
+    want: u64,
+) -> std::io::Result<Vec<TailEntry>> {
+    let mut entries = Vec::new();
+    // `buf` holds file[buf_start..good_len], read backwards a chunk at a time.
+    let mut buf: Vec<u8> = Vec::new();
+    let mut buf_start = good_len;
+    // The current line ends just before `end` (where its newline is).
+    let mut end = good_len;
+    while end > 0 && (entries.len() as u64) < want {
+        let line_end = end - 1;
+        let line_start = loop {
+            // Only bytes before the line's own newline are searched.
+            let searched = line_end
+                .checked_sub(buf_start)
+                .and_then(|n| usize::try_from(n).ok())
+                .and_then(|n| buf.get(..n))
+                .unwrap_or_default();
+            if let Some(at) = searched.iter().rposition(|b| *b == b'\n') {
+                break buf_start + at as u64 + 1;
+            }
+            if buf_start == 0 {
+                break 0;
+            }
+            let start = buf_start.saturating_sub(CHUNK);
+            let mut chunk = read_range(file, start, buf_start)?;
+            chunk.extend_from_slice(&buf);
+            buf = chunk;
+            buf_start = start;
+        };
+        let from = usize::try_from(line_start - buf_start).unwrap_or(0);
+        let to = usize::try_from(line_end - buf_start).unwrap_or(0);
+        if let Some(entry) = buf
+            .get(from..to)
+            .and_then(entry_of)
+            .filter(|e| e.session_id == session)
+        {
+            entries.push(entry);
+        }
+        end = line_start;
+    }
+    Ok(entries)
+}
+
 #[derive(Deserialize)]
 struct HashShape {
     content: HashContent,
