@@ -20,6 +20,9 @@
 //! - [`Checkpoint`], [`SignedCheckpoint`]: C2SP `tlog-checkpoint` in a C2SP `signed-note`,
 //!   Ed25519 (type `0x01`), key name = the origin ([`origin`]). Witness cosignatures: C2SP
 //!   `tlog-cosignature` v1 (type `0x04`).
+//! - [`InclusionBundle`]: a receipt, its signed checkpoint and the inclusion proof as one
+//!   JSON document, checked offline; [`verify_checkpoint_consistency`] for two checkpoints
+//!   and a consistency proof.
 //!
 //! ```
 //! use heso_tlog::{
@@ -77,6 +80,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod bundle;
 mod checkpoint;
 mod compact;
 mod hash;
@@ -85,6 +89,10 @@ mod origin;
 mod proof;
 mod source;
 
+pub use bundle::{
+    BundleError, BundleLeaf, BundleParseError, CheckpointConsistencyError, InclusionBundle,
+    MAX_BUNDLE_BYTES, verify_checkpoint_consistency,
+};
 pub use checkpoint::{
     Checkpoint, CheckpointParseError, CosignError, ExtensionError, SignedCheckpoint,
 };
@@ -98,7 +106,8 @@ pub use note::{
     VerifierKeyError, key_id, validate_key_name,
 };
 pub use origin::{
-    HesoOrigin, MAX_ORIGIN_BYTES, ORIGIN_PREFIX, OriginError, origin, parse_origin, validate_origin,
+    HesoOrigin, MAX_ORIGIN_BYTES, ORIGIN_PREFIX, OriginError, operator_multibase, origin,
+    parse_origin, validate_origin,
 };
 pub use proof::{
     ConsistencyError, ConsistencyProof, InclusionError, InclusionProof, ProveConsistencyError,

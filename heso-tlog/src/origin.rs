@@ -1,5 +1,7 @@
 //! The origin: the first line of a checkpoint and the key name of the log's signature.
 
+use ed25519_dalek::VerifyingKey;
+
 use crate::note::{KeyNameError, validate_key_name};
 
 /// What every heso origin starts with.
@@ -114,6 +116,18 @@ pub fn origin(operator_multibase: &str, log_id: &str) -> Result<String, OriginEr
     Ok(origin)
 }
 
+/// The multicodec prefix of an Ed25519 public key in a did:key (`0xed 0x01`).
+const ED25519_MULTICODEC: [u8; 2] = [0xed, 0x01];
+
+/// The multibase part of an Ed25519 key's did:key (`z6Mk…`): what an origin names the
+/// operator by.
+pub fn operator_multibase(key: &VerifyingKey) -> String {
+    let mut bytes = Vec::with_capacity(34);
+    bytes.extend_from_slice(&ED25519_MULTICODEC);
+    bytes.extend_from_slice(key.as_bytes());
+    format!("z{}", bs58::encode(bytes).into_string())
+}
+
 /// The parts of a heso origin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HesoOrigin<'a> {
@@ -122,6 +136,23 @@ pub struct HesoOrigin<'a> {
     pub operator_multibase: &'a str,
     /// The log id.
     pub log_id: &'a str,
+}
+
+impl HesoOrigin<'_> {
+    /// The Ed25519 key the origin names: the key its checkpoints must be signed with. A
+    /// claim, like the origin itself: it is the operator's only if you expect that key.
+    pub fn operator_key(&self) -> Result<VerifyingKey, OriginError> {
+        let bad = || OriginError::Operator {
+            found: self.operator_multibase.to_owned(),
+        };
+        let encoded = self.operator_multibase.strip_prefix('z').ok_or_else(bad)?;
+        let bytes = bs58::decode(encoded).into_vec().map_err(|_| bad())?;
+        let key = bytes
+            .strip_prefix(&ED25519_MULTICODEC[..])
+            .and_then(|key| <[u8; 32]>::try_from(key).ok())
+            .ok_or_else(bad)?;
+        VerifyingKey::from_bytes(&key).map_err(|_| bad())
+    }
 }
 
 /// Splits a heso origin into its operator and log id.
