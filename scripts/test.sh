@@ -24,8 +24,9 @@ cargo deny check licenses bans sources
 step "cargo test (unit, integration and doc tests)"
 cargo test --workspace
 
-step "heso-receipt builds for wasm32-unknown-unknown"
+step "heso-receipt and heso-tlog build for wasm32-unknown-unknown"
 cargo build -p heso-receipt --target wasm32-unknown-unknown --release
+cargo build -p heso-tlog --target wasm32-unknown-unknown --release
 
 step "Python: build the wheel, install it in .venv"
 bash scripts/python-env.sh
