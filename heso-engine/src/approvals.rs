@@ -888,6 +888,65 @@ impl Engine {
         })
     }
 
+    /// For a caller that retries a call after its approval (an MCP client does): claims
+    /// the approved, unclaimed action parked for exactly this call (same verb, tool and
+    /// arguments, by fingerprint), as [`Engine::claim`] would. `None` when there is none:
+    /// gate the call as usual.
+    pub fn claim_approved_retry(
+        &self,
+        verb: heso_receipt::Verb,
+        tool_name: &str,
+        arguments: &Map<String, Value>,
+    ) -> Result<Option<ClaimedRun>, ApprovalError> {
+        let dir = self.paths.pending_dir();
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_error(format!("cannot read {}", dir.display()))(e)),
+        };
+        let wanted =
+            self.sealer
+                .fingerprint(arguments)
+                .map_err(|source| ApprovalError::Sealed {
+                    id: tool_name.to_owned(),
+                    source,
+                })?;
+        let mut ids: Vec<String> = entries
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                name.strip_suffix(".json")
+                    .filter(|id| valid_id(id))
+                    .map(str::to_owned)
+            })
+            .collect();
+        ids.sort();
+        for id in ids {
+            // A damaged or foreign item is skipped here: it can only fail to run.
+            let Ok(item) = load(self, &id) else { continue };
+            if item.tool_name != tool_name {
+                continue;
+            }
+            let same_call = self
+                .sealer
+                .open(&item.parked_receipt, &item.sealed_call)
+                .is_ok_and(|opened| opened.fingerprint == wanted);
+            if !same_call {
+                continue;
+            }
+            let Ok(action) = self.pending_action(&id) else {
+                continue;
+            };
+            if action.action().verb != verb
+                || !matches!(action.state, ApprovalState::Approved { .. })
+            {
+                continue;
+            }
+            return self.claim(&id, Some(arguments)).map(Some);
+        }
+        Ok(None)
+    }
+
     /// The approval's receipt when the action may run now; else why not.
     fn check_runnable(&self, resolved: &Resolved) -> Result<String, ApprovalError> {
         let id = resolved.item.id.clone();
