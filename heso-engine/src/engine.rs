@@ -7,7 +7,9 @@ use std::time::SystemTime;
 use heso_chain::{Log, LogOptions};
 use heso_keystore::{EnvError, PassphraseSources, UnlockError, UnlockedKey};
 use heso_receipt::{SignerPins, VerifyingKey, public_key_to_did_key};
+use heso_tlog::SignedCheckpoint;
 
+use crate::checkpoints::{CHECKPOINT_EVERY, CheckpointError, Checkpointer};
 use crate::config::{Config, ConfigError, FileStamp, load_config, shown};
 use crate::identity::{IdentityError, operator_identity};
 use crate::project::{DiscoverError, ProjectPaths, discover};
@@ -92,8 +94,10 @@ impl LoadedConfig {
 /// An open project: everything a gated call needs, prepared once per process.
 pub struct Engine {
     pub(crate) paths: ProjectPaths,
-    pub(crate) operator: UnlockedKey,
+    pub(crate) operator: Arc<UnlockedKey>,
     pub(crate) log: Log,
+    /// Signs the log's checkpoints and keeps them in `heso-local-data/checkpoints/`.
+    checkpointer: Arc<Checkpointer>,
     pub(crate) salts: SaltStore,
     /// Seals parked calls' arguments and fingerprints them.
     pub(crate) sealer: CallSealer,
@@ -145,13 +149,25 @@ impl Engine {
                 advice: "restore heso-local-data/ from a backup",
             }));
         }
-        let (log, repaired) = Log::open(
+        let (mut log, repaired) = Log::open(
             &paths.data_dir(),
             LogOptions {
                 durability: config.durability,
             },
         )
         .map_err(|e| OpenError::Log(e.to_string()))?;
+        let operator = Arc::new(operator);
+        // The log id is the store's session id; a checkpoint every CHECKPOINT_EVERY
+        // receipts, signed after the appending call's lock is released.
+        let checkpointer = Arc::new(Checkpointer::new(
+            &paths,
+            Arc::clone(&operator),
+            log.session_id(),
+        ));
+        let hook = Arc::clone(&checkpointer);
+        if let Some(every) = std::num::NonZeroU64::new(CHECKPOINT_EVERY) {
+            log.set_tree_hook(every, move |head| hook.keep_quietly(head));
+        }
         let salts_key = operator.derive_key(SALTS_KEY_CONTEXT);
         let salts = SaltStore::new(&paths.salts(), salts_key.expose_secret());
         let sealer = CallSealer::new(
@@ -162,6 +178,7 @@ impl Engine {
             paths,
             operator,
             log,
+            checkpointer,
             salts,
             sealer,
             config: RwLock::new(Arc::new(LoadedConfig::new(config, stamp, now))),
@@ -223,5 +240,57 @@ impl Engine {
         let mut current = self.config.write().unwrap_or_else(|p| p.into_inner());
         *current = Arc::clone(&loaded);
         Ok(loaded)
+    }
+}
+
+impl Engine {
+    /// The log's origin: `heso.dev/log/<operator z6Mk…>/<log id>`, the log id being the
+    /// store's session id.
+    pub fn origin(&self) -> Result<&str, CheckpointError> {
+        self.checkpointer.origin()
+    }
+
+    /// A checkpoint of the whole log as it is now, signed by the operator key, and kept in
+    /// `heso-local-data/checkpoints/` (unless that tree head is kept there already).
+    /// O(log n): the log keeps its tree's right edge.
+    pub fn checkpoint(&self) -> Result<SignedCheckpoint, CheckpointError> {
+        let head = self.log.tree_head()?;
+        let signed = self.checkpointer.sign(&head)?;
+        let path = self.checkpointer.file_of(&head);
+        if !path.is_file() {
+            self.checkpointer.store(&signed, &path)?;
+        }
+        Ok(signed)
+    }
+
+    /// The log's tree head now and a source of its leaf hashes (the log's sidecars), for
+    /// inclusion and consistency proofs of any tree up to that size.
+    pub fn tree_snapshot(
+        &self,
+    ) -> Result<(heso_chain::TreeHead, heso_chain::LeafSource), heso_chain::TreeError> {
+        self.log.tree_snapshot()
+    }
+}
+
+/// Closing the project keeps a checkpoint of the log as it is (unless one of that tree
+/// head is kept already, or the log is empty), best effort: a failure is one line on
+/// stderr, never a panic. A log whose receipts do not form a tree (`heso log verify`
+/// reports it) gets no checkpoint and no warning here.
+impl Drop for Engine {
+    fn drop(&mut self) {
+        match self.log.tree_head() {
+            Ok(head) if head.size > 0 => {
+                if let Err(e) = self.checkpointer.keep(&head) {
+                    crate::checkpoints::warn(&format!(
+                        "could not keep a checkpoint of the log when closing the project: {e}"
+                    ));
+                }
+            }
+            Ok(_)
+            | Err(heso_chain::TreeError::Damaged { .. } | heso_chain::TreeError::Disabled) => {}
+            Err(e) => crate::checkpoints::warn(&format!(
+                "could not keep a checkpoint of the log when closing the project: {e}"
+            )),
+        }
     }
 }

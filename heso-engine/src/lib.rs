@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 mod approvals;
+mod checkpoints;
 mod clock;
 mod config;
 mod config_edit;
@@ -27,6 +28,7 @@ pub use approvals::{
     ApprovalError, ApprovalState, ClaimedRun, NEW_APPROVER_HINT, PendingAction, PendingItem,
     PendingTicket,
 };
+pub use checkpoints::{CHECKPOINT_EVERY, CHECKPOINTS_DIR, CheckpointError};
 pub use clock::now_rfc3339;
 pub use config::{Config, ConfigError, load_config, parse_config};
 pub use config_edit::{ConfigEditError, add_approver, retire_approver};
