@@ -14,11 +14,9 @@ mod output;
 
 mod approve;
 mod commands;
-mod fleet;
 mod keys;
 mod mcp_proxy;
 mod policy_cmd;
-mod push;
 mod verify;
 
 use std::ffi::OsString;
@@ -120,23 +118,6 @@ enum Command {
         #[arg(last = true, required = true, value_name = "SERVER_COMMAND")]
         server: Vec<std::ffi::OsString>,
     },
-    /// Ship the local log to the fleet store (PostgreSQL): what it lacks, then a signed
-    /// checkpoint. Refuses a log truncated or rewritten since an earlier push (exit 1).
-    Push {
-        /// The store (default: HESO_STORE_URL, else [store] url in heso.toml).
-        url: Option<String>,
-        /// Keep shipping as the log grows, through store restarts.
-        #[arg(long)]
-        follow: bool,
-        /// With --follow: seconds between two looks at the log.
-        #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
-        interval: f64,
-    },
-    /// The fleet store: set it up, verify it, query it.
-    Fleet {
-        #[command(subcommand)]
-        command: FleetCommand,
-    },
     /// Check a claimed value against a committed (redacted) field.
     Reveal {
         /// An action_hash prefix.
@@ -190,10 +171,6 @@ enum LogCommand {
         /// Print JSON.
         #[arg(long)]
         json: bool,
-        /// Also check the log against the fleet store (URL, else HESO_STORE_URL or
-        /// [store] url): Truncated or RootMismatch when it lost or changed what was pushed.
-        #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "")]
-        store: Option<String>,
     },
     /// List receipts (newest last).
     List {
@@ -212,66 +189,6 @@ enum LogCommand {
         /// Print JSON lines.
         #[arg(long)]
         json: bool,
-    },
-}
-
-#[derive(Subcommand, Debug)]
-enum FleetCommand {
-    /// Create or upgrade the store's schema and the roles heso_host and heso_reader (run
-    /// as the database owner).
-    Migrate {
-        /// postgresql://USER@HOST:PORT/DATABASE (password: PGPASSWORD or ~/.pgpass).
-        url: String,
-    },
-    /// Verify every receipt, chain, position and checkpoint of every log in the store.
-    Verify {
-        /// postgresql://USER@HOST:PORT/DATABASE.
-        url: String,
-        /// Only this log id (repeatable).
-        #[arg(long = "log", value_name = "ID")]
-        logs: Vec<String>,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
-    /// List stored receipts across the fleet (newest last).
-    List {
-        /// postgresql://USER@HOST:PORT/DATABASE.
-        url: String,
-        /// Only logs of this host.
-        #[arg(long)]
-        host: Option<String>,
-        /// Only this verb.
-        #[arg(long)]
-        verb: Option<String>,
-        /// Only this tool.
-        #[arg(long)]
-        tool: Option<String>,
-        /// Only this decision (allow, block, redact, require_approval).
-        #[arg(long)]
-        decision: Option<String>,
-        /// Only this workflow.
-        #[arg(long)]
-        workflow: Option<String>,
-        /// Captured at or after this RFC 3339 time.
-        #[arg(long)]
-        since: Option<String>,
-        /// Captured before this RFC 3339 time.
-        #[arg(long)]
-        until: Option<String>,
-        /// At most this many (the newest).
-        #[arg(long, default_value_t = 20)]
-        limit: u32,
-        /// Print JSON lines.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Print a stored receipt (by action_hash prefix) as pretty JSON.
-    Show {
-        /// postgresql://USER@HOST:PORT/DATABASE.
-        url: String,
-        /// An action_hash prefix (at least 4 hex digits).
-        hash: String,
     },
 }
 
@@ -332,10 +249,6 @@ enum KeysCommand {
     /// Re-encrypt the operator key under HESO_KEY_PASSPHRASE (or a prompted one) and
     /// delete the dev passphrase file.
     Passphrase,
-    /// Replace the operator key: the old key signs a receipt naming the new one and stays
-    /// trusted (heso.toml `[identity] retired`) for receipts signed before; run again to
-    /// finish an interrupted rotation.
-    Rotate,
 }
 
 /// Runs the `heso` program with `args` (the first is the program name) and returns the
@@ -377,50 +290,8 @@ fn dispatch(command: Command) -> Outcome {
         }
         Command::Show { prefix } => commands::show(&prefix),
         Command::Log {
-            command: LogCommand::Verify { json, store: None },
+            command: LogCommand::Verify { json },
         } => verify::log_verify(json),
-        Command::Log {
-            command:
-                LogCommand::Verify {
-                    json,
-                    store: Some(url),
-                },
-        } => push::log_verify_store(json, &url),
-        Command::Push {
-            url,
-            follow,
-            interval,
-        } => push::push(url, follow, interval),
-        Command::Fleet { command } => match command {
-            FleetCommand::Migrate { url } => fleet::migrate_cmd(&url),
-            FleetCommand::Verify { url, logs, json } => fleet::verify(&url, logs, json),
-            FleetCommand::List {
-                url,
-                host,
-                verb,
-                tool,
-                decision,
-                workflow,
-                since,
-                until,
-                limit,
-                json,
-            } => fleet::list_cmd(
-                &url,
-                fleet::ListArgs {
-                    host,
-                    verb,
-                    tool,
-                    decision,
-                    workflow,
-                    since,
-                    until,
-                    limit,
-                    json,
-                },
-            ),
-            FleetCommand::Show { url, hash } => fleet::show_cmd(&url, &hash),
-        },
         Command::Log {
             command:
                 LogCommand::List {
@@ -471,9 +342,6 @@ fn dispatch(command: Command) -> Outcome {
         Command::Keys {
             command: KeysCommand::Passphrase,
         } => keys::passphrase(),
-        Command::Keys {
-            command: KeysCommand::Rotate,
-        } => keys::rotate(),
         Command::McpProxy {
             project,
             workflow,
