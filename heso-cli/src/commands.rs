@@ -258,13 +258,13 @@ pub(crate) fn log_list(
             out!("{}", receipt.to_json().map_err(Failure::usage)?);
         } else {
             out!(
-                "{:>6}  {}  {}  {:<14} {:<24} {:<16} {}",
+                "{:>6}  {}  {}  {:<14} {:<24} {:<17} {}",
                 c.seq.map(|s| s.to_string()).unwrap_or_default(),
                 short(&c.action_hash),
                 c.captured_at,
                 c.action.verb.as_str(),
                 c.action.tool_name,
-                c.policy.decision_path.as_str(),
+                heso_receipt::RecordedStatus::of(c).as_str(),
                 c.trust_level
             );
         }

@@ -91,3 +91,58 @@ fn the_demo_writes_a_receipt_file_the_next_step_verifies() {
     let by_prefix = heso(&dir, &home, &["verify", &prefix]);
     assert_eq!(by_prefix.code, 0, "{}", by_prefix.stderr);
 }
+
+#[test]
+fn log_list_tells_observed_approved_rejected_and_resumed_apart() {
+    use heso_engine::{ActionRequest, Engine};
+    use heso_receipt::{ApprovalOutcome, Verb};
+
+    let temp = tempfile::tempdir().unwrap();
+    let home = temp.path().join("home");
+    let dir = temp.path().join("project");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(&home).unwrap();
+    assert_eq!(heso(&dir, &home, &["init"]).code, 0);
+    let pass = heso_keystore::SecretString::from("alice pass".to_owned());
+    let alice = heso_keystore::create_approver(&temp.path().join("a.key"), "alice", &pass)
+        .unwrap()
+        .key;
+    heso_engine::add_approver(&dir.join("heso.toml"), "alice", &alice.did_key(), true).unwrap();
+    let engine = Engine::open(Some(&dir)).unwrap();
+    let mut observed = ActionRequest::new(Verb::Payment, "pay", serde_json::Map::new());
+    observed.blocking = false;
+    engine.gate(&observed).unwrap();
+    let delete = |id: &str| {
+        let mut fields = serde_json::Map::new();
+        fields.insert("id".into(), id.into());
+        let outcome = engine
+            .gate(&ActionRequest::new(Verb::Delete, "drop", fields))
+            .unwrap();
+        outcome.pending.unwrap().id
+    };
+    let approved = delete("a");
+    engine
+        .decide(&approved, &alice, ApprovalOutcome::Approved, "ok")
+        .unwrap();
+    engine.claim(&approved, None).unwrap();
+    let rejected = delete("b");
+    engine
+        .decide(&rejected, &alice, ApprovalOutcome::Rejected, "no")
+        .unwrap();
+    drop(engine);
+    let listed = heso(&dir, &home, &["log", "list"]);
+    assert_eq!(listed.code, 0, "{}", listed.stderr);
+    for word in [
+        "observed",
+        "awaiting approval",
+        "approved",
+        "resumed",
+        "rejected",
+    ] {
+        assert!(
+            listed.stdout.contains(word),
+            "no {word:?} in:\n{}",
+            listed.stdout
+        );
+    }
+}

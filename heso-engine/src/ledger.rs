@@ -18,10 +18,10 @@ use std::path::Path;
 
 use heso_receipt::{Decision, Receipt, TrustLevel};
 
-/// Text a claim receipt's `rule_display` carries, followed by the L1 receipt's hash and `)`.
-pub(crate) const CLAIM_MARK: &str = " (resumed: approved in ";
 /// Text an expiry receipt's `rule_display` carries, followed by the parked receipt's id.
-pub(crate) const EXPIRY_MARK: &str = " (expired: no decision on ";
+pub(crate) use heso_receipt::EXPIRED_MARK as EXPIRY_MARK;
+/// Text a claim receipt's `rule_display` carries, followed by the L1 receipt's hash and `)`.
+pub(crate) use heso_receipt::RESUMED_MARK as CLAIM_MARK;
 
 /// One receipt line of interest, parsed, with its raw bytes for verification.
 #[derive(Debug, Clone)]

@@ -27,6 +27,7 @@ mod model;
 mod path;
 mod redaction;
 mod sign;
+mod status;
 mod strict;
 mod verdict;
 mod verify;
@@ -50,6 +51,7 @@ pub use sign::{
     Approval, ChainPosition, Draft, SignError, content_canonical_bytes, sign_approved_receipt,
     sign_receipt,
 };
+pub use status::{EXPIRED_MARK, OBSERVED_SUFFIX, RESUMED_MARK, RecordedStatus};
 pub use strict::{MAX_SAFE_INTEGER, parse_strict};
 pub use verdict::{Signers, Verdict};
 pub use verify::{ChainFailure, Checked, PinnedKey, SignerPins, verify_chain, verify_receipt};
