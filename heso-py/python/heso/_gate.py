@@ -159,6 +159,29 @@ class Gate:
         return self._fn(*self._args, **self._kwargs)
 
 
+def _gate_call(
+    options: _Options,
+    tool_name: str,
+    fields: dict[str, Any],
+    target_host: Optional[str] = None,
+) -> "functools.partial[dict[str, Any]]":
+    """The core's gate call for one action, prepared on the caller's thread (the current
+    step is read and the fields converted there); calling it decides, signs and appends."""
+    return functools.partial(
+        _state._current().gate,
+        options.verb,
+        tool_name,
+        _state._workflow.get(),
+        _state._account.get(),
+        target_host,
+        fields_json(fields),
+        list(options.redact),
+        options.redact_mode,
+        options.blocking,
+        _is_exact(fields),
+    )
+
+
 def _gate(
     options: _Options,
     tool_name: str,
@@ -172,19 +195,29 @@ def _gate(
     """Gates one call. ``fields_of`` recomputes ``fields`` from the held arguments (at
     resume, to check they are still the ones approved); by default they are bound to
     ``fn``'s signature again."""
-    project = _state._current()
-    result = project.gate(
-        options.verb,
-        tool_name,
-        _state._workflow.get(),
-        _state._account.get(),
-        target_host,
-        fields_json(fields),
-        list(options.redact),
-        options.redact_mode,
-        options.blocking,
-        _is_exact(fields),
-    )
+    result = _gate_call(options, tool_name, fields, target_host)()
+    if fields_of is None:
+        fields_of = functools.partial(_bind, fn, args, kwargs)
+    return Gate(result, fn, args, kwargs, fields_of)
+
+
+async def _gate_async(
+    options: _Options,
+    tool_name: str,
+    fields: dict[str, Any],
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    target_host: Optional[str] = None,
+    fields_of: Optional[Callable[[], dict[str, Any]]] = None,
+) -> Gate:
+    """``_gate`` for coroutines: the fields are converted on the event loop (fast), and
+    only the core's call, which releases the GIL while it decides, signs, appends and
+    waits for the fsync, runs on a worker thread, so the loop never waits for the disk."""
+    import asyncio  # loaded already wherever a coroutine runs
+
+    call = _gate_call(options, tool_name, fields, target_host)
+    result = await asyncio.get_running_loop().run_in_executor(None, call)
     if fields_of is None:
         fields_of = functools.partial(_bind, fn, args, kwargs)
     return Gate(result, fn, args, kwargs, fields_of)
@@ -203,7 +236,8 @@ def _decorate(fn: F, options: _Options) -> F:
 
         @functools.wraps(fn)
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-            gate = _gate(options, tool_name, _bind(fn, args, kwargs, signature), fn, args, kwargs)
+            fields = _bind(fn, args, kwargs, signature)
+            gate = await _gate_async(options, tool_name, fields, fn, args, kwargs)
             gate._raise_if_refused()
             return await fn(*args, **kwargs)
 
