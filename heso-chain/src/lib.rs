@@ -34,6 +34,7 @@
 #![deny(missing_docs)]
 
 mod append;
+mod contain;
 #[cfg(test)]
 mod fault_tests;
 mod fileops;
@@ -46,6 +47,7 @@ pub use append::{
     AppendError, Appended, Durability, Log, LogOptions, OpenError, TornRepair, read_session,
 };
 pub use lookup::{Found, LookupError, find_by_prefix};
+pub use contain::{CheckpointVerdict, check_checkpoint};
 pub use tree::{
     LEAVES_FILE, LeafReadError, LeafSource, LogTree, NODES_FILE, TreeError, TreeHead,
     UnreadableLine, tree_of_log,

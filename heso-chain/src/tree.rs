@@ -598,6 +598,17 @@ pub struct LogTree {
     at: Vec<(u64, Result<Hash, UnreadableLine>)>,
 }
 
+impl Default for LogTree {
+    /// The tree of an empty log (or of none).
+    fn default() -> Self {
+        Self {
+            size: 0,
+            root: Ok(heso_tlog::empty_root()),
+            at: Vec::new(),
+        }
+    }
+}
+
 impl LogTree {
     /// The number of leaves: complete lines of the session, and lines that are not
     /// receipts at all (whose session cannot be told).

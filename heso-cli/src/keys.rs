@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use heso_engine::{discover, load_config};
 use heso_keystore::{
     ENV_APPROVER_PASSPHRASE, ENV_KEY_PASSPHRASE, ENV_OLD_KEY_PASSPHRASE, ExposeSecret as _,
-    OldPassphrase, SecretString, secret_from_env,
+    MIN_PASSPHRASE_CHARS, OldPassphrase, PassphraseSources, SecretString, secret_from_env,
 };
 use heso_receipt::public_key_to_did_key;
 
@@ -47,12 +47,24 @@ pub(crate) fn approver_passphrase() -> Result<SecretString, Failure> {
     secret_from(ENV_APPROVER_PASSPHRASE, "approver key passphrase: ", false)
 }
 
+/// The operator key `heso.toml` pins (checked against `identity.pub` and the key file, as
+/// verification checks it), the operator keys it retired, and its approvers. No
+/// passphrase needed.
 pub(crate) fn show() -> Outcome {
     let paths = discover(None).map_err(Failure::usage)?;
-    let operator =
-        heso_keystore::read_operator_public(&paths.data_dir()).map_err(Failure::usage)?;
-    out!("operator {}", public_key_to_did_key(&operator));
     let config = load_config(&paths.config()).map_err(Failure::usage)?;
+    let operator = heso_engine::operator_identity(&paths, &config).map_err(Failure::usage)?;
+    if let Some(notice) = operator.notice() {
+        err!("heso: warning: {notice}");
+    }
+    out!("operator {}", public_key_to_did_key(&operator.key));
+    for retired in &config.retired_operators {
+        out!(
+            "retired operator {} (retired {}: trusted for receipts up to then)",
+            public_key_to_did_key(&retired.key),
+            retired.retired_at
+        );
+    }
     let mut any = false;
     for (name, key) in config.policy.approvers() {
         out!("approver {name} {}", public_key_to_did_key(&key));
@@ -151,8 +163,17 @@ pub(crate) fn retire_approver(name: &str) -> Outcome {
 
 pub(crate) fn passphrase() -> Outcome {
     let paths = discover(None).map_err(Failure::usage)?;
+    let config = load_config(&paths.config()).map_err(Failure::usage)?;
     let data_dir = paths.data_dir();
     let new = secret_from(ENV_KEY_PASSPHRASE, "new operator key passphrase: ", true)?;
+    let rules = PassphraseSources::from_env(config.require_passphrase).map_err(Failure::usage)?;
+    if let Some(reason) = rules.too_short(&new) {
+        return Err(Failure::usage(format!(
+            "the new passphrase is too short: {reason} requires at least \
+             {MIN_PASSPHRASE_CHARS} characters (its value is not shown); choose a longer one \
+             (nothing was changed)"
+        )));
+    }
     let dev_file = data_dir.join(heso_keystore::DEV_PASSPHRASE_FILE);
     let old = if dev_file.is_file() {
         OldPassphrase::DevFile
@@ -175,6 +196,47 @@ pub(crate) fn passphrase() -> Outcome {
     );
     if done.dev_file_removed {
         out!("removed the dev passphrase file; set HESO_KEY_PASSPHRASE wherever heso runs");
+    }
+    Ok(0)
+}
+
+/// `heso keys rotate`: a new operator key; the old one signs the change and stays trusted
+/// for what it signed before (see `heso_engine::rotate_operator`).
+pub(crate) fn rotate() -> Outcome {
+    let rotation = heso_engine::rotate_operator(None).map_err(Failure::usage)?;
+    let old = public_key_to_did_key(&rotation.old);
+    let new = public_key_to_did_key(&rotation.new);
+    let Some(receipt) = &rotation.receipt else {
+        out!("finished an interrupted rotation: operator {new} is in place");
+        out!(
+            "retired operator {old} (retired {}: receipts it signed up to then stay valid)",
+            rotation.retired_at
+        );
+        return Ok(0);
+    };
+    out!("operator key rotated: {new} signs from now on");
+    out!(
+        "retired operator {old} at {}: receipts it signed up to then stay valid, later ones do not",
+        rotation.retired_at
+    );
+    out!("rotation receipt {receipt} (signed by the retired key, naming the new one)");
+    if rotation.salts_resealed > 0 {
+        out!(
+            "{} commitment salt(s) copied under the new key (heso reveal keeps working)",
+            rotation.salts_resealed
+        );
+    }
+    out!(
+        "heso.toml now pins the new key and lists the old one under [identity] retired: commit it"
+    );
+    out!(
+        "processes still running with the old key refuse gated calls until restarted: restart them"
+    );
+    if let Some(dev) = &rotation.dev_passphrase {
+        out!(
+            "the new key opens with the dev passphrase file {}; move it to a passphrase of your own with `heso keys passphrase`",
+            shown(dev)
+        );
     }
     Ok(0)
 }

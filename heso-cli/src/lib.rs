@@ -13,11 +13,13 @@
 mod output;
 
 mod approve;
+mod checkpoint_cmd;
 mod commands;
 mod keys;
 mod mcp_proxy;
 mod policy_cmd;
 mod verify;
+mod witness;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -118,6 +120,24 @@ enum Command {
         #[arg(last = true, required = true, value_name = "SERVER_COMMAND")]
         server: Vec<std::ffi::OsString>,
     },
+    /// An inclusion proof bundle: the receipt, a signed checkpoint of the log and the proof
+    /// that the receipt is in it, as one JSON document `heso verify` checks offline.
+    Prove {
+        /// An action_hash prefix (at least 4 hex digits).
+        prefix: String,
+        /// Prove against this checkpoint file (default: sign one of the whole log now).
+        #[arg(long, value_name = "FILE")]
+        checkpoint: Option<PathBuf>,
+        /// Write the bundle to FILE instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// A witness: its own key; cosigns a log's checkpoints only when consistent with the
+    /// last one it cosigned.
+    Witness {
+        #[command(subcommand)]
+        command: WitnessCommand,
+    },
     /// Check a claimed value against a committed (redacted) field.
     Reveal {
         /// An action_hash prefix.
@@ -135,8 +155,13 @@ enum Command {
 
 #[derive(Args, Debug)]
 struct VerifyArgs {
-    /// action_hash prefix, receipt file, .jsonl log file, or `-` for stdin.
-    target: String,
+    /// action_hash prefix, receipt file, .jsonl log file, inclusion bundle (`heso
+    /// prove`), or `-` for stdin.
+    #[arg(required_unless_present = "consistency")]
+    target: Option<String>,
+    /// Check a consistency proof (`heso log consistency`) between two checkpoints.
+    #[arg(long, num_args = 3, value_names = ["PROOF", "OLD", "NEW"], conflicts_with = "target")]
+    consistency: Option<Vec<PathBuf>>,
     /// Pin exactly these signer keys (did:key or base64; repeatable).
     #[arg(long = "signer", value_name = "KEY")]
     signers: Vec<String>,
@@ -171,6 +196,28 @@ enum LogCommand {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// Also require the log to contain each of these signed checkpoints: same origin,
+        /// at least their size, the same root over their first receipts.
+        #[arg(long, value_name = "FILE", num_args = 1..)]
+        checkpoint: Vec<PathBuf>,
+        /// Require each checkpoint to be cosigned by this witness (its verifier key,
+        /// NAME+ID+KEY; repeatable).
+        #[arg(long, value_name = "KEY", requires = "checkpoint")]
+        witness: Vec<String>,
+    },
+    /// Sign a checkpoint of the whole log (print it, or write it to --out): store it where
+    /// the agent cannot write.
+    Checkpoint {
+        /// Write the checkpoint to FILE instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// A consistency proof (JSON) that checkpoint OLD's tree is a prefix of NEW's.
+    Consistency {
+        /// The older checkpoint file.
+        old: PathBuf,
+        /// The newer checkpoint file.
+        new: PathBuf,
     },
     /// List receipts (newest last).
     List {
@@ -189,6 +236,31 @@ enum LogCommand {
         /// Print JSON lines.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum WitnessCommand {
+    /// Create the witness's own key (a plain 0600 seed file) and print its verifier key.
+    Init {
+        /// The witness's name (a note key name, e.g. witness.example.com/w1).
+        #[arg(long)]
+        name: Option<String>,
+        /// The witness's folder (default: HESO_WITNESS_DIR, else ~/.config/heso/witness).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+    /// Cosign a checkpoint consistent with the last one cosigned for its log; prints the
+    /// cosignature line to append to the checkpoint file.
+    Cosign {
+        /// The signed checkpoint file.
+        checkpoint: PathBuf,
+        /// A consistency proof from the size last cosigned (heso log consistency OLD NEW).
+        #[arg(long, value_name = "PROOF")]
+        proof: Option<PathBuf>,
+        /// The witness's folder (default: HESO_WITNESS_DIR, else ~/.config/heso/witness).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
     },
 }
 
@@ -285,13 +357,30 @@ fn dispatch(command: Command) -> Outcome {
             nested,
         } => commands::init(dir, require_passphrase, nested),
         Command::Demo { dir } => commands::demo(dir),
-        Command::Verify(args) => {
-            verify::verify(&args.target, &args.signers, args.any_signer, args.json)
-        }
+        Command::Verify(args) => match (&args.consistency, &args.target) {
+            (Some(files), _) => checkpoint_cmd::verify_consistency(files, args.json),
+            (None, target) => verify::verify(
+                target.as_deref().unwrap_or_default(),
+                &args.signers,
+                args.any_signer,
+                args.json,
+            ),
+        },
         Command::Show { prefix } => commands::show(&prefix),
         Command::Log {
-            command: LogCommand::Verify { json },
-        } => verify::log_verify(json),
+            command:
+                LogCommand::Verify {
+                    json,
+                    checkpoint,
+                    witness,
+                },
+        } => {
+            if checkpoint.is_empty() {
+                verify::log_verify(json)
+            } else {
+                verify::log_verify_checkpoints(json, &checkpoint, &witness)
+            }
+        }
         Command::Log {
             command:
                 LogCommand::List {
@@ -347,6 +436,28 @@ fn dispatch(command: Command) -> Outcome {
             workflow,
             server,
         } => mcp_proxy::run(project.as_deref(), &workflow, &server),
+        Command::Log {
+            command: LogCommand::Checkpoint { out },
+        } => checkpoint_cmd::log_checkpoint(out),
+        Command::Log {
+            command: LogCommand::Consistency { old, new },
+        } => checkpoint_cmd::log_consistency(&old, &new),
+        Command::Prove {
+            prefix,
+            checkpoint,
+            out,
+        } => checkpoint_cmd::prove(&prefix, checkpoint, out),
+        Command::Witness {
+            command: WitnessCommand::Init { name, dir },
+        } => witness::init(name, dir),
+        Command::Witness {
+            command:
+                WitnessCommand::Cosign {
+                    checkpoint,
+                    proof,
+                    dir,
+                },
+        } => witness::cosign(&checkpoint, proof.as_deref(), dir),
         Command::Reveal {
             prefix,
             field_path,

@@ -1,10 +1,10 @@
 //! `heso policy check` and `heso policy explain`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use heso_engine::{discover, load_config};
+use heso_engine::{Config, discover, load_config};
 use heso_policy::ActionInput;
-use heso_receipt::{Verb, public_key_to_did_key};
+use heso_receipt::{Verb, VerifyingKey, public_key_to_did_key};
 use serde_json::Map;
 
 use crate::output::{parse_cli_value, shown};
@@ -21,7 +21,10 @@ fn policy_file(file: Option<PathBuf>) -> Result<PathBuf, Failure> {
 pub(crate) fn check(file: Option<PathBuf>) -> Outcome {
     let path = policy_file(file)?;
     let config = load_config(&path).map_err(Failure::usage)?;
-    let warnings = config.policy.lint();
+    let warnings = match operator_for(&path, &config)? {
+        Some(operator) => config.policy.lint_with_operator(&operator),
+        None => config.policy.lint(),
+    };
     for warning in &warnings {
         out!("warning: {warning}");
     }
@@ -33,6 +36,33 @@ pub(crate) fn check(file: Option<PathBuf>) -> Outcome {
     );
     out!("policy hash {}", config.policy_hash);
     Ok(0)
+}
+
+/// The operator key the lint compares the approvers with: for the project's own
+/// `heso.toml`, the project's operator (checked against `identity.pub` and the key file,
+/// as verification checks it); for another file, the operator it pins, if any.
+fn operator_for(path: &Path, config: &Config) -> Result<Option<VerifyingKey>, Failure> {
+    let project = discover(None)
+        .ok()
+        .filter(|paths| same_file(&paths.config(), path));
+    match project {
+        Some(paths) => {
+            let identity =
+                heso_engine::operator_identity(&paths, config).map_err(Failure::usage)?;
+            if let Some(notice) = identity.notice() {
+                err!("heso: warning: {notice}");
+            }
+            Ok(Some(identity.key))
+        }
+        None => Ok(config.operator),
+    }
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
 }
 
 pub(crate) fn explain(

@@ -103,7 +103,7 @@ pub(crate) fn verify(target: &str, signers: &[String], any_signer: bool, json: b
         if lines.len() > 1 && bytes.first() == Some(&b'{') && !bytes.starts_with(b"{\n") {
             return verify_lines(&lines, &pins, json);
         }
-        return verify_one(&bytes, &pins, json);
+        return verify_document(&bytes, &pins, json);
     }
     let path = Path::new(target);
     if path.is_file() {
@@ -112,7 +112,7 @@ pub(crate) fn verify(target: &str, signers: &[String], any_signer: bool, json: b
         }
         let bytes = std::fs::read(path)
             .map_err(|e| Failure::usage(format!("cannot read {}: {e}", path.display())))?;
-        return verify_one(&bytes, &pins, json);
+        return verify_document(&bytes, &pins, json);
     }
     if path.exists() {
         return Err(Failure::usage(format!("{target} is not a file")));
@@ -273,4 +273,65 @@ fn print_report(report: &heso_chain::LogReport, name: &str, pins: &Pins, json: b
         pins.said
     );
     Ok(if ok { 0 } else { 1 })
+}
+
+/// A JSON document given to `heso verify`: an inclusion bundle (`heso prove`) is checked
+/// by `checkpoint_cmd`, anything else as one receipt.
+fn verify_document(bytes: &[u8], pins: &Pins, json: bool) -> Outcome {
+    if crate::checkpoint_cmd::is_bundle(bytes) {
+        return crate::checkpoint_cmd::verify_bundle(bytes, &pins.pins, &pins.said, json);
+    }
+    verify_one(bytes, pins, json)
+}
+
+/// `heso log verify --checkpoint FILE… [--witness KEY…]`: the log verified as by `heso log
+/// verify`, then each checkpoint checked against it (`checkpoint_cmd::check_log`, from the
+/// log file alone); exit 1 unless both hold.
+pub(crate) fn log_verify_checkpoints(
+    json: bool,
+    files: &[std::path::PathBuf],
+    witnesses: &[String],
+) -> Outcome {
+    let paths = discover(None).map_err(Failure::usage)?;
+    let pins = project_pins(&paths)?;
+    let log = paths.receipts();
+    heso_fs::refuse_symlink(&log)
+        .map_err(|e| Failure::usage(format!("cannot verify {}: {e}", shown(&log))))?;
+    let checks = crate::checkpoint_cmd::check_log(files, witnesses)?;
+    let report = if log.is_file() {
+        run_log_verification(&log, &pins)?
+    } else {
+        heso_chain::LogReport::default()
+    };
+    let contained = checks.iter().all(|c| c.is_valid());
+    if json {
+        let mut value = report.to_json();
+        if let Some(object) = value.as_object_mut() {
+            object.insert(
+                "checkpoints".into(),
+                checks.iter().map(|c| c.to_json()).collect(),
+            );
+            let valid = report.all_valid() && contained;
+            object.insert("all_valid".into(), json!(valid));
+        }
+        out!(
+            "{}",
+            serde_json::to_string_pretty(&value).map_err(Failure::usage)?
+        );
+        let valid = report.all_valid() && contained;
+        return Ok(if valid { 0 } else { 1 });
+    }
+    let code = print_report(&report, &shown(&log), &pins, false)?;
+    for check in &checks {
+        out!("{check}");
+    }
+    out!(
+        "{}",
+        if contained {
+            "the log contains every checkpoint given"
+        } else {
+            "NOT VALID: the log does not contain every checkpoint given"
+        }
+    );
+    Ok(if code == 0 && contained { 0 } else { 1 })
 }

@@ -18,12 +18,25 @@ pub struct Config {
     /// written by `heso init`. `None` in a project made by a heso that did not pin it (then
     /// the project's key files are used, and `heso init` adds the line).
     pub operator: Option<VerifyingKey>,
+    /// `[identity] retired`: former operator keys (`heso keys rotate`), each trusted only
+    /// for receipts captured no later than its `retired_at`.
+    pub retired_operators: Vec<RetiredOperator>,
     /// `[identity] require_passphrase`.
     pub require_passphrase: bool,
     /// `[log] durability`.
     pub durability: Durability,
     /// Lowercase hex BLAKE3 of the file's bytes.
     pub policy_hash: String,
+}
+
+/// A former operator key, from `[identity] retired` in `heso.toml`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetiredOperator {
+    /// The key.
+    pub key: VerifyingKey,
+    /// RFC 3339 UTC, whole seconds (`2026-12-02T13:00:00Z`): receipts it signed (by their
+    /// `captured_at`) up to this second stay valid; later ones are not.
+    pub retired_at: String,
 }
 
 /// Why `heso.toml` could not be used. The message names file:line:column.
@@ -94,7 +107,16 @@ struct IdentityTable {
     #[serde(default)]
     operator: Option<toml::Spanned<String>>,
     #[serde(default)]
+    retired: Vec<toml::Spanned<RetiredEntry>>,
+    #[serde(default)]
     require_passphrase: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RetiredEntry {
+    key: toml::Spanned<String>,
+    retired_at: toml::Spanned<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -150,9 +172,60 @@ pub fn parse_config(text: &str, shown_name: &str) -> Result<Config, ConfigError>
             Some(key)
         }
     };
+    let table_error = |span: std::ops::Range<usize>, message: String| {
+        let (line, column) = line_column(text, span.start);
+        ConfigError::Table {
+            file: shown_name.to_owned(),
+            line,
+            column,
+            message,
+        }
+    };
+    let mut retired_operators: Vec<RetiredOperator> = Vec::new();
+    for entry in &identity.retired {
+        let entry = entry.get_ref();
+        let key = public_key_from_did_key(entry.key.get_ref().trim()).map_err(|e| {
+            table_error(
+                entry.key.span(),
+                format!("[identity] retired: key must be a former operator's did:key: {e}"),
+            )
+        })?;
+        let at = entry.retired_at.get_ref();
+        let canonical = crate::clock::parse_rfc3339(at)
+            .filter(|t| t.offset().is_utc())
+            .map(crate::clock::format_rfc3339);
+        if canonical.as_ref() != Some(at) {
+            return Err(table_error(
+                entry.retired_at.span(),
+                format!(
+                    "[identity] retired: retired_at must be an RFC 3339 UTC time in whole \
+                     seconds such as \"2026-12-02T13:00:00Z\", not {at:?}"
+                ),
+            ));
+        }
+        if Some(key) == operator {
+            return Err(table_error(
+                entry.key.span(),
+                "[identity] retired names the current operator key; a key is either the \
+                 operator or retired, not both"
+                    .into(),
+            ));
+        }
+        if retired_operators.iter().any(|r| r.key == key) {
+            return Err(table_error(
+                entry.key.span(),
+                "[identity] retired names this key twice; keep one entry".into(),
+            ));
+        }
+        retired_operators.push(RetiredOperator {
+            key,
+            retired_at: at.clone(),
+        });
+    }
     Ok(Config {
         policy,
         operator,
+        retired_operators,
         require_passphrase: identity.require_passphrase,
         durability,
         policy_hash: heso_policy::policy_hash(text.as_bytes()),
@@ -270,6 +343,93 @@ mod tests {
             changed: Some(changed),
             inode: 1,
             device: 1,
+        }
+    }
+
+    fn old_did() -> String {
+        let key = heso_receipt::SigningKey::from_bytes(&[9; 32]).verifying_key();
+        heso_receipt::public_key_to_did_key(&key)
+    }
+
+    fn with_identity(lines: &str) -> String {
+        let key = heso_receipt::SigningKey::from_bytes(&[7; 32]).verifying_key();
+        let operator = heso_receipt::public_key_to_did_key(&key);
+        format!("[identity]\noperator = \"{operator}\"\n{lines}\n")
+    }
+
+    #[test]
+    fn retired_operator_keys_parse_with_their_retirement_time() {
+        let old = old_did();
+        let text = with_identity(&format!(
+            "retired = [{{ key = \"{old}\", retired_at = \"2026-12-02T13:00:00Z\" }}]"
+        ));
+        let config = parse_config(&text, "heso.toml").unwrap();
+        assert_eq!(config.retired_operators.len(), 1);
+        assert_eq!(
+            heso_receipt::public_key_to_did_key(&config.retired_operators[0].key),
+            old
+        );
+        assert_eq!(
+            config.retired_operators[0].retired_at,
+            "2026-12-02T13:00:00Z"
+        );
+        assert!(
+            parse_config("", "heso.toml")
+                .unwrap()
+                .retired_operators
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_wrong_retired_entry_is_an_error_naming_line_and_column() {
+        let key = heso_receipt::SigningKey::from_bytes(&[7; 32]).verifying_key();
+        let current = heso_receipt::public_key_to_did_key(&key);
+        let old = old_did();
+        for (entry, needle) in [
+            (
+                format!("{{ key = \"{old}\", retired_at = \"2026-12-02 13:00\" }}"),
+                "RFC 3339 UTC",
+            ),
+            (
+                format!("{{ key = \"{old}\", retired_at = \"2026-12-02T13:00:00.5Z\" }}"),
+                "whole",
+            ),
+            (
+                format!("{{ key = \"{old}\", retired_at = \"2026-12-02T14:00:00+01:00\" }}"),
+                "UTC",
+            ),
+            (
+                "{ key = \"z6Mk-not-a-key\", retired_at = \"2026-12-02T13:00:00Z\" }".into(),
+                "did:key",
+            ),
+            (
+                format!(
+                    "{{ key = \"{old}\", retired_at = \"2026-12-02T13:00:00Z\", why = \"x\" }}"
+                ),
+                "why",
+            ),
+            (format!("{{ key = \"{old}\" }}"), "retired_at"),
+            (
+                format!("{{ key = \"{current}\", retired_at = \"2026-12-02T13:00:00Z\" }}"),
+                "current operator",
+            ),
+            (
+                format!(
+                    "{{ key = \"{old}\", retired_at = \"2026-12-02T13:00:00Z\" }}, \
+                     {{ key = \"{old}\", retired_at = \"2026-12-03T13:00:00Z\" }}"
+                ),
+                "twice",
+            ),
+        ] {
+            let text = with_identity(&format!("retired = [{entry}]"));
+            let error = parse_config(&text, "heso.toml").unwrap_err();
+            let shown = error.to_string();
+            assert!(
+                matches!(error, ConfigError::Table { line: 3, .. }),
+                "{entry}: {shown}"
+            );
+            assert!(shown.contains(needle), "{entry}: {shown}");
         }
     }
 

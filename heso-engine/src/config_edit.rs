@@ -1,4 +1,5 @@
-//! Edits of `heso.toml` that commands make for the user (adding and retiring approvers),
+//! Edits of `heso.toml` that commands make for the user (adding and retiring approvers,
+//! pinning a rotated operator key),
 //! keeping the file's comments, order and formatting (`toml_edit`). Every edit is checked
 //! by parsing the result as the engine would before it replaces the file atomically, so
 //! an edit never leaves a broken policy behind.
@@ -6,7 +7,8 @@
 use std::path::Path;
 
 use heso_fs::{Existing, PUBLIC_FILE_MODE, write_atomic};
-use toml_edit::{Array, DocumentMut, Item, Table, value};
+use heso_receipt::{VerifyingKey, public_key_to_did_key};
+use toml_edit::{Array, DocumentMut, InlineTable, Item, Table, value};
 
 use crate::config::{ConfigError, parse_config};
 
@@ -137,4 +139,126 @@ pub fn retire_approver(config: &Path, name: &str, retired_at: &str) -> Result<()
     }
     entry.insert("retired_at", value(retired_at));
     write(config, &document)
+}
+
+/// The comment written above `[identity] retired` when the edit creates it.
+const RETIRED_COMMENT: &str = "# Former operator keys (`heso keys rotate`): each is trusted only for receipts\n\
+# captured up to its retired_at.\n";
+
+/// Pins `new` as the operator in `[identity] operator` and keeps `old` in
+/// `[identity] retired` with `retired_at` (RFC 3339 UTC), in one write: verification then
+/// trusts `old` for receipts captured up to `retired_at`, and `new` from now on. Refuses
+/// unless the file pins `old` now.
+pub fn rotate_operator_pin(
+    config: &Path,
+    old: &VerifyingKey,
+    new: &VerifyingKey,
+    retired_at: &str,
+) -> Result<(), ConfigEditError> {
+    let mut document = read(config)?;
+    let (old_did, new_did) = (public_key_to_did_key(old), public_key_to_did_key(new));
+    let identity = document
+        .get_mut("identity")
+        .and_then(Item::as_table_like_mut)
+        .ok_or_else(|| {
+            ConfigEditError::Refused(
+                "heso.toml has no [identity] table pinning the operator; run `heso init` first"
+                    .into(),
+            )
+        })?;
+    let pinned = identity
+        .get("operator")
+        .and_then(Item::as_str)
+        .map(str::trim);
+    if pinned != Some(old_did.as_str()) {
+        return Err(ConfigEditError::Refused(format!(
+            "heso.toml pins the operator {}, not the key being rotated ({old_did}); nothing was \
+             changed",
+            pinned.unwrap_or("(no [identity] operator)")
+        )));
+    }
+    let mut entry = InlineTable::new();
+    entry.insert("key", old_did.as_str().into());
+    entry.insert("retired_at", retired_at.into());
+    let created = !identity.contains_key("retired");
+    let retired = identity
+        .entry("retired")
+        .or_insert_with(|| value(Array::new()))
+        .as_array_mut()
+        .ok_or_else(|| {
+            ConfigEditError::Refused("[identity] retired in heso.toml is not a list".into())
+        })?;
+    retired.push(entry);
+    if let Some(mut key) = identity.key_mut("retired").filter(|_| created) {
+        key.leaf_decor_mut().set_prefix(RETIRED_COMMENT);
+    }
+    match identity.get_mut("operator").and_then(Item::as_value_mut) {
+        Some(operator) => {
+            // The new value where the old one was, spacing and comments kept.
+            let decor = operator.decor().clone();
+            *operator = new_did.as_str().into();
+            *operator.decor_mut() = decor;
+        }
+        None => {
+            identity.insert("operator", value(new_did.as_str()));
+        }
+    }
+    write(config, &document)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(seed: u8) -> VerifyingKey {
+        heso_receipt::SigningKey::from_bytes(&[seed; 32]).verifying_key()
+    }
+
+    #[test]
+    fn a_rotation_pins_the_new_key_and_retires_the_old_one_keeping_the_file() {
+        let temp = tempfile::tempdir().unwrap();
+        let path = temp.path().join("heso.toml");
+        let (k1, k2, k3) = (key(1), key(2), key(3));
+        let text = crate::templates::starter_policy(&k1, false);
+        std::fs::write(&path, &text).unwrap();
+
+        rotate_operator_pin(&path, &k1, &k2, "2026-12-02T13:00:00Z").unwrap();
+        let edited = std::fs::read_to_string(&path).unwrap();
+        let config = parse_config(&edited, "heso.toml").unwrap();
+        assert_eq!(config.operator, Some(k2));
+        assert_eq!(config.retired_operators.len(), 1);
+        assert_eq!(config.retired_operators[0].key, k1);
+        assert_eq!(
+            config.retired_operators[0].retired_at,
+            "2026-12-02T13:00:00Z"
+        );
+        // The rest of the file as it was: the comments, and every other line.
+        assert!(
+            edited.contains(crate::templates::OPERATOR_COMMENT),
+            "{edited}"
+        );
+        assert!(edited.contains(RETIRED_COMMENT), "{edited}");
+        let did2 = public_key_to_did_key(&k2);
+        assert!(
+            edited.contains(&format!("operator = \"{did2}\"\n")),
+            "{edited}"
+        );
+        for line in text.lines().filter(|l| !l.starts_with("operator = ")) {
+            assert!(edited.contains(line), "{line:?} lost:\n{edited}");
+        }
+
+        // Again: the list grows; the key being rotated must be the one pinned.
+        rotate_operator_pin(&path, &k2, &k3, "2026-12-03T13:00:00Z").unwrap();
+        let config = parse_config(&std::fs::read_to_string(&path).unwrap(), "x").unwrap();
+        assert_eq!(config.operator, Some(k3));
+        let retired: Vec<_> = config.retired_operators.iter().map(|r| r.key).collect();
+        assert_eq!(retired, vec![k1, k2]);
+        let before = std::fs::read(&path).unwrap();
+        let error = rotate_operator_pin(&path, &k1, &k2, "2026-12-04T13:00:00Z").unwrap_err();
+        assert!(
+            error.to_string().contains("not the key being rotated"),
+            "{error}"
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+    }
 }

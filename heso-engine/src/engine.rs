@@ -201,12 +201,14 @@ impl Engine {
         self.repaired_on_open.as_deref()
     }
 
-    /// The keys verification pins inside this project: the operator and the approvers.
+    /// The keys verification pins inside this project: the operator, the operator keys
+    /// `heso.toml` retired (each for receipts up to its retirement) and the approvers.
     pub fn pins(&self) -> Result<SignerPins, ConfigError> {
         let loaded = self.config()?;
         Ok(crate::pins::project_pins(
             &loaded.config.policy,
             self.operator.public_key(),
+            &loaded.config.retired_operators,
         ))
     }
 

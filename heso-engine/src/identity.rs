@@ -11,7 +11,7 @@ use std::path::Path;
 use heso_keystore::{KEY_FILE, PUBLIC_FILE, ReadPublicError};
 use heso_receipt::{VerifyingKey, public_key_from_str, public_key_to_did_key};
 
-use crate::config::{Config, shown};
+use crate::config::{Config, RetiredOperator, shown};
 use crate::project::ProjectPaths;
 
 /// The operator key a project trusts, and whether `heso.toml` pins it.
@@ -78,8 +78,11 @@ const PUB_VS_CONFIG: &str = "heso.toml is the reviewed source of the operator ke
     another key are not this project's); if heso.toml was edited, review that change";
 const KEY_VS_CONFIG: &str = "heso-local-data/ holds another operator key than the one \
     heso.toml pins: restore heso-local-data/ from a backup; to change the operator key on \
-    purpose, use `heso keys rotate` (receipts signed by the old key then verify only \
-    against the old key)";
+    purpose, restore it first and run `heso keys rotate`, which keeps what the old key \
+    signed valid";
+const INTERRUPTED_ROTATION: &str = "a key rotation was interrupted (heso.toml already pins \
+    the new key and lists the one in heso-local-data/ under [identity] retired): run \
+    `heso keys rotate` again to finish it";
 const PUB_VS_KEY: &str = "one of them was replaced: restore heso-local-data/ from a backup";
 
 /// The project's operator identity: the key `heso.toml` pins, checked against
@@ -90,13 +93,15 @@ pub fn operator_identity(
     paths: &ProjectPaths,
     config: &Config,
 ) -> Result<OperatorIdentity, IdentityError> {
-    check_operator(paths, config.operator)
+    check_operator(paths, config.operator, &config.retired_operators)
 }
 
-/// [`operator_identity`] with the key `heso.toml` pins (if any) given.
+/// [`operator_identity`] with the key `heso.toml` pins (if any) and the operator keys it
+/// retired given (a key file holding a retired key means a rotation was interrupted).
 pub(crate) fn check_operator(
     paths: &ProjectPaths,
     pinned: Option<VerifyingKey>,
+    retired: &[RetiredOperator],
 ) -> Result<OperatorIdentity, IdentityError> {
     let data_dir = paths.data_dir();
     let public = read_public_file(&data_dir)?;
@@ -116,7 +121,21 @@ pub(crate) fn check_operator(
         let disagreeing: Vec<&&(Source, VerifyingKey)> =
             present.iter().filter(|(_, key)| key != first_key).collect();
         if !disagreeing.is_empty() {
+            // Interrupted after heso.toml was edited: the files still name the key it
+            // retired, and the key it pins is staged or already in place.
+            let is_retired = |key: &VerifyingKey| retired.iter().any(|r| r.key == *key);
+            let new_key_ready = pinned.is_some()
+                && (header == pinned
+                    || heso_keystore::read_staged_operator(&data_dir)
+                        .ok()
+                        .flatten()
+                        == pinned);
             let advice = match first {
+                Source::Config
+                    if new_key_ready && disagreeing.iter().all(|(_, key)| is_retired(key)) =>
+                {
+                    INTERRUPTED_ROTATION
+                }
                 Source::Config if disagreeing.iter().any(|(s, _)| *s == Source::KeyFile) => {
                     KEY_VS_CONFIG
                 }

@@ -83,11 +83,13 @@ pub enum InitError {
     #[error(
         "{config} pins the operator identity {operator} ([identity] operator), but there is no \
          key at {key_path}; refusing to make a new identity (nothing was written). Restore \
-         heso-local-data/ from a backup if you can. `heso keys rotate` replaces a key you still \
-         hold (the old key signs the change); if the old key is lost for good, delete the \
-         `operator` line from heso.toml and run `heso init` again: receipts signed by the old \
-         key then verify only against the old key (`heso verify --signer {operator}`), not as \
-         this project's"
+         heso-local-data/ from a backup if you can; to replace that key afterwards, run \
+         `heso keys rotate` (the old key signs the change, and what it signed stays valid). \
+         If the old key is lost for good, retire it by hand: in {config}, under [identity], \
+         replace the `operator` line with `retired = [{{ key = \"{operator}\", retired_at = \
+         \"YYYY-MM-DDTHH:MM:SSZ\" }}]` (the UTC time it was lost; add to the list if there \
+         is one), then run `heso init` again: receipts the old key signed up to retired_at \
+         stay this project's, later ones do not"
     )]
     PinnedIdentityMissing {
         /// The policy file.
@@ -165,7 +167,10 @@ pub fn init_project(
 
     let key_path = data_dir.join(KEY_FILE);
     let (identity, dev_passphrase, public) = if key_exists {
-        let identity = check_operator(&paths, pinned)?;
+        let retired = existing
+            .as_ref()
+            .map_or(&[][..], |c| c.retired_operators.as_slice());
+        let identity = check_operator(&paths, pinned, retired)?;
         (Step::Kept(key_path), None, identity.key)
     } else {
         let sources = PassphraseSources {

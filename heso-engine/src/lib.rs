@@ -21,6 +21,7 @@ mod pins;
 mod project;
 mod reveal;
 mod salts;
+mod rotate;
 mod sealed_call;
 mod templates;
 
@@ -30,17 +31,18 @@ pub use approvals::{
 };
 pub use checkpoints::{CHECKPOINT_EVERY, CHECKPOINTS_DIR, CheckpointError};
 pub use clock::now_rfc3339;
-pub use config::{Config, ConfigError, load_config, parse_config};
-pub use config_edit::{ConfigEditError, add_approver, retire_approver};
+pub use config::{Config, ConfigError, RetiredOperator, load_config, parse_config};
+pub use config_edit::{ConfigEditError, add_approver, retire_approver, rotate_operator_pin};
 pub use engine::{Engine, OpenError};
 pub use gate::{
     ActionRequest, GateError, GateOutcome, GateStatus, MAX_FIELD_DEPTH, OBSERVED_SUFFIX,
 };
 pub use identity::{IdentityError, OperatorIdentity, operator_identity};
 pub use init::{BOOTSTRAP_FILE, InitError, InitReport, Step, init_project};
-pub use pins::{project_pins, retired_approvers_text};
+pub use pins::{project_pins, retired_approvers_text, retired_operators_text};
 pub use project::{CONFIG_FILE, DATA_DIR, DiscoverError, ProjectPaths, discover};
 pub use reveal::{Disclosure, RevealCheck, RevealError};
 pub use salts::{SALTS_KEY_CONTEXT, SaltStore, SaltStoreError};
 pub use sealed_call::{SealError, SealedCall};
+pub use rotate::{ROTATION_TOOL, RotateError, Rotation, rotate_operator};
 pub use templates::starter_policy;

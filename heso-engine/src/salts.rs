@@ -136,17 +136,71 @@ impl SaltStore {
         Ok(())
     }
 
-    /// Finds and opens the salt of `commitment`.
+    /// Finds and opens the salt of `commitment`. Records sealed under another key (an
+    /// operator key rotated away, whose records were copied under the new one) are
+    /// skipped; [`SaltStoreError::Undecryptable`] when records exist but none opens.
     pub fn get(&self, commitment: &str) -> Result<Zeroizing<[u8; 32]>, SaltStoreError> {
+        let mut found_sealed_otherwise = false;
+        let mut result = None;
+        self.each_record(|record| {
+            if record.commitment != commitment {
+                return true;
+            }
+            match self.open(record) {
+                Some(salt) => {
+                    result = Some(salt);
+                    false
+                }
+                None => {
+                    found_sealed_otherwise = true;
+                    true
+                }
+            }
+        })?;
+        match result {
+            Some(salt) => Ok(salt),
+            None if found_sealed_otherwise => {
+                Err(SaltStoreError::Undecryptable(commitment.to_owned()))
+            }
+            None => Err(SaltStoreError::NotFound(commitment.to_owned())),
+        }
+    }
+
+    /// For an operator key rotation: appends, sealed under `key` (the new operator key's
+    /// salts key), a copy of every record this store opens whose commitment has no record
+    /// that opens under `key` yet (so running it again copies nothing twice). Records are
+    /// only appended, never rewritten. Returns how many were copied.
+    pub(crate) fn reseal_under(&self, key: &[u8; 32]) -> Result<usize, SaltStoreError> {
+        let target = SaltStore::new(&self.path, key);
+        let mut done = std::collections::BTreeSet::new();
+        let mut copies: Vec<(String, [u8; 32])> = Vec::new();
+        self.each_record(|record| {
+            if target.open(record).is_some() {
+                done.insert(record.commitment.clone());
+            } else if let Some(salt) = self.open(record) {
+                copies.push((record.commitment.clone(), *salt));
+            }
+            true
+        })?;
+        copies.retain(|(commitment, _)| done.insert(commitment.clone()));
+        let copied = copies.len();
+        let result = target.put(&copies);
+        for (_, salt) in &mut copies {
+            zeroize::Zeroize::zeroize(salt);
+        }
+        result.map(|()| copied)
+    }
+
+    /// Calls `visit` with each readable record in file order until it returns false. A
+    /// missing file has none; a symbolic link is refused.
+    fn each_record(&self, mut visit: impl FnMut(&SaltLine) -> bool) -> Result<(), SaltStoreError> {
         let read_error = |e: std::io::Error| SaltStoreError::Read {
             path: self.path.display().to_string(),
             reason: e.to_string(),
         };
         let file = match heso_fs::open_no_follow(&self.path, File::options().read(true)) {
             Ok(file) => file,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(SaltStoreError::NotFound(commitment.to_owned()));
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(read_error(e)),
         };
         for line in BufReader::new(file).lines() {
@@ -154,36 +208,33 @@ impl SaltStore {
             let Ok(record) = serde_json::from_str::<SaltLine>(&line) else {
                 continue;
             };
-            if record.commitment != commitment {
-                continue;
+            if !visit(&record) {
+                break;
             }
-            let opened = STANDARD
-                .decode(&record.nonce)
-                .ok()
-                .filter(|n| n.len() == 12)
-                .zip(STANDARD.decode(&record.sealed).ok())
-                .and_then(|(nonce, sealed)| {
-                    self.cipher
-                        .decrypt(
-                            Nonce::from_slice(&nonce),
-                            Payload {
-                                msg: &sealed,
-                                aad: commitment.as_bytes(),
-                            },
-                        )
-                        .ok()
-                })
-                .map(Zeroizing::new);
-            let Some(opened) = opened else {
-                return Err(SaltStoreError::Undecryptable(commitment.to_owned()));
-            };
-            let salt: [u8; 32] = opened
-                .as_slice()
-                .try_into()
-                .map_err(|_| SaltStoreError::Undecryptable(commitment.to_owned()))?;
-            return Ok(Zeroizing::new(salt));
         }
-        Err(SaltStoreError::NotFound(commitment.to_owned()))
+        Ok(())
+    }
+
+    /// The salt in `record`, when it opens under this store's key.
+    fn open(&self, record: &SaltLine) -> Option<Zeroizing<[u8; 32]>> {
+        let nonce = STANDARD
+            .decode(&record.nonce)
+            .ok()
+            .filter(|n| n.len() == 12)?;
+        let sealed = STANDARD.decode(&record.sealed).ok()?;
+        let opened = Zeroizing::new(
+            self.cipher
+                .decrypt(
+                    Nonce::from_slice(&nonce),
+                    Payload {
+                        msg: &sealed,
+                        aad: record.commitment.as_bytes(),
+                    },
+                )
+                .ok()?,
+        );
+        let salt: [u8; 32] = opened.as_slice().try_into().ok()?;
+        Some(Zeroizing::new(salt))
     }
 }
 
@@ -217,5 +268,34 @@ mod tests {
         assert_eq!(*store.get("aa").unwrap(), [1u8; 32]);
         assert_eq!(*store.get("cc").unwrap(), [3u8; 32]);
         assert!(matches!(store.get("bb"), Err(SaltStoreError::NotFound(_))));
+    }
+
+    #[test]
+    fn records_resealed_under_a_new_key_open_with_it_and_are_copied_once() {
+        let temp = tempfile::tempdir().unwrap();
+        let path = temp.path().join("salts.jsonl");
+        let old = SaltStore::new(&path, &[1u8; 32]);
+        old.put(&[("aa".into(), [1u8; 32]), ("bb".into(), [2u8; 32])])
+            .unwrap();
+        let foreign = SaltStore::new(&path, &[9u8; 32]);
+        foreign.put(&[("cc".into(), [3u8; 32])]).unwrap();
+
+        let new = SaltStore::new(&path, &[2u8; 32]);
+        assert!(matches!(
+            new.get("aa"),
+            Err(SaltStoreError::Undecryptable(_))
+        ));
+        assert_eq!(old.reseal_under(&[2u8; 32]).unwrap(), 2);
+        assert_eq!(old.reseal_under(&[2u8; 32]).unwrap(), 0, "copied twice");
+        assert_eq!(*new.get("aa").unwrap(), [1u8; 32]);
+        assert_eq!(*new.get("bb").unwrap(), [2u8; 32]);
+        // The old records stay, and the old key still opens them.
+        assert_eq!(*old.get("bb").unwrap(), [2u8; 32]);
+        // What neither key sealed stays unreadable to both.
+        assert!(matches!(
+            new.get("cc"),
+            Err(SaltStoreError::Undecryptable(_))
+        ));
+        assert!(matches!(new.get("dd"), Err(SaltStoreError::NotFound(_))));
     }
 }
