@@ -41,17 +41,68 @@ impl ChainHead {
     }
 }
 
+/// Where a receipt says it sits in its session's chain: the fields the link rule reads.
+/// A log walk keeps these instead of the whole receipt (see [`crate::LogChecker`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainClaim {
+    /// The receipt's `session_id`.
+    pub session_id: Option<String>,
+    /// The receipt's `seq`.
+    pub seq: Option<u64>,
+    /// The receipt's `prev_receipt_hash`.
+    pub prev_receipt_hash: Option<String>,
+    /// The receipt's `action_hash` (as written, not recomputed).
+    pub action_hash: String,
+}
+
+impl ChainClaim {
+    /// What `receipt` claims.
+    pub fn of(receipt: &Receipt) -> ChainClaim {
+        let content = &receipt.content;
+        ChainClaim {
+            session_id: content.session_id.clone(),
+            seq: content.seq,
+            prev_receipt_hash: content.prev_receipt_hash.clone(),
+            action_hash: content.action_hash.clone(),
+        }
+    }
+}
+
 /// Checks that `receipt` is the correct successor of `head` (or a genesis when `head` is
 /// `None`) in its session, and returns the new head. The receipt's own signatures are not
 /// checked here; see [`crate::verify_chain`] for the whole check.
 pub fn check_link(head: Option<&ChainHead>, receipt: &Receipt) -> Result<ChainHead, Verdict> {
     let content = &receipt.content;
+    check(
+        head,
+        content.session_id.as_deref(),
+        content.seq,
+        content.prev_receipt_hash.as_deref(),
+        &content.action_hash,
+    )
+}
+
+/// [`check_link`] on what a receipt claims, for callers that keep only that.
+pub fn check_claim(head: Option<&ChainHead>, claim: &ChainClaim) -> Result<ChainHead, Verdict> {
+    check(
+        head,
+        claim.session_id.as_deref(),
+        claim.seq,
+        claim.prev_receipt_hash.as_deref(),
+        &claim.action_hash,
+    )
+}
+
+fn check(
+    head: Option<&ChainHead>,
+    session_id: Option<&str>,
+    seq: Option<u64>,
+    prev_receipt_hash: Option<&str>,
+    action_hash: &str,
+) -> Result<ChainHead, Verdict> {
     let broken = |seq: Option<u64>, detail: String| Verdict::LinkBroken { seq, detail };
-    let (Some(session_id), Some(seq)) = (&content.session_id, content.seq) else {
-        return Err(broken(
-            content.seq,
-            "receipt has no session_id or seq".into(),
-        ));
+    let (Some(session_id), Some(seq)) = (session_id, seq) else {
+        return Err(broken(seq, "receipt has no session_id or seq".into()));
     };
     match head {
         None => {
@@ -61,7 +112,7 @@ pub fn check_link(head: Option<&ChainHead>, receipt: &Receipt) -> Result<ChainHe
                     format!("session {session_id:?} starts at seq {seq}, not 0"),
                 ));
             }
-            if content.prev_receipt_hash.is_some() {
+            if prev_receipt_hash.is_some() {
                 return Err(broken(
                     Some(seq),
                     "genesis receipt (seq 0) has a prev_receipt_hash".into(),
@@ -69,7 +120,7 @@ pub fn check_link(head: Option<&ChainHead>, receipt: &Receipt) -> Result<ChainHe
             }
         }
         Some(head) => {
-            if head.session_id != *session_id {
+            if head.session_id != session_id {
                 return Err(broken(
                     Some(seq),
                     format!(
@@ -86,8 +137,8 @@ pub fn check_link(head: Option<&ChainHead>, receipt: &Receipt) -> Result<ChainHe
                 ));
             }
             let expected = head.next_link();
-            match &content.prev_receipt_hash {
-                Some(prev) if *prev == expected => {}
+            match prev_receipt_hash {
+                Some(prev) if prev == expected => {}
                 Some(_) => {
                     return Err(broken(
                         Some(seq),
@@ -99,8 +150,8 @@ pub fn check_link(head: Option<&ChainHead>, receipt: &Receipt) -> Result<ChainHe
         }
     }
     Ok(ChainHead {
-        session_id: session_id.clone(),
+        session_id: session_id.to_owned(),
         seq,
-        action_hash: content.action_hash.clone(),
+        action_hash: action_hash.to_owned(),
     })
 }

@@ -23,6 +23,7 @@
 mod canonical;
 mod chain;
 mod keys;
+mod log;
 mod model;
 mod path;
 mod redaction;
@@ -35,10 +36,14 @@ mod verify;
 pub use canonical::{
     APPROVER_DOMAIN, CanonicalError, OPERATOR_DOMAIN, action_hash_of, canonical_bytes,
 };
-pub use chain::{ChainHead, chain_link, check_link};
+pub use chain::{ChainClaim, ChainHead, chain_link, check_claim, check_link};
 pub use keys::{
     KeyDecodeError, public_key_from_base64, public_key_from_did_key, public_key_from_str,
     public_key_to_base64, public_key_to_did_key, public_key_to_multibase,
+};
+pub use log::{
+    LineCheck, LineFailure, LogChecker, LogReport, MAX_FAILURES, Pasted, SessionHead, SignerCount,
+    TornTail, split_pasted,
 };
 pub use model::{
     ACTION_VERSION, ALG, Action, ApprovalOutcome, ApproverDecision, Content, Decision, KeyRole,
