@@ -46,13 +46,16 @@ mod verify;
 pub use append::{
     AppendError, Appended, Durability, Log, LogOptions, OpenError, TornRepair, read_session,
 };
-pub use lookup::{Found, LookupError, find_by_prefix};
 pub use contain::{CheckpointVerdict, check_checkpoint};
+pub use lookup::{Found, LookupError, find_by_prefix};
 pub use tree::{
     LEAVES_FILE, LeafReadError, LeafSource, LogTree, NODES_FILE, TreeError, TreeHead,
     UnreadableLine, tree_of_log,
 };
-pub use verify::{LineFailure, LogReport, SessionHead, TornTail, verify_lines, verify_log};
+pub use verify::{verify_lines, verify_log, verify_numbered_lines};
+// The report's types are heso-receipt's (the rules of a log are pure, shared with the
+// browser verifier), re-exported so callers of `verify_log` need not name that crate.
+pub use heso_receipt::{LineFailure, LogReport, SessionHead, SignerCount, TornTail};
 
 /// The log's file name inside the data directory.
 pub const LOG_FILE: &str = "receipts.jsonl";
