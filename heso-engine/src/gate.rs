@@ -213,6 +213,11 @@ pub enum GateError {
         /// when it is the arguments themselves: an argument named `_sd`).
         path: String,
     },
+    /// The target host is not a host name or address (see [`crate::normalize_host`]).
+    #[error(
+        "{0}; give the host the request goes to (nothing was recorded and the action did not run)"
+    )]
+    TargetHost(#[from] crate::HostError),
     /// A redaction path is not valid.
     #[error("redaction: {0}")]
     Redact(String),
@@ -240,13 +245,18 @@ impl Engine {
                 limit: MAX_FIELD_DEPTH,
             });
         }
+        // One form of every host, whichever SDK sent it, before any rule sees it.
+        let target_host = match request.target_host.as_deref() {
+            Some(host) => Some(crate::normalize_host(host)?),
+            None => None,
+        };
         let loaded = self.config()?;
         let evaluation = loaded.config.policy.evaluate(&ActionInput {
             verb: request.verb,
             tool_name: &request.tool_name,
             workflow: &request.workflow,
             account: &request.account,
-            target_host: request.target_host.as_deref(),
+            target_host: target_host.as_deref(),
             fields: &request.fields,
         });
 
@@ -321,7 +331,7 @@ impl Engine {
                 workflow: request.workflow.clone(),
                 account: request.account.clone(),
                 fields: redacted.fields,
-                target_host: request.target_host.clone(),
+                target_host,
                 result_hash: None,
                 error: None,
             },

@@ -14,6 +14,7 @@ mod config;
 mod config_edit;
 mod engine;
 mod gate;
+mod host;
 mod identity;
 mod init;
 mod ledger;
@@ -37,6 +38,7 @@ pub use engine::{Engine, OpenError};
 pub use gate::{
     ActionRequest, GateError, GateOutcome, GateStatus, MAX_FIELD_DEPTH, OBSERVED_SUFFIX,
 };
+pub use host::{HostError, normalize_host};
 pub use identity::{IdentityError, OperatorIdentity, operator_identity};
 pub use init::{BOOTSTRAP_FILE, InitError, InitReport, Step, init_project};
 pub use pins::{project_pins, retired_approvers_text, retired_operators_text};

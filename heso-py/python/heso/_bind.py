@@ -1,13 +1,15 @@
-"""Turning a call into an action: options checked once, arguments bound to fields, tool names."""
+"""Turning a call into an action: options checked once, arguments bound to fields, tool
+names, and the check that every ``redact=`` path a caller named finds its value."""
 
 from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
 from . import _core
-from ._convert import _clean_str
+from ._convert import _clean_str, to_json_value
+from ._errors import GateError
 from ._state import _label
 
 
@@ -20,7 +22,6 @@ class _Options:
     verb: str
 
 
-
 def _signature(fn: Callable[..., Any]) -> Optional[inspect.Signature]:
     try:
         return inspect.signature(fn)
@@ -28,30 +29,113 @@ def _signature(fn: Callable[..., Any]) -> Optional[inspect.Signature]:
         return None
 
 
+def _short_qualname(fn: Callable[..., Any]) -> Optional[str]:
+    """``__qualname__`` without the enclosing functions (``outer.<locals>.CRM.m`` ->
+    ``CRM.m``), or ``None`` when there is none."""
+    try:
+        qualname = getattr(fn, "__qualname__", None)
+    except Exception:
+        return None
+    if not isinstance(qualname, str) or not qualname:
+        return None
+    return qualname.rpartition("<locals>.")[2] or None
+
+
+_SELF_NAMES = ("self", "cls")
+
+
+def _self_parameter(fn: Callable[..., Any], signature: Optional[inspect.Signature]) -> Optional[str]:
+    """The name of ``fn``'s ``self``/``cls`` parameter when ``fn`` is a method defined in
+    a class body (its qualified name says so) whose first parameter is named so; else
+    ``None``. That argument is never a field: it is the object, not the action's data."""
+    if signature is None:
+        return None
+    qualname = _short_qualname(fn)
+    if qualname is None or "." not in qualname:
+        return None
+    first = next(iter(signature.parameters.values()), None)
+    if first is None or first.name not in _SELF_NAMES:
+        return None
+    if first.kind not in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD):
+        return None
+    return first.name
+
+
+def _field_parameters(fn: Callable[..., Any], signature: inspect.Signature) -> tuple[list[str], Optional[str]]:
+    """The parameters that become fields, by name, and the ``**kwargs`` parameter's name
+    (whose entries become top-level fields themselves), if any."""
+    skip = _self_parameter(fn, signature)
+    names: list[str] = []
+    var_keyword = None
+    for name, parameter in signature.parameters.items():
+        if parameter.kind is inspect.Parameter.VAR_KEYWORD:
+            var_keyword = name
+        elif name != skip:
+            names.append(name)
+    return names, var_keyword
+
+
 def _bind(
     fn: Callable[..., Any],
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
     signature: Optional[inspect.Signature] = None,
+    redact: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The call's arguments by name, defaults applied (by index when there is no signature)."""
+    """The call's arguments by name, defaults applied (by index when there is no signature).
+
+    ``self``/``cls`` of a method is left out; keyword arguments collected by ``**kwargs``
+    are top-level fields. A keyword there that is also a parameter's name (possible for a
+    positional-only parameter, ``*args`` or the ``**kwargs`` name itself) raises
+    ``GateError``: one of the two values would be lost. With ``redact``, every path must
+    find a value (see ``_check_redactions``)."""
     signature = signature or _signature(fn)
     if signature is None:
         fields: dict[str, Any] = {str(i): a for i, a in enumerate(args)}
         fields.update(kwargs)
+        if redact:
+            _check_redactions(_name_of(fn), redact, fields, {})
         return fields
     bound = signature.bind(*args, **kwargs)
     bound.apply_defaults()
-    return dict(bound.arguments)
+    skip = _self_parameter(fn, signature)
+    parameters = signature.parameters
+    fields = {}
+    for name, value in bound.arguments.items():
+        parameter = parameters[name]
+        if name == skip:
+            continue
+        if parameter.kind is not inspect.Parameter.VAR_KEYWORD:
+            fields[name] = value
+            continue
+        for key, item in value.items():
+            if key in parameters:
+                raise GateError(
+                    f"heso refused {_name_of(fn)}: the keyword argument {key!r:.80} collected "
+                    f"by **{name} has the name of a parameter, so the receipt could not tell "
+                    "them apart; rename one (nothing was recorded and the call did not run)"
+                )
+            fields[key] = item
+    if redact:
+        defaults = {
+            name: p.default for name, p in parameters.items() if p.default is not inspect.Parameter.empty
+        }
+        _check_redactions(_name_of(fn), redact, fields, defaults)
+    return fields
+
+
+def _name_of(fn: Callable[..., Any]) -> str:
+    name = _short_qualname(fn) or getattr(fn, "__name__", None)
+    return _clean_str(name) if isinstance(name, str) and name else "call"
 
 
 def _tool_name(options: _Options, fn: Callable[..., Any]) -> str:
-    """``name=``, else the function's ``__name__`` (cleaned: it may be any object)."""
+    """``name=``, else the function's qualified name without its enclosing functions
+    (``CRM.lookup_customer`` for a method), else its ``__name__`` (cleaned: it may be any
+    object), else ``call``."""
     if options.name:
         return options.name
-    name = getattr(fn, "__name__", None)
-    return _clean_str(name) if isinstance(name, str) and name else "call"
-
+    return _name_of(fn)
 
 
 _REDACT_MODES = ("commit_and_reveal", "destructive")
@@ -102,3 +186,147 @@ def _options(
             raise ValueError(f"{where}: redact: {e}") from None
     return _Options(name, paths, redact_mode, bool(blocking), verb)
 
+
+# --- field paths (the grammar of DESIGN.md section 4, checked by _core.check_field_path) ---
+
+_WILDCARD = None  # a parsed `*` segment
+
+
+def _segments(path: str) -> list[Optional[str]]:
+    """The segments of a valid field path: keys unescaped, ``None`` for ``*``."""
+    out: list[Optional[str]] = []
+    current: list[str] = []
+    star = False
+    escaped = False
+    for ch in path:
+        if escaped:
+            current.append(ch)
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch == ".":
+            out.append(_WILDCARD if star else "".join(current))
+            current, star = [], False
+        elif ch == "*":
+            star = True
+        else:
+            current.append(ch)
+    out.append(_WILDCARD if star else "".join(current))
+    return out
+
+
+def _escape(key: str) -> str:
+    """One key as a path segment: ``.``, ``*`` and ``\\`` escaped."""
+    return "".join("\\" + ch if ch in ".*\\" else ch for ch in key)
+
+
+def _index(key: str) -> Optional[int]:
+    """A segment as an array index: canonical decimal digits only (``0``, ``12``, not
+    ``01``), as the engine reads them."""
+    if key.isascii() and key.isdigit() and (key == "0" or not key.startswith("0")):
+        return int(key)
+    return None
+
+
+def _walk(segments: Sequence[Optional[str]], value: Any) -> tuple[bool, bool]:
+    """Follows a parsed path through converted JSON values, as the engine resolves it:
+    (a value was found, some branch stopped short). A ``*`` over an empty array or object
+    has no branch, so it finds nothing without stopping short."""
+    if not segments:
+        return True, False
+    first, rest = segments[0], segments[1:]
+    if first is _WILDCARD:
+        if isinstance(value, list):
+            children: Iterable[Any] = value
+        elif isinstance(value, dict):
+            children = value.values()
+        else:
+            return False, True
+        missed = False
+        for child in children:
+            found, short = _walk(rest, child)
+            if found:
+                return True, False
+            missed = missed or short
+        return False, missed
+    if isinstance(value, list):
+        index = _index(first)
+        if index is None or index >= len(value):
+            return False, True
+        return _walk(rest, value[index])
+    if isinstance(value, dict) and first in value:
+        return _walk(rest, value[first])
+    return False, True
+
+
+_NO_DEFAULT = object()
+
+
+def _check_redactions(
+    tool: str,
+    paths: Sequence[str],
+    fields: Mapping[str, Any],
+    defaults: Mapping[str, Any],
+) -> None:
+    """Raises ``GateError`` (before anything is recorded) when a ``redact`` path the caller
+    named finds no value in ``fields``: a typo or a wrong shape would otherwise leave the
+    value it meant to hide in the clear.
+
+    A path may find nothing when the value is absent because an optional argument was left
+    out: its first segment names a keyword argument that was not passed, or an argument
+    that is ``None`` where its default is ``None``. A ``*`` over an empty array or object
+    finds nothing and is not refused either (there is nothing to hide). A left-out argument
+    whose default is not ``None`` is a value like any other: the path must find its value
+    there."""
+    converted: Optional[dict[str, Any]] = None
+    for path in paths:
+        segments = _segments(path)
+        first = segments[0]
+        if first is not _WILDCARD:
+            if first not in fields:
+                continue  # a keyword argument for **kwargs that was not passed
+            if fields[first] is None and defaults.get(first, _NO_DEFAULT) is None:
+                continue  # an optional argument left out (or given as its None default)
+        if converted is None:
+            converted = to_json_value(dict(fields))
+        found, short = _walk(segments, converted)
+        if found or not short:
+            continue
+        names = ", ".join(repr(_clean_str(name)) for name in fields) or "none"
+        raise GateError(
+            f"heso refused {tool}: redact path {path!r:.200} matches no value in this call's "
+            f"arguments (fields: {names:.400}), so what it should hide would be written in "
+            "the clear; fix the path or the argument (nothing was recorded and the call did "
+            "not run)"
+        )
+
+
+def _check_redact_paths(options: _Options, fn: Callable[..., Any], signature: Optional[inspect.Signature]) -> None:
+    """Raises ``ValueError`` when the decorator is applied if a ``redact`` path cannot
+    match any call of ``fn``: its first segment must be a parameter that becomes a field
+    (anything goes when ``fn`` takes ``**kwargs`` or has no readable signature)."""
+    if not options.redact or signature is None:
+        return
+    names, var_keyword = _field_parameters(fn, signature)
+    where = "heso.destructive" if options.verb == "delete" else "heso.tool"
+    skip = _self_parameter(fn, signature)
+    for path in options.redact:
+        first = _segments(path)[0]
+        if first is _WILDCARD or first in names:
+            continue
+        hint = ""
+        if first == skip:
+            hint = f"; {first!r} is the object the method is called on, never a field"
+        elif first == var_keyword:
+            rest = path.partition(".")[2]
+            hint = (
+                f"; keyword arguments collected by **{first} are top-level fields"
+                + (f": write {rest!r:.200}" if rest else "")
+            )
+        elif var_keyword is not None:
+            continue  # any other name may come as a keyword argument
+        listed = ", ".join(repr(n) for n in names) or "none"
+        raise ValueError(
+            f"{where}: redact path {path!r:.200} cannot match: {_name_of(fn)} has no "
+            f"parameter {first!r:.80} (its parameters: {listed}){hint}"
+        )

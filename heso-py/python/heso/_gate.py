@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional, Sequence, TypeVar, overload
 
 from . import _state
-from ._bind import _bind, _Options, _options, _signature, _tool_name
+from ._bind import _bind, _check_redact_paths, _Options, _options, _signature, _tool_name
 from ._convert import fields_json
 from ._errors import ApprovalError, BlockedError, SuspendedError
 
@@ -231,12 +231,13 @@ def _decorate(fn: F, options: _Options) -> F:
         )
     tool_name = _tool_name(options, fn)
     signature = _signature(fn)  # computed once: binding is on every call's path
+    _check_redact_paths(options, fn, signature)
     _register(tool_name, fn, signature)
     if inspect.iscoroutinefunction(fn):
 
         @functools.wraps(fn)
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-            fields = _bind(fn, args, kwargs, signature)
+            fields = _bind(fn, args, kwargs, signature, options.redact)
             gate = await _gate_async(options, tool_name, fields, fn, args, kwargs)
             gate._raise_if_refused()
             return await fn(*args, **kwargs)
@@ -246,7 +247,7 @@ def _decorate(fn: F, options: _Options) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        gate = _gate(options, tool_name, _bind(fn, args, kwargs, signature), fn, args, kwargs)
+        gate = _gate(options, tool_name, _bind(fn, args, kwargs, signature, options.redact), fn, args, kwargs)
         gate._raise_if_refused()
         return fn(*args, **kwargs)
 
@@ -322,12 +323,14 @@ def gated(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Gate:
     inner = getattr(fn, "__heso_gated__", None)
     if inner is not None:
         original, options = inner
+        if inspect.ismethod(fn):  # a decorated method, bound: keep its object
+            original = original.__get__(fn.__self__)
     else:
         original, options = fn, _options(None, None, "commit_and_reveal", True, "tool_call")
     tool_name = _tool_name(options, original)
     if inner is None:
         _register(tool_name, original, _signature(original))
-    return _gate(options, tool_name, _bind(original, args, kwargs), original, args, kwargs)
+    return _gate(options, tool_name, _bind(original, args, kwargs, None, options.redact), original, args, kwargs)
 
 
 def _check_id(where: str, pending_id: Any, timeout: Any) -> Optional[float]:
