@@ -217,7 +217,7 @@ fn check_parsed(parsed: &Parsed, pins: &SignerPins) -> Result<Signers, Verdict> 
     if computed != content.action_hash {
         return Err(Verdict::HashMismatch(format!(
             "action_hash is {}, the content hashes to {computed}",
-            short(&content.action_hash)
+            claimed_hash(&content.action_hash)
         )));
     }
 
@@ -345,8 +345,17 @@ fn check_signature(
     Ok(key)
 }
 
-fn short(hash: &str) -> &str {
-    hash.get(..16).unwrap_or(hash)
+/// A claimed hash in full, so it can be compared with the computed one character for
+/// character; one longer than any hash is cut at 128 characters and its length given.
+fn claimed_hash(hash: &str) -> String {
+    match hash.char_indices().nth(128) {
+        None => format!("{hash:?}"),
+        Some((cut, _)) => format!(
+            "{:?}… ({} characters)",
+            hash.get(..cut).unwrap_or_default(),
+            hash.chars().count()
+        ),
+    }
 }
 
 /// Where a chain check failed.

@@ -178,6 +178,46 @@ fn tampered_cases_get_their_verdict() {
 }
 
 #[test]
+fn a_hash_mismatch_names_both_hashes_in_full() {
+    let mut receipt = load("receipt_l0.json")["receipt"].clone();
+    let claimed = receipt["content"]["action_hash"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    receipt["content"]["action"]["tool_name"] = "other".into();
+    let verdict = verify_receipt(&bytes(&receipt), &SignerPins::Any).verdict;
+    assert_eq!(verdict.kind(), "HashMismatch");
+    let computed = action_hash_of(
+        &canonical_bytes(
+            receipt["content"]
+                .as_object()
+                .map(|c| {
+                    let mut c = c.clone();
+                    c.remove("action_hash");
+                    c
+                })
+                .as_ref()
+                .unwrap(),
+        )
+        .unwrap(),
+    );
+    assert_eq!(
+        verdict.detail(),
+        format!("action_hash is {claimed:?}, the content hashes to {computed}")
+    );
+    // A claimed "hash" of any length is cut, with its length said.
+    receipt["content"]["action_hash"] = "a".repeat(500).into();
+    let long = verify_receipt(&bytes(&receipt), &SignerPins::Any).verdict;
+    assert!(
+        long.detail().starts_with(&format!(
+            "action_hash is {:?}… (500 characters)",
+            "a".repeat(128)
+        )),
+        "{long}"
+    );
+}
+
+#[test]
 fn chain_of_three_is_valid() {
     let vector = load("chain_3.json");
     let receipts: Vec<Vec<u8>> = vector["receipts"]
