@@ -9,7 +9,15 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional, Sequence, TypeVar, overload
 
 from . import _state
-from ._bind import _bind, _check_redact_paths, _Options, _options, _signature, _tool_name
+from ._bind import (
+    _bind,
+    _check_redact_paths,
+    _Options,
+    _options,
+    _self_parameter,
+    _signature,
+    _tool_name,
+)
 from ._convert import fields_json
 from ._errors import ApprovalError, BlockedError, SuspendedError
 
@@ -232,7 +240,10 @@ def _decorate(fn: F, options: _Options) -> F:
     tool_name = _tool_name(options, fn)
     signature = _signature(fn)  # computed once: binding is on every call's path
     _check_redact_paths(options, fn, signature)
-    _register(tool_name, fn, signature)
+    if _self_parameter(fn, signature) is None:
+        # A method's object is not in its fields, so another process cannot rebuild the
+        # call: only the process that parked it may resume it.
+        _register(tool_name, fn, signature)
     if inspect.iscoroutinefunction(fn):
 
         @functools.wraps(fn)
