@@ -11,7 +11,7 @@ use crate::config::ConfigError;
 use crate::engine::Engine;
 
 /// Suffix of `rule_display` when a refusal was recorded but not enforced.
-pub const OBSERVED_SUFFIX: &str = " (observed, not enforced)";
+pub use heso_receipt::OBSERVED_SUFFIX;
 
 /// How deep the fields may nest: a container directly in `fields` is at depth 1. Deeper
 /// fields are refused before anything is written, so every receipt stays readable by
@@ -220,19 +220,19 @@ pub enum GateError {
     TargetHost(#[from] crate::HostError),
     /// A redaction path is not valid.
     #[error("redaction: {0}")]
-    Redact(String),
+    Redact(#[source] heso_redact::RedactError),
     /// Storing a salt failed.
     #[error("cannot store redaction salts: {0}")]
-    Salts(String),
+    Salts(#[source] crate::SaltStoreError),
     /// Signing failed (e.g. an integer outside ±(2^53−1) in the fields).
     #[error("cannot sign the receipt: {0}")]
-    Sign(String),
+    Sign(#[source] heso_receipt::SignError),
     /// Appending to the log failed; nothing was acknowledged.
     #[error("cannot append to the audit log: {0}")]
-    Log(String),
+    Log(#[source] heso_chain::AppendError<heso_receipt::SignError>),
     /// Writing the pending item failed (the receipt is in the log).
     #[error("cannot park the action for approval: {0}")]
-    Park(String),
+    Park(#[source] Box<crate::ApprovalError>),
 }
 
 impl Engine {
@@ -283,8 +283,8 @@ impl Engine {
                 add(path, evaluation.redact_mode);
             }
         }
-        let redacted = heso_redact::redact(&request.fields, &requests)
-            .map_err(|e| GateError::Redact(e.to_string()))?;
+        let redacted =
+            heso_redact::redact(&request.fields, &requests).map_err(GateError::Redact)?;
         let committed: Vec<&str> = redacted
             .redaction
             .iter()
@@ -309,9 +309,7 @@ impl Engine {
                 .collect(),
             None => Vec::new(),
         };
-        self.salts
-            .put(&salt_records)
-            .map_err(|e| GateError::Salts(e.to_string()))?;
+        self.salts.put(&salt_records).map_err(GateError::Salts)?;
 
         let refusal = matches!(
             evaluation.decision,
@@ -360,7 +358,7 @@ impl Engine {
                 &request.fields,
                 request.exact_arguments,
             )
-            .map_err(|e| GateError::Park(e.to_string()))?;
+            .map_err(|e| GateError::Park(Box::new(e)))?;
             Some(ticket)
         } else {
             None
@@ -388,12 +386,14 @@ impl Engine {
             .append(|position| {
                 let mut draft = draft.clone();
                 draft.chain = Some(position.clone());
-                let receipt = sign_receipt(draft.clone(), self.operator.signing_key())
-                    .map_err(|e| e.to_string())?;
+                let receipt = sign_receipt(draft.clone(), self.operator.signing_key())?;
                 placed_draft = Some(draft);
-                receipt.to_json().map_err(|e| e.to_string())
+                receipt.to_json().map_err(heso_receipt::SignError::from)
             })
-            .map_err(|e| GateError::Log(e.to_string()))?;
+            .map_err(|e| match e {
+                heso_chain::AppendError::Build(sign) => GateError::Sign(sign),
+                other => GateError::Log(other),
+            })?;
         let draft = placed_draft.unwrap_or(draft);
         Ok((
             Placed {
