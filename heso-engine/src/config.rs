@@ -61,9 +61,9 @@ pub enum ConfigError {
         /// 1-based column.
         column: usize,
     },
-    /// The policy tables are wrong (the message has file:line:column).
-    #[error("{0}")]
-    Policy(String),
+    /// The policy tables are wrong (file:line:column and the rule, kept typed).
+    #[error(transparent)]
+    Policy(#[from] heso_policy::PolicyError),
     /// `[identity] operator` now pins another key than the one this process signs with
     /// (the file was edited while the project was open).
     #[error(
@@ -136,7 +136,7 @@ enum DurabilitySetting {
 
 /// Parses `heso.toml` text. `shown_name` is how errors name the file.
 pub fn parse_config(text: &str, shown_name: &str) -> Result<Config, ConfigError> {
-    let policy = Policy::parse(text, shown_name).map_err(|e| ConfigError::Policy(e.to_string()))?;
+    let policy = Policy::parse(text, shown_name)?;
     let tables: EngineTables = toml::from_str(text).map_err(|e| {
         let (line, column) = e
             .span()

@@ -46,7 +46,7 @@ pub enum OpenError {
     },
     /// The log could not be opened.
     #[error("cannot open the audit log: {0}")]
-    Log(String),
+    Log(#[source] heso_chain::OpenError),
 }
 
 /// The policy as last loaded, with the stamp of the file it came from.
@@ -155,7 +155,7 @@ impl Engine {
                 durability: config.durability,
             },
         )
-        .map_err(|e| OpenError::Log(e.to_string()))?;
+        .map_err(OpenError::Log)?;
         let operator = Arc::new(operator);
         // The log id is the store's session id; a checkpoint every CHECKPOINT_EVERY
         // receipts, signed after the appending call's lock is released.
