@@ -321,6 +321,10 @@ enum KeysCommand {
     /// Re-encrypt the operator key under HESO_KEY_PASSPHRASE (or a prompted one) and
     /// delete the dev passphrase file.
     Passphrase,
+    /// Replace the operator key: the old key signs a receipt naming the new one and stays
+    /// trusted (heso.toml `[identity] retired`) for receipts signed before; run again to
+    /// finish an interrupted rotation.
+    Rotate,
 }
 
 /// Runs the `heso` program with `args` (the first is the program name) and returns the
@@ -431,6 +435,9 @@ fn dispatch(command: Command) -> Outcome {
         Command::Keys {
             command: KeysCommand::Passphrase,
         } => keys::passphrase(),
+        Command::Keys {
+            command: KeysCommand::Rotate,
+        } => keys::rotate(),
         Command::McpProxy {
             project,
             workflow,

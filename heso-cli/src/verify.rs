@@ -19,23 +19,56 @@ struct Pins {
     said: String,
 }
 
+impl Pins {
+    /// True when signers are pinned at all (`--any-signer`, or no project and no
+    /// `--signer`, pin nothing).
+    fn pinned(&self) -> bool {
+        !matches!(self.pins, SignerPins::Any)
+    }
+
+    /// The pinned keys as did:key (`heso_engine::pinned_keys`).
+    fn keys(&self) -> Vec<String> {
+        heso_engine::pinned_keys(&self.pins)
+            .iter()
+            .map(public_key_to_did_key)
+            .collect()
+    }
+
+    /// `"pinned"` and `"pinned_keys"` added to a JSON object.
+    fn add_to(&self, value: &mut serde_json::Value) {
+        if let Some(object) = value.as_object_mut() {
+            object.insert("pinned".into(), json!(self.pinned()));
+            object.insert("pinned_keys".into(), json!(self.keys()));
+        }
+    }
+}
+
 /// The project's pins: the operator key `heso.toml` pins (checked against `identity.pub`
-/// and the key file; see `heso_engine::operator_identity`) and its approvers. A project
-/// whose `heso.toml` pins no operator (made by an older heso) gets a warning saying how to
-/// pin it.
+/// and the key file; see `heso_engine::operator_identity`), the operator keys it retired
+/// (each for receipts up to its retirement) and its approvers. A project whose
+/// `heso.toml` pins no operator (made by an older heso) gets a warning saying how to pin
+/// it.
 fn project_pins(paths: &ProjectPaths) -> Result<Pins, Failure> {
     let config = load_config(&paths.config()).map_err(Failure::usage)?;
     let operator = project_operator(paths, &config)?;
-    let retired = heso_engine::retired_approvers_text(&config.policy);
-    let said = if retired.is_empty() {
+    let mut said = if config.retired_operators.is_empty() {
         "signers pinned to this project's operator and approver keys".to_owned()
     } else {
         format!(
-            "signers pinned to this project's operator and approver keys; retired approvers only for decisions before they retired: {retired}"
+            "signers pinned to this project's operator key {} and approver keys; retired \
+             operator keys only for receipts captured up to their retirement: {}",
+            public_key_to_did_key(&operator),
+            heso_engine::retired_operators_text(&config.retired_operators)
         )
     };
+    let retired = heso_engine::retired_approvers_text(&config.policy);
+    if !retired.is_empty() {
+        said.push_str(&format!(
+            "; retired approvers only for decisions before they retired: {retired}"
+        ));
+    }
     Ok(Pins {
-        pins: heso_engine::project_pins(&config.policy, operator),
+        pins: heso_engine::project_pins(&config.policy, operator, &config.retired_operators),
         said,
     })
 }
@@ -137,7 +170,9 @@ fn verify_one(bytes: &[u8], pins: &Pins, json: bool) -> Outcome {
     let receipt = checked.receipt.as_ref();
     let hash = receipt.map(|r| r.content.action_hash.clone());
     if json {
-        out!("{}", verdict_json(&checked.verdict, receipt));
+        let mut value = verdict_json(&checked.verdict, receipt);
+        pins.add_to(&mut value);
+        out!("{value}");
     } else {
         out!("action {}", hash.as_deref().unwrap_or("(unreadable)"));
         out!("{}", checked.verdict);
@@ -235,9 +270,11 @@ pub(crate) fn log_verify(json: bool) -> Outcome {
 fn print_report(report: &heso_chain::LogReport, name: &str, pins: &Pins, json: bool) -> Outcome {
     let ok = report.all_valid();
     if json {
+        let mut value = report.to_json();
+        pins.add_to(&mut value);
         out!(
             "{}",
-            serde_json::to_string_pretty(&report.to_json()).map_err(Failure::usage)?
+            serde_json::to_string_pretty(&value).map_err(Failure::usage)?
         );
         return Ok(if ok { 0 } else { 1 });
     }

@@ -279,7 +279,8 @@ fn pending_dict<'py>(py: Python<'py>, action: &PendingAction) -> PyResult<Bound<
 }
 
 /// Verifies one receipt's bytes. `signers`: pin exactly these keys; `None` pins the
-/// project's keys when `project` is given, else nothing.
+/// project's keys when `project` is given, else nothing. The result says whether signers
+/// were pinned (`pinned`) and to which keys (`pinned_keys`, did:key).
 #[pyfunction]
 #[pyo3(signature = (data, signers=None, project=None))]
 fn verify<'py>(
@@ -308,9 +309,16 @@ fn verify<'py>(
             .map_err(|e| heso_error(py, "ConfigError", e.to_string()))?,
         (None, None) => SignerPins::Any,
     };
+    let pinned = !matches!(pins, SignerPins::Any);
+    let pinned_keys: Vec<String> = heso_engine::pinned_keys(&pins)
+        .iter()
+        .map(public_key_to_did_key)
+        .collect();
     let bytes = data.to_vec();
     let checked = py.detach(move || verify_receipt(&bytes, &pins));
     let out = PyDict::new(py);
+    out.set_item("pinned", pinned)?;
+    out.set_item("pinned_keys", pinned_keys)?;
     out.set_item("kind", checked.verdict.kind())?;
     out.set_item("ok", checked.verdict.is_valid())?;
     out.set_item("detail", checked.verdict.detail())?;

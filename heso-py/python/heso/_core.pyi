@@ -1,6 +1,6 @@
 """Type stubs for heso._core, the Rust core of the heso package."""
 
-from typing import Any, Optional, Sequence
+from typing import Any, Optional, Sequence, TypedDict
 
 __version__: str
 VERBS: tuple[str, ...]
@@ -28,8 +28,22 @@ class Project:
     def pending_info(self, pending_id: str) -> dict[str, Any]: ...
     def wait(self, pending_id: str, timeout: float) -> dict[str, Any]: ...
 
+class VerifyResult(TypedDict):
+    """What ``verify`` returns (``heso.Verdict`` is built from it)."""
+
+    kind: str
+    ok: bool
+    detail: str
+    action_hash: Optional[str]
+    trust_level: Optional[str]
+    operator: Optional[str]
+    approver: Optional[str]
+    approver_decision: Optional[str]
+    pinned: bool
+    pinned_keys: list[str]
+
 def verify(
     data: bytes, signers: Optional[Sequence[str]] = None, project: Optional[Project] = None
-) -> dict[str, Any]: ...
+) -> VerifyResult: ...
 def run_cli(argv: Sequence[str]) -> int: ...
 def check_field_path(path: str) -> None: ...

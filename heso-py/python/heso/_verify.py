@@ -32,7 +32,12 @@ def _signer_list(signers: Union[str, Sequence[str], None]) -> Optional[list[str]
 
 @dataclass(frozen=True)
 class Verdict:
-    """The outcome of ``heso.verify``."""
+    """The outcome of ``heso.verify``.
+
+    ``pinned`` is True when signers were pinned (the project's keys after ``heso.init()``,
+    or ``signers=``), False when any key was accepted; ``pinned_keys`` are the keys pinned,
+    as did:key (inside a project: its operator key, the operator keys it retired, its
+    approvers)."""
 
     kind: str
     ok: bool
@@ -42,6 +47,8 @@ class Verdict:
     approver: Optional[str]
     approver_decision: Optional[str]
     action_hash: Optional[str]
+    pinned: bool = False
+    pinned_keys: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         return f"Valid ({self.trust_level})" if self.ok else f"{self.kind}: {self.detail}"
@@ -81,5 +88,7 @@ def verify(
         approver=result.get("approver"),
         approver_decision=result.get("approver_decision"),
         action_hash=result.get("action_hash"),
+        pinned=bool(result["pinned"]),
+        pinned_keys=tuple(str(key) for key in result["pinned_keys"]),
     )
 
