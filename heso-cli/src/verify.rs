@@ -150,6 +150,11 @@ pub(crate) fn verify(target: &str, signers: &[String], any_signer: bool, json: b
     if path.exists() {
         return Err(Failure::usage(format!("{target} is not a file")));
     }
+    // A prefix pasted from heso's own output may carry its ellipsis (`7f3c91ab…`).
+    let target = target
+        .strip_suffix('…')
+        .or_else(|| target.strip_suffix("..."))
+        .unwrap_or(target);
     let looks_like_hash = target.len() >= 4 && target.bytes().all(|b| b.is_ascii_hexdigit());
     if !looks_like_hash {
         return Err(Failure::usage(format!(
@@ -174,19 +179,20 @@ fn verify_one(bytes: &[u8], pins: &Pins, json: bool) -> Outcome {
         pins.add_to(&mut value);
         out!("{value}");
     } else {
-        out!("action {}", hash.as_deref().unwrap_or("(unreadable)"));
-        out!("{}", checked.verdict);
+        out!("  action {}", hash.as_deref().unwrap_or("(unreadable)"));
+        out!("  {}", checked.verdict);
+        out!("  (verified offline — re-ran BLAKE3 + Ed25519 locally, zero network)");
+        out!("  {}", pins.said);
         print_signers(&checked.verdict, receipt);
-        out!("(verified offline — {})", pins.said);
     }
     Ok(if checked.verdict.is_valid() { 0 } else { 1 })
 }
 
 fn print_signers(verdict: &Verdict, receipt: Option<&Receipt>) {
     if let Some(signers) = verdict.signers() {
-        out!("operator {}", public_key_to_did_key(&signers.operator));
+        out!("  operator {}", public_key_to_did_key(&signers.operator));
         if let Some((key, decision)) = &signers.approver {
-            out!("approver {} ({decision})", public_key_to_did_key(key));
+            out!("  approver {} ({decision})", public_key_to_did_key(key));
         }
         return;
     }
@@ -199,7 +205,7 @@ fn print_signers(verdict: &Verdict, receipt: Option<&Receipt>) {
         let key = public_key_from_base64(&entry.public_key)
             .map(|k| public_key_to_did_key(&k))
             .unwrap_or_else(|_| entry.public_key.clone());
-        out!("claimed {role} {key} (not verified)");
+        out!("  claimed {role} {key} (not verified)");
     }
 }
 
@@ -343,6 +349,7 @@ pub(crate) fn log_verify_checkpoints(
     let contained = checks.iter().all(|c| c.is_valid());
     if json {
         let mut value = report.to_json();
+        pins.add_to(&mut value);
         if let Some(object) = value.as_object_mut() {
             object.insert(
                 "checkpoints".into(),

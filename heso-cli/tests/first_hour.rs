@@ -146,3 +146,57 @@ fn log_list_tells_observed_approved_rejected_and_resumed_apart() {
         );
     }
 }
+
+/// A line with what differs between runs replaced: hex runs (hashes, with or without
+/// their ellipsis), multibase keys, absolute paths.
+fn shape(line: &str) -> String {
+    let mut out = Vec::new();
+    for word in line.split(' ') {
+        let bare = word.trim_end_matches('…');
+        let is_hex = bare.len() >= 12 && bare.bytes().all(|b| b.is_ascii_hexdigit());
+        let shaped = if is_hex {
+            "<hex>".to_owned()
+        } else if let Some(at) = word.find("z6Mk") {
+            format!("{}<key>{}", &word[..at], if word.ends_with(')') { ")" } else { "" })
+        } else if word.starts_with('/') {
+            let file = word.rsplit('/').next().unwrap_or_default();
+            format!("<path>/{file}")
+        } else {
+            word.to_owned()
+        };
+        out.push(shaped);
+    }
+    out.join(" ")
+}
+
+#[test]
+fn the_readme_quickstart_transcript_holds() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let start = readme.find("```console\n").expect("the README has a transcript");
+    let block = &readme[start + "```console\n".len()..];
+    let block = &block[..block.find("```").unwrap()];
+
+    let temp = tempfile::tempdir().unwrap();
+    let home = temp.path().join("home");
+    let dir = temp.path().join("agent");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(&home).unwrap();
+
+    let mut expected: Vec<(String, Vec<String>)> = Vec::new();
+    for line in block.lines() {
+        match line.strip_prefix("$ heso ") {
+            Some(command) => expected.push((command.to_owned(), Vec::new())),
+            None => expected.last_mut().unwrap().1.push(line.to_owned()),
+        }
+    }
+    assert_eq!(expected.len(), 3, "init, demo, verify");
+    for (command, lines) in expected {
+        let args: Vec<&str> = command.split(' ').collect();
+        let run = heso(&dir, &home, &args);
+        assert_eq!(run.code, 0, "heso {command}: {}", run.stderr);
+        let got: Vec<String> = run.stdout.lines().map(shape).collect();
+        let want: Vec<String> = lines.iter().map(|l| shape(l)).collect();
+        assert_eq!(got, want, "heso {command} printed:\n{}", run.stdout);
+    }
+}
