@@ -15,9 +15,11 @@ mod output;
 mod approve;
 mod checkpoint_cmd;
 mod commands;
+mod fleet;
 mod keys;
 mod mcp_proxy;
 mod policy_cmd;
+mod push;
 mod verify;
 mod witness;
 
@@ -120,6 +122,23 @@ enum Command {
         #[arg(last = true, required = true, value_name = "SERVER_COMMAND")]
         server: Vec<std::ffi::OsString>,
     },
+    /// Ship the local log to the fleet store (PostgreSQL): what it lacks, then a signed
+    /// checkpoint. Refuses a log truncated or rewritten since an earlier push (exit 1).
+    Push {
+        /// The store (default: HESO_STORE_URL, else [store] url in heso.toml).
+        url: Option<String>,
+        /// Keep shipping as the log grows, through store restarts.
+        #[arg(long)]
+        follow: bool,
+        /// With --follow: seconds between two looks at the log.
+        #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
+        interval: f64,
+    },
+    /// The fleet store: set it up, verify it, query it.
+    Fleet {
+        #[command(subcommand)]
+        command: FleetCommand,
+    },
     /// An inclusion proof bundle: the receipt, a signed checkpoint of the log and the proof
     /// that the receipt is in it, as one JSON document `heso verify` checks offline.
     Prove {
@@ -204,6 +223,10 @@ enum LogCommand {
         /// NAME+ID+KEY; repeatable).
         #[arg(long, value_name = "KEY", requires = "checkpoint")]
         witness: Vec<String>,
+        /// Also check the log against the fleet store (URL, else HESO_STORE_URL or
+        /// [store] url): Truncated or RootMismatch when it lost or changed what was pushed.
+        #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "")]
+        store: Option<String>,
     },
     /// Sign a checkpoint of the whole log (print it, or write it to --out): store it where
     /// the agent cannot write.
@@ -236,6 +259,66 @@ enum LogCommand {
         /// Print JSON lines.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum FleetCommand {
+    /// Create or upgrade the store's schema and the roles heso_host and heso_reader (run
+    /// as the database owner).
+    Migrate {
+        /// postgresql://USER@HOST:PORT/DATABASE (password: PGPASSWORD or ~/.pgpass).
+        url: String,
+    },
+    /// Verify every receipt, chain, position and checkpoint of every log in the store.
+    Verify {
+        /// postgresql://USER@HOST:PORT/DATABASE.
+        url: String,
+        /// Only this log id (repeatable).
+        #[arg(long = "log", value_name = "ID")]
+        logs: Vec<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List stored receipts across the fleet (newest last).
+    List {
+        /// postgresql://USER@HOST:PORT/DATABASE.
+        url: String,
+        /// Only logs of this host.
+        #[arg(long)]
+        host: Option<String>,
+        /// Only this verb.
+        #[arg(long)]
+        verb: Option<String>,
+        /// Only this tool.
+        #[arg(long)]
+        tool: Option<String>,
+        /// Only this decision (allow, block, redact, require_approval).
+        #[arg(long)]
+        decision: Option<String>,
+        /// Only this workflow.
+        #[arg(long)]
+        workflow: Option<String>,
+        /// Captured at or after this RFC 3339 time.
+        #[arg(long)]
+        since: Option<String>,
+        /// Captured before this RFC 3339 time.
+        #[arg(long)]
+        until: Option<String>,
+        /// At most this many (the newest).
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        /// Print JSON lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a stored receipt (by action_hash prefix) as pretty JSON.
+    Show {
+        /// postgresql://USER@HOST:PORT/DATABASE.
+        url: String,
+        /// An action_hash prefix (at least 4 hex digits).
+        hash: String,
     },
 }
 
@@ -375,6 +458,7 @@ fn dispatch(command: Command) -> Outcome {
             command:
                 LogCommand::Verify {
                     json,
+                    store: None,
                     checkpoint,
                     witness,
                 },
@@ -385,6 +469,49 @@ fn dispatch(command: Command) -> Outcome {
                 verify::log_verify_checkpoints(json, &checkpoint, &witness)
             }
         }
+        Command::Log {
+            command:
+                LogCommand::Verify {
+                    json,
+                    store: Some(url),
+                    ..
+                },
+        } => push::log_verify_store(json, &url),
+        Command::Push {
+            url,
+            follow,
+            interval,
+        } => push::push(url, follow, interval),
+        Command::Fleet { command } => match command {
+            FleetCommand::Migrate { url } => fleet::migrate_cmd(&url),
+            FleetCommand::Verify { url, logs, json } => fleet::verify(&url, logs, json),
+            FleetCommand::List {
+                url,
+                host,
+                verb,
+                tool,
+                decision,
+                workflow,
+                since,
+                until,
+                limit,
+                json,
+            } => fleet::list_cmd(
+                &url,
+                fleet::ListArgs {
+                    host,
+                    verb,
+                    tool,
+                    decision,
+                    workflow,
+                    since,
+                    until,
+                    limit,
+                    json,
+                },
+            ),
+            FleetCommand::Show { url, hash } => fleet::show_cmd(&url, &hash),
+        },
         Command::Log {
             command:
                 LogCommand::List {

@@ -25,6 +25,8 @@ pub struct Config {
     pub require_passphrase: bool,
     /// `[log] durability`.
     pub durability: Durability,
+    /// `[store] url`: the fleet store (`heso push`), never with a password in it.
+    pub store_url: Option<String>,
     /// Lowercase hex BLAKE3 of the file's bytes.
     pub policy_hash: String,
 }
@@ -99,6 +101,34 @@ struct EngineTables {
     identity: Option<IdentityTable>,
     #[serde(default)]
     log: Option<LogTable>,
+    #[serde(default)]
+    store: Option<StoreTable>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct StoreTable {
+    #[serde(default)]
+    url: Option<toml::Spanned<String>>,
+}
+
+/// True when a PostgreSQL connection string carries a password: `user:password@` in a URL,
+/// a `password` parameter, or a `password=` key in the `key=value` form.
+fn has_password(url: &str) -> bool {
+    let lower = url.to_ascii_lowercase();
+    if let Some(rest) = lower
+        .strip_prefix("postgresql://")
+        .or_else(|| lower.strip_prefix("postgres://"))
+    {
+        let authority = rest.split(['/', '?']).next().unwrap_or("");
+        let userinfo = authority.rsplit_once('@').map(|(u, _)| u);
+        let query = rest.split_once('?').map_or("", |(_, q)| q);
+        return userinfo.is_some_and(|u| u.contains(':'))
+            || query.split('&').any(|p| p.trim().starts_with("password="));
+    }
+    lower
+        .split_whitespace()
+        .any(|pair| pair.trim_start().starts_with("password"))
 }
 
 #[derive(Deserialize, Default)]
@@ -152,6 +182,21 @@ pub fn parse_config(text: &str, shown_name: &str) -> Result<Config, ConfigError>
     let durability = match tables.log.unwrap_or_default().durability {
         DurabilitySetting::Fsync => Durability::Fsync,
         DurabilitySetting::Os => Durability::Os,
+    };
+    let store_url = match tables.store.and_then(|t| t.url) {
+        None => None,
+        Some(url) if has_password(url.get_ref()) => {
+            let (line, column) = line_column(text, url.span().start);
+            return Err(ConfigError::Table {
+                file: shown_name.to_owned(),
+                line,
+                column,
+                message: "[store] url must not hold a password (heso.toml is committed): \
+                          remove it and use PGPASSWORD, ~/.pgpass or a client certificate"
+                    .into(),
+            });
+        }
+        Some(url) => Some(url.into_inner()),
     };
     let identity = tables.identity.unwrap_or_default();
     let operator = match identity.operator {
@@ -228,6 +273,7 @@ pub fn parse_config(text: &str, shown_name: &str) -> Result<Config, ConfigError>
         retired_operators,
         require_passphrase: identity.require_passphrase,
         durability,
+        store_url,
         policy_hash: heso_policy::policy_hash(text.as_bytes()),
     })
 }
@@ -431,6 +477,34 @@ mod tests {
             );
             assert!(shown.contains(needle), "{entry}: {shown}");
         }
+    }
+
+    #[test]
+    fn store_url_is_read_and_a_password_in_it_is_refused_naming_the_line() {
+        let config = parse_config(
+            "[store]\nurl = \"postgresql://host-a@db.example:5432/heso\"\n",
+            "heso.toml",
+        )
+        .unwrap();
+        assert_eq!(
+            config.store_url.as_deref(),
+            Some("postgresql://host-a@db.example:5432/heso")
+        );
+        for url in [
+            "postgresql://host-a:secret@db.example/heso",
+            "postgres://db.example/heso?user=a&password=secret",
+            "host=db.example user=a password=secret",
+        ] {
+            let text = format!("\n[store]\nurl = \"{url}\"\n");
+            let error = parse_config(&text, "heso.toml").unwrap_err();
+            assert!(
+                matches!(error, ConfigError::Table { line: 3, .. }),
+                "{url}: {error}"
+            );
+            assert!(error.to_string().contains("password"), "{url}: {error}");
+        }
+        let error = parse_config("[store]\nuri = \"x\"\n", "heso.toml").unwrap_err();
+        assert!(error.to_string().contains("uri"), "{error}");
     }
 
     #[test]

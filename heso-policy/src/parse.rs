@@ -144,6 +144,10 @@ struct RawFile {
     #[serde(default)]
     #[allow(dead_code, reason = "read by heso-engine from the same text")]
     log: Option<toml::Value>,
+    /// Parsed by heso-engine.
+    #[serde(default)]
+    #[allow(dead_code, reason = "read by heso-engine from the same text")]
+    store: Option<toml::Value>,
 }
 
 fn yes() -> bool {

@@ -1,0 +1,260 @@
+//! `heso fleet verify` of a million receipts, and the fleet benchmarks in the same run:
+//! `heso push` against a bare batched INSERT of the same rows, `heso fleet verify` against
+//! the local `heso log verify` of the same receipts. Prints the figures (and writes them to
+//! `target/fleet-bench.txt`); `HESO_FLEET_RECEIPTS` changes the size (default 1,000,000).
+#![cfg(unix)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failure should stop it loudly"
+)]
+
+mod fleet_support;
+
+use std::io::Write as _;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fleet_support::{Db, Project, heso_command, migrate, repo_root};
+
+/// Runs `command` to its end; its wall time, exit code, stdout and peak resident memory
+/// (VmHWM, sampled from /proc while it runs).
+fn measured(mut command: Command) -> (Duration, i32, String, u64) {
+    let started = Instant::now();
+    let mut child: Child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status_path = format!("/proc/{}/status", child.id());
+    let mut peak_kib = 0u64;
+    let stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || std::io::read_to_string(stdout).unwrap());
+    let stderr = child.stderr.take().unwrap();
+    let err_reader = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap());
+    let status = loop {
+        if let Ok(text) = std::fs::read_to_string(&status_path)
+            && let Some(line) = text.lines().find(|l| l.starts_with("VmHWM:"))
+        {
+            let kib: u64 = line
+                .split_whitespace()
+                .nth(1)
+                .unwrap_or("0")
+                .parse()
+                .unwrap_or(0);
+            peak_kib = peak_kib.max(kib);
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let elapsed = started.elapsed();
+    let stdout = reader.join().unwrap();
+    let stderr = err_reader.join().unwrap();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    (
+        elapsed,
+        status.code().unwrap_or(-1),
+        format!("{stdout}{stderr}"),
+        peak_kib,
+    )
+}
+
+/// The rows of a log, as push reads them, for the bare INSERT.
+struct BareRow {
+    position: i64,
+    action_hash: String,
+    prev: Option<String>,
+    next_link: String,
+    receipt: Vec<u8>,
+    captured_at: String,
+    verb: String,
+    tool: String,
+    workflow: String,
+    decision: String,
+    trust: String,
+}
+
+fn bare_rows(lines: &[String]) -> Vec<BareRow> {
+    lines
+        .iter()
+        .enumerate()
+        .map(|(i, line)| {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            let c = &v["content"];
+            let s = |p: &str| {
+                c.pointer(p)
+                    .and_then(|x| x.as_str())
+                    .unwrap_or("")
+                    .to_owned()
+            };
+            BareRow {
+                position: i as i64,
+                action_hash: s("/action_hash"),
+                prev: c["prev_receipt_hash"].as_str().map(str::to_owned),
+                next_link: heso_receipt::chain_link(
+                    &s("/session_id"),
+                    i as u64,
+                    &s("/action_hash"),
+                ),
+                receipt: line.as_bytes().to_vec(),
+                captured_at: s("/captured_at"),
+                verb: s("/action/verb"),
+                tool: s("/action/tool_name"),
+                workflow: s("/action/workflow"),
+                decision: s("/policy/decision_path"),
+                trust: s("/trust_level"),
+            }
+        })
+        .collect()
+}
+
+/// The same rows into a table with the same columns, key and indexes but no triggers, by
+/// multi-row INSERT statements (1,000 rows each, 5,000 a transaction).
+fn bare_insert(url: &str, log_id: &str, rows: &[BareRow]) -> Duration {
+    let mut client = postgres::Client::connect(url, postgres::NoTls).unwrap();
+    client
+        .batch_execute(
+            "CREATE TABLE bare_receipts (LIKE heso.receipts INCLUDING DEFAULTS INCLUDING INDEXES)",
+        )
+        .unwrap();
+    let started = Instant::now();
+    for transaction in rows.chunks(5_000) {
+        let mut tx = client.transaction().unwrap();
+        for statement in transaction.chunks(1_000) {
+            let mut sql = String::from(
+                "INSERT INTO bare_receipts (log_id, position, session_id, seq, action_hash, \
+                 prev_receipt_hash, next_link, receipt, captured_at, verb, tool_name, workflow, \
+                 decision, trust_level) VALUES ",
+            );
+            let mut params: Vec<&(dyn postgres::types::ToSql + Sync)> = Vec::new();
+            for (i, row) in statement.iter().enumerate() {
+                let b = i * 12;
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql.push_str(&format!(
+                    "(${},${},${},${},${},${},${},${},${}::text::timestamptz,${},${},${},${},${})",
+                    b + 1,
+                    b + 2,
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4,
+                    b + 5,
+                    b + 6,
+                    b + 7,
+                    b + 8,
+                    b + 9,
+                    b + 10,
+                    b + 11,
+                    b + 12
+                ));
+                params.push(&log_id);
+                params.push(&row.position);
+                params.push(&row.action_hash);
+                params.push(&row.prev);
+                params.push(&row.next_link);
+                params.push(&row.receipt);
+                params.push(&row.captured_at);
+                params.push(&row.verb);
+                params.push(&row.tool);
+                params.push(&row.workflow);
+                params.push(&row.decision);
+                params.push(&row.trust);
+            }
+            tx.execute(sql.as_str(), &params).unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    started.elapsed()
+}
+
+#[test]
+#[ignore = "needs PostgreSQL: scripts/test.sh, or eval \"$(bash scripts/postgres.sh start)\" then --ignored"]
+fn fleet_verify_of_a_million_receipts_and_the_fleet_benchmarks() {
+    let n: u64 = std::env::var("HESO_FLEET_RECEIPTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let temp = tempfile::tempdir().unwrap();
+    let db = Db::new();
+    migrate(temp.path(), &db.url);
+    let host = db.host_role("host_m");
+    let project = Project::new(temp.path(), "m");
+
+    let started = Instant::now();
+    let mut done = 0;
+    while done < n {
+        let chunk = (n - done).min(100_000);
+        project.append(chunk);
+        done += chunk;
+    }
+    let generated = started.elapsed();
+    let log_bytes = std::fs::metadata(project.log()).unwrap().len();
+
+    let (local, code, out, local_kib) = measured(heso_command(&project.dir, &["log", "verify"]));
+    assert_eq!(code, 0, "{out}");
+    let (push, code, out, push_kib) = measured(heso_command(&project.dir, &["push", &host]));
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains(&format!("checkpoint of size {n}")), "{out}");
+    let (fleet, code, out, fleet_kib) =
+        measured(heso_command(temp.path(), &["fleet", "verify", &db.url]));
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(&format!("{n} receipts in 1 logs, all valid")),
+        "{out}"
+    );
+    assert!(
+        fleet_kib < 300 * 1024,
+        "fleet verify peaked at {fleet_kib} KiB"
+    );
+
+    let lines = project.lines();
+    let rows = bare_rows(&lines);
+    drop(lines);
+    let bare = bare_insert(&db.url, &project.log_id, &rows);
+    drop(rows);
+
+    let rate = |d: Duration| n as f64 / d.as_secs_f64();
+    let report = format!(
+        "fleet benchmarks, {n} receipts ({:.0} MB of log), PostgreSQL {} on this machine\n\
+         generate the log (test only): {:.1}s\n\
+         heso log verify (local):      {:.1}s  {:>9.0} receipts/s  peak {} MiB\n\
+         heso fleet verify:            {:.1}s  {:>9.0} receipts/s  peak {} MiB  ratio to local {:.2}\n\
+         heso push (COPY, triggers):   {:.1}s  {:>9.0} receipts/s  peak {} MiB\n\
+         bare batched INSERT:          {:.1}s  {:>9.0} receipts/s  push / bare {:.2}\n",
+        log_bytes as f64 / 1e6,
+        server_version(&db),
+        generated.as_secs_f64(),
+        local.as_secs_f64(),
+        rate(local),
+        local_kib / 1024,
+        fleet.as_secs_f64(),
+        rate(fleet),
+        fleet_kib / 1024,
+        fleet.as_secs_f64() / local.as_secs_f64(),
+        push.as_secs_f64(),
+        rate(push),
+        push_kib / 1024,
+        bare.as_secs_f64(),
+        rate(bare),
+        push.as_secs_f64() / bare.as_secs_f64(),
+    );
+    eprintln!("{report}");
+    let out = repo_root().join("target").join("fleet-bench.txt");
+    if let Ok(mut file) = std::fs::File::create(&out) {
+        let _ = file.write_all(report.as_bytes());
+    }
+}
+
+fn server_version(db: &Db) -> String {
+    db.client()
+        .query_one("SHOW server_version", &[])
+        .unwrap()
+        .get(0)
+}

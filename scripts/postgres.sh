@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# A throwaway PostgreSQL server for the fleet store's tests and benchmarks, on a free
+# loopback port, in a temporary directory, run by an unprivileged user. It touches no
+# other database: nothing is read from or written to any existing cluster.
+#
+#   eval "$(bash scripts/postgres.sh start)"   # exports HESO_TEST_PG_URL and HESO_PG_STATE
+#   bash scripts/postgres.sh halt               # stop the server, keep its data and port
+#   bash scripts/postgres.sh resume             # start it again (same data, same port)
+#   bash scripts/postgres.sh stop               # stop it and delete everything
+#
+# Installs Debian's `postgresql` package when no server binaries are found. The server
+# runs with fsync off (a test server: its data is thrown away), trust authentication on
+# 127.0.0.1 only, and `postgres` as its superuser.
+set -euo pipefail
+
+PG_USER=heso-pg
+
+log() { printf '%s\n' "$*" >&2; }
+
+bin_dir() {
+  local dir
+  dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
+  if [[ -z "$dir" || ! -x "$dir/initdb" ]]; then
+    log "postgres.sh: installing Debian's postgresql package"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >&2
+    apt-get install -y -qq postgresql >&2
+    dir=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+  fi
+  printf '%s\n' "$dir"
+}
+
+# Runs a command as the server's user (root may not run PostgreSQL).
+as_pg() {
+  if [[ $(id -u) -eq 0 ]]; then
+    runuser -u "$PG_USER" -- "$@"
+  else
+    "$@"
+  fi
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+state() {
+  : "${HESO_PG_STATE:?HESO_PG_STATE is not set: run eval \"\$(bash scripts/postgres.sh start)\" first}"
+  # shellcheck source=/dev/null
+  source "$HESO_PG_STATE/env"
+}
+
+start() {
+  local bin dir port
+  bin=$(bin_dir)
+  if [[ $(id -u) -eq 0 ]] && ! id "$PG_USER" >/dev/null 2>&1; then
+    useradd --system --no-create-home --shell /usr/sbin/nologin "$PG_USER"
+  fi
+  dir=$(mktemp -d /tmp/heso-pg.XXXXXX)
+  chmod 0755 "$dir"
+  mkdir "$dir/data" "$dir/socket"
+  [[ $(id -u) -eq 0 ]] && chown -R "$PG_USER" "$dir/data" "$dir/socket"
+  as_pg "$bin/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --no-sync >"$dir/initdb.log" 2>&1 ||
+    { cat "$dir/initdb.log" >&2; exit 1; }
+  port=$(free_port)
+  cat >>"$dir/data/postgresql.conf" <<EOF
+listen_addresses = '127.0.0.1'
+port = $port
+unix_socket_directories = '$dir/socket'
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+max_connections = 100
+shared_buffers = 256MB
+max_wal_size = 2GB
+log_min_messages = warning
+EOF
+  cat >"$dir/env" <<EOF
+PG_BIN=$bin
+PG_DIR=$dir
+PG_PORT=$port
+EOF
+  HESO_PG_STATE=$dir resume
+  printf 'export HESO_PG_STATE=%q\n' "$dir"
+  printf 'export HESO_TEST_PG_URL=%q\n' "postgresql://postgres@127.0.0.1:$port/postgres"
+}
+
+resume() {
+  state
+  touch "$PG_DIR/server.log"
+  [[ $(id -u) -eq 0 ]] && chown "$PG_USER" "$PG_DIR/server.log"
+  as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 start >/dev/null ||
+    { cat "$PG_DIR/server.log" >&2; exit 1; }
+}
+
+halt() {
+  state
+  as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast -w -t 60 stop >/dev/null
+}
+
+stop() {
+  if [[ -z "${HESO_PG_STATE:-}" || ! -f "$HESO_PG_STATE/env" ]]; then
+    return 0
+  fi
+  state
+  as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate -w -t 60 stop >/dev/null 2>&1 || true
+  rm -rf "$PG_DIR"
+}
+
+case "${1:-}" in
+  start) start ;;
+  resume) resume ;;
+  halt) halt ;;
+  stop) stop ;;
+  *) log "usage: $0 start|halt|resume|stop"; exit 2 ;;
+esac
