@@ -121,6 +121,18 @@ pub(crate) fn log_checkpoint(out: Option<PathBuf>) -> Outcome {
     Ok(0)
 }
 
+/// The newest checkpoint the engine kept in `heso-local-data/checkpoints/` (the largest
+/// size: file names start with it, zero-padded), if any.
+pub(crate) fn newest_local_checkpoint() -> Option<PathBuf> {
+    let paths = discover(None).ok()?;
+    let dir = paths.data_dir().join(heso_engine::CHECKPOINTS_DIR);
+    std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|e| e == "checkpoint"))
+        .max()
+}
+
 /// One checkpoint file checked against the log.
 pub(crate) struct CheckpointCheck {
     file: String,

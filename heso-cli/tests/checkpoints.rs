@@ -570,3 +570,29 @@ fn append(path: &Path, line: &str) {
     text.push_str(line);
     std::fs::write(path, text).unwrap();
 }
+
+#[test]
+fn plain_log_verify_compares_with_the_newest_checkpoint_kept_next_to_the_log() {
+    let sandbox = Sandbox::new();
+    sandbox.project("p", 2);
+    // Each `heso demo` closed the project, keeping a checkpoint of the log as it was.
+    let kept: Vec<_> = std::fs::read_dir(sandbox.path("p").join("heso-local-data/checkpoints"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        kept.iter()
+            .any(|name| name.starts_with("00000000000000000004-")),
+        "{kept:?}"
+    );
+    let run = sandbox.ok("p", &["log", "verify"]);
+    assert!(run.stdout.contains("Contained"), "{}", run.all());
+
+    let lines = sandbox.lines("p");
+    sandbox.write_lines("p", &lines[..3]);
+    let run = sandbox.heso_in("p", &["log", "verify", "--json"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    let json = run.json();
+    assert_eq!(json["checkpoints"][0]["verdict"], "Truncated", "{json}");
+    assert_eq!(json["counts"]["Valid"], 3);
+}
