@@ -102,6 +102,14 @@ fn verify_json_says_whether_signers_were_pinned_and_to_which_keys() {
     let report = json_of(&ok(heso(&dir, &["log", "verify", "--json"])));
     assert_eq!(report["pinned"], json!(true), "{report}");
     assert_eq!(report["pinned_keys"], json!([operator]), "{report}");
+    // With checkpoints to hold the log to, the same fields.
+    ok(heso(&dir, &["log", "checkpoint", "--out", "head.checkpoint"]));
+    let held = json_of(&ok(heso(
+        &dir,
+        &["log", "verify", "--checkpoint", "head.checkpoint", "--json"],
+    )));
+    assert_eq!(held["pinned"], json!(true), "{held}");
+    assert_eq!(held["pinned_keys"], json!([operator]), "{held}");
 
     // --any-signer: nothing pinned.
     let any = json_of(&ok(heso(
