@@ -103,7 +103,10 @@ fn verify_json_says_whether_signers_were_pinned_and_to_which_keys() {
     assert_eq!(report["pinned"], json!(true), "{report}");
     assert_eq!(report["pinned_keys"], json!([operator]), "{report}");
     // With checkpoints to hold the log to, the same fields.
-    ok(heso(&dir, &["log", "checkpoint", "--out", "head.checkpoint"]));
+    ok(heso(
+        &dir,
+        &["log", "checkpoint", "--out", "head.checkpoint"],
+    ));
     let held = json_of(&ok(heso(
         &dir,
         &["log", "verify", "--checkpoint", "head.checkpoint", "--json"],
