@@ -50,12 +50,32 @@ pub(crate) fn approver_passphrase() -> Result<SecretString, Failure> {
 /// The operator key `heso.toml` pins (checked against `identity.pub` and the key file, as
 /// verification checks it), the operator keys it retired, and its approvers. No
 /// passphrase needed.
-pub(crate) fn show() -> Outcome {
+pub(crate) fn show(json: bool) -> Outcome {
     let paths = discover(None).map_err(Failure::usage)?;
     let config = load_config(&paths.config()).map_err(Failure::usage)?;
     let operator = heso_engine::operator_identity(&paths, &config).map_err(Failure::usage)?;
     if let Some(notice) = operator.notice() {
         err!("heso: warning: {notice}");
+    }
+    if json {
+        let document = serde_json::json!({
+            "operator": public_key_to_did_key(&operator.key),
+            "retired_operators": config.retired_operators.iter().map(|r| serde_json::json!({
+                "key": public_key_to_did_key(&r.key),
+                "retired_at": r.retired_at,
+            })).collect::<Vec<_>>(),
+            "approvers": config.policy.approvers().map(|(name, key)| serde_json::json!({
+                "name": name,
+                "key": public_key_to_did_key(&key),
+            })).collect::<Vec<_>>(),
+            "retired_approvers": config.policy.retired_approvers().map(|(name, r)| serde_json::json!({
+                "name": name,
+                "key": public_key_to_did_key(&r.key),
+                "retired_at": r.retired_at,
+            })).collect::<Vec<_>>(),
+        });
+        out!("{document}");
+        return Ok(0);
     }
     out!("operator {}", public_key_to_did_key(&operator.key));
     for retired in &config.retired_operators {

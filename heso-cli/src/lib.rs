@@ -353,6 +353,9 @@ enum PolicyCommand {
     Check {
         /// The policy file (default: the project's heso.toml).
         file: Option<PathBuf>,
+        /// Print one JSON document.
+        #[arg(long)]
+        json: bool,
     },
     /// Show which rule decides an action, and why.
     Explain(ExplainArgs),
@@ -378,12 +381,19 @@ struct ExplainArgs {
     /// A field, key=value (the value is JSON when it parses, else a string); repeatable.
     #[arg(long = "field", value_name = "KEY=VALUE")]
     fields: Vec<String>,
+    /// Print one JSON document.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Subcommand, Debug)]
 enum KeysCommand {
     /// Show the operator's key and the approvers heso.toml names (no passphrase needed).
-    Show,
+    Show {
+        /// Print one JSON document.
+        #[arg(long)]
+        json: bool,
+    },
     /// Create an approver key (passphrase from HESO_APPROVER_PASSPHRASE or a prompt).
     NewApprover {
         /// The approver's name, as used in heso.toml.
@@ -463,11 +473,10 @@ fn dispatch(command: Command) -> Outcome {
                     witness,
                 },
         } => {
-            // Without --checkpoint, the newest one the engine kept next to the log.
-            match (checkpoint.is_empty(), checkpoint_cmd::newest_local_checkpoint()) {
-                (false, _) => verify::log_verify_checkpoints(json, &checkpoint, &witness),
-                (true, Some(kept)) => verify::log_verify_checkpoints(json, &[kept], &witness),
-                (true, None) => verify::log_verify(json),
+            if checkpoint.is_empty() {
+                verify::log_verify(json)
+            } else {
+                verify::log_verify_checkpoints(json, &checkpoint, &witness)
             }
         }
         Command::Log {
@@ -524,8 +533,8 @@ fn dispatch(command: Command) -> Outcome {
                 },
         } => commands::log_list(verb, workflow, decision, limit, json),
         Command::Policy {
-            command: PolicyCommand::Check { file },
-        } => policy_cmd::check(file),
+            command: PolicyCommand::Check { file, json },
+        } => policy_cmd::check(file, json),
         Command::Policy {
             command: PolicyCommand::Explain(args),
         } => policy_cmd::explain(
@@ -535,6 +544,7 @@ fn dispatch(command: Command) -> Outcome {
             &args.account,
             args.host.as_deref(),
             &args.fields,
+            args.json,
         ),
         Command::Pending { json } => approve::pending(json),
         Command::Approve(args) => approve::decide(
@@ -552,8 +562,8 @@ fn dispatch(command: Command) -> Outcome {
             heso_receipt::ApprovalOutcome::Rejected,
         ),
         Command::Keys {
-            command: KeysCommand::Show,
-        } => keys::show(),
+            command: KeysCommand::Show { json },
+        } => keys::show(json),
         Command::Keys {
             command: KeysCommand::NewApprover { name, out, default },
         } => keys::new_approver(&name, out, default),

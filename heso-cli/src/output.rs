@@ -116,3 +116,8 @@ pub(crate) fn parse_cli_value(text: &str) -> Value {
 pub(crate) fn short(hash: &str) -> &str {
     hash.get(..12).unwrap_or(hash)
 }
+
+/// `n` and the noun, in proper English: `1 session`, `2 sessions`.
+pub(crate) fn counted(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}

@@ -7,7 +7,7 @@ use heso_policy::ActionInput;
 use heso_receipt::{Verb, VerifyingKey, public_key_to_did_key};
 use serde_json::Map;
 
-use crate::output::{parse_cli_value, shown};
+use crate::output::{counted, parse_cli_value, shown};
 use crate::{Failure, Outcome};
 
 fn policy_file(file: Option<PathBuf>) -> Result<PathBuf, Failure> {
@@ -18,21 +18,32 @@ fn policy_file(file: Option<PathBuf>) -> Result<PathBuf, Failure> {
     }
 }
 
-pub(crate) fn check(file: Option<PathBuf>) -> Outcome {
+pub(crate) fn check(file: Option<PathBuf>, json: bool) -> Outcome {
     let path = policy_file(file)?;
     let config = load_config(&path).map_err(Failure::usage)?;
     let warnings = match operator_for(&path, &config)? {
         Some(operator) => config.policy.lint_with_operator(&operator),
         None => config.policy.lint(),
     };
+    if json {
+        let document = serde_json::json!({
+            "file": shown(&path),
+            "ok": true,
+            "rules": config.policy.rules().len(),
+            "warnings": warnings.iter().map(|w| w.to_string()).collect::<Vec<_>>(),
+            "policy_hash": config.policy_hash,
+        });
+        out!("{document}");
+        return Ok(0);
+    }
     for warning in &warnings {
         out!("warning: {warning}");
     }
     out!(
-        "{}: ok ({} rules, {} warnings)",
+        "{}: ok ({}, {})",
         shown(&path),
-        config.policy.rules().len(),
-        warnings.len()
+        counted(config.policy.rules().len(), "rule", "rules"),
+        counted(warnings.len(), "warning", "warnings")
     );
     out!("policy hash {}", config.policy_hash);
     Ok(0)
@@ -72,6 +83,7 @@ pub(crate) fn explain(
     account: &str,
     host: Option<&str>,
     fields: &[String],
+    json: bool,
 ) -> Outcome {
     let verb = Verb::parse(verb).ok_or_else(|| {
         Failure::usage(format!(
@@ -97,6 +109,24 @@ pub(crate) fn explain(
         target_host: host,
         fields: &map,
     });
+    if json {
+        let document = serde_json::json!({
+            "decision": evaluation.decision.as_str(),
+            "rule_id": evaluation.rule_id,
+            "rule_display": evaluation.rule_display,
+            "matched_conditions": evaluation.matched_conditions,
+            "floor_applied": evaluation.floor_applied,
+            "redact": evaluation.redact,
+            "redact_mode": evaluation.redact_mode.as_str(),
+            "approvers": evaluation.approvers.iter().map(|a| serde_json::json!({
+                "name": a.name,
+                "key": public_key_to_did_key(&a.key),
+            })).collect::<Vec<_>>(),
+            "sla_minutes": evaluation.sla_minutes,
+        });
+        out!("{document}");
+        return Ok(0);
+    }
     out!("decision: {}", evaluation.decision);
     out!("rule: {} ({})", evaluation.rule_id, evaluation.rule_display);
     for condition in &evaluation.matched_conditions {

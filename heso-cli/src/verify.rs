@@ -285,9 +285,9 @@ fn print_report(report: &heso_chain::LogReport, name: &str, pins: &Pins, json: b
         return Ok(if ok { 0 } else { 1 });
     }
     out!(
-        "{name}: {} receipts in {} sessions",
-        report.receipts,
-        report.sessions.len()
+        "{name}: {} in {}",
+        crate::output::counted(report.receipts as usize, "receipt", "receipts"),
+        crate::output::counted(report.sessions.len(), "session", "sessions")
     );
     for (kind, count) in &report.counts {
         out!("  {kind}: {count}");

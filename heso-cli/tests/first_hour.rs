@@ -200,3 +200,37 @@ fn the_readme_quickstart_transcript_holds() {
         assert_eq!(got, want, "heso {command} printed:\n{}", run.stdout);
     }
 }
+
+#[test]
+fn every_reading_command_speaks_json_and_proper_english() {
+    let temp = tempfile::tempdir().unwrap();
+    let home = temp.path().join("home");
+    let dir = temp.path().join("project");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(&home).unwrap();
+    assert_eq!(heso(&dir, &home, &["init"]).code, 0);
+    assert_eq!(heso(&dir, &home, &["demo"]).code, 0);
+    for args in [
+        vec!["policy", "check", "--json"],
+        vec!["policy", "explain", "--verb", "delete", "--json"],
+        vec!["keys", "show", "--json"],
+        vec!["pending", "--json"],
+        vec!["log", "verify", "--json"],
+        vec!["verify", "./receipt.json", "--json"],
+    ] {
+        let run = heso(&dir, &home, &args);
+        assert_eq!(run.code, 0, "{args:?}: {}", run.stderr);
+        let parsed: Result<serde_json::Value, _> = serde_json::from_str(&run.stdout);
+        assert!(parsed.is_ok(), "{args:?} is not one JSON document:\n{}", run.stdout);
+    }
+    let explained = heso(&dir, &home, &["policy", "explain", "--verb", "payment"]);
+    assert!(
+        explained.stdout.contains("on any tool") && !explained.stdout.contains("on :"),
+        "{}",
+        explained.stdout
+    );
+    let verified = heso(&dir, &home, &["log", "verify"]);
+    assert!(verified.stdout.contains("2 receipts in 1 session\n"), "{}", verified.stdout);
+    let checked = heso(&dir, &home, &["policy", "check"]);
+    assert!(!checked.stdout.contains("1 warnings") && !checked.stdout.contains("1 rules"), "{}", checked.stdout);
+}

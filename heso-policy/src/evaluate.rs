@@ -169,7 +169,13 @@ impl Policy {
                 rule_id: "default".to_owned(),
                 rule_display: format!(
                     "No rule matched {} on {}: the default decision, {}",
-                    action.verb, action.tool_name, self.default_decision
+                    action.verb,
+                    if action.tool_name.is_empty() {
+                        "any tool"
+                    } else {
+                        action.tool_name
+                    },
+                    self.default_decision
                 ),
                 matched_conditions: Vec::new(),
                 redact: Vec::new(),
