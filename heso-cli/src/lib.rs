@@ -15,6 +15,7 @@ mod output;
 mod approve;
 mod checkpoint_cmd;
 mod commands;
+mod disclosure;
 mod fleet;
 mod keys;
 mod mcp_proxy;

@@ -321,6 +321,9 @@ fn print_report(report: &heso_chain::LogReport, name: &str, pins: &Pins, json: b
 /// A JSON document given to `heso verify`: an inclusion bundle (`heso prove`) is checked
 /// by `checkpoint_cmd`, anything else as one receipt.
 fn verify_document(bytes: &[u8], pins: &Pins, json: bool) -> Outcome {
+    if crate::disclosure::is_disclosure(bytes) {
+        return crate::disclosure::verify_disclosure(bytes, &pins.pins, &pins.said, json);
+    }
     if crate::checkpoint_cmd::is_bundle(bytes) {
         return crate::checkpoint_cmd::verify_bundle(bytes, &pins.pins, &pins.said, json);
     }

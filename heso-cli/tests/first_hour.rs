@@ -234,3 +234,44 @@ fn every_reading_command_speaks_json_and_proper_english() {
     let checked = heso(&dir, &home, &["policy", "check"]);
     assert!(!checked.stdout.contains("1 warnings") && !checked.stdout.contains("1 rules"), "{}", checked.stdout);
 }
+
+#[test]
+fn an_exported_disclosure_verifies_offline_and_a_changed_value_does_not() {
+    let temp = tempfile::tempdir().unwrap();
+    let home = temp.path().join("home");
+    let dir = temp.path().join("project");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(&home).unwrap();
+    assert_eq!(heso(&dir, &home, &["init"]).code, 0);
+    assert_eq!(heso(&dir, &home, &["demo"]).code, 0);
+    // A redacted call whose secret the test knows.
+    let engine = heso_engine::Engine::open(Some(&dir)).unwrap();
+    let mut request = heso_engine::ActionRequest::new(
+        heso_receipt::Verb::ToolCall,
+        "call_partner_api",
+        serde_json::from_str(r#"{"api_key":"sk-known-123","endpoint":"e"}"#).unwrap(),
+    );
+    request.redact = vec!["api_key".into()];
+    let known = engine.gate(&request).unwrap().action_hash;
+    drop(engine);
+
+    let exported = heso(&dir, &home, &["reveal", &known[..12], "api_key", "--value", "sk-known-123", "--export"]);
+    assert_eq!(exported.code, 0, "{}", exported.stderr);
+    let outside = temp.path().join("auditor");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(outside.join("disclosure.json"), &exported.stdout).unwrap();
+    // Outside any project: nothing pinned, the signer named.
+    let checked = heso(&outside, &home, &["verify", "disclosure.json"]);
+    assert_eq!(checked.code, 0, "{}{}", checked.stdout, checked.stderr);
+    assert!(checked.stdout.contains("value matches its commitment"), "{}", checked.stdout);
+    assert!(checked.stdout.contains("proves:"), "{}", checked.stdout);
+
+    let mut changed: serde_json::Value = serde_json::from_str(&exported.stdout).unwrap();
+    changed["value"] = "sk-other".into();
+    std::fs::write(outside.join("changed.json"), changed.to_string()).unwrap();
+    let refused = heso(&outside, &home, &["verify", "changed.json", "--json"]);
+    assert_eq!(refused.code, 1, "{}", refused.stdout);
+    let report: serde_json::Value = serde_json::from_str(&refused.stdout).unwrap();
+    assert_eq!(report["valid"], false);
+    assert!(report["detail"].as_str().unwrap().contains("not the value"), "{report}");
+}

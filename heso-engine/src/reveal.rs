@@ -22,6 +22,9 @@ pub struct Disclosure {
     pub salt_hex: String,
     /// The value revealed.
     pub value: Value,
+    /// The whole signed receipt, so the disclosure can be checked with nothing else
+    /// (`heso verify DISCLOSURE.json`).
+    pub receipt: Value,
 }
 
 /// The result of checking a claimed value.
@@ -128,6 +131,7 @@ impl Engine {
             commitment: marker.commitment.clone(),
             salt_hex: hex(salt.as_slice()),
             value: value.clone(),
+            receipt: serde_json::from_str(&line).unwrap_or(Value::Null),
         });
         Ok(RevealCheck {
             matches,
