@@ -571,6 +571,7 @@ impl Log {
                     if self.roll_back(ops, file, before).is_err() {
                         writer.file = None;
                     }
+                    self.trim_sidecars(ops, &writer.tree);
                     writer.cached = None;
                     writer.tree = TreeSlot::Stale;
                     return Err(append_io("cannot write", &path)(e));
@@ -591,7 +592,10 @@ impl Log {
                 writer.file = None;
             }
             writer.cached = None;
-            // The sidecars may hold the leaf of the line taken back: checked next time.
+            // The sidecars hold the leaf of the line taken back: trimmed now, so another
+            // handle whose view of the log is unchanged appends after the right entry,
+            // and checked again at this handle's next append.
+            self.trim_sidecars(ops, &writer.tree);
             if !matches!(writer.tree, TreeSlot::Off) {
                 writer.tree = TreeSlot::Stale;
             }
@@ -621,6 +625,17 @@ impl Log {
             },
             due,
         ))
+    }
+
+    /// After a failed append, cuts the sidecars back to the tree the writer still holds
+    /// (the leaf, or block root, of the line taken back), best effort: what it cannot cut
+    /// is found and mended by the next check against the log.
+    fn trim_sidecars(&self, ops: &dyn FileOps, tree: &TreeSlot) {
+        if let TreeSlot::Ready(state) = tree {
+            let size = state.range.size();
+            let _ = ops.set_len(&state.leaves, size.saturating_mul(32));
+            let _ = ops.set_len(&state.nodes, (size >> BLOCK_LEVEL).saturating_mul(32));
+        }
     }
 
     /// The tree with `leaf` appended, once its leaf hash (and a completed block's root) is

@@ -662,3 +662,26 @@ fn a_failed_block_root_write_fails_the_append() {
     drop(log);
     check_recovered(temp.path(), &acknowledged);
 }
+
+/// After a failed fsync, the leaf already written is cut back off the sidecar at once, so
+/// another handle (another process) whose view of the log did not change appends its leaf
+/// at the right place.
+#[test]
+fn a_failed_fsync_cuts_the_leaf_back_off_for_other_handles() {
+    let s = Started::new();
+    let other = Log::open(s.temp.path(), options(Durability::Fsync))
+        .unwrap()
+        .0;
+    s.ops.arm(Call::SyncData, 0, Fault::Errno(EIO));
+    try_append(&s.log, "not durable").unwrap_err();
+    assert_eq!(
+        std::fs::metadata(s.temp.path().join(crate::LEAVES_FILE))
+            .unwrap()
+            .len(),
+        32
+    );
+    let second = try_append(&other, "from the other handle").unwrap();
+    assert_eq!(second.seq, 1);
+    check_sidecars(s.temp.path(), &other);
+    check_recovered(s.temp.path(), &[s.first, second]);
+}
