@@ -278,10 +278,9 @@ impl Engine {
         for path in &request.redact {
             add(path, request.redact_mode);
         }
-        if evaluation.decision == Decision::Redact {
-            for path in &evaluation.redact {
-                add(path, evaluation.redact_mode);
-            }
+        // The deciding rule's paths (heso-policy keeps them under the delete floor too).
+        for path in &evaluation.redact {
+            add(path, evaluation.redact_mode);
         }
         let redacted =
             heso_redact::redact(&request.fields, &requests).map_err(GateError::Redact)?;

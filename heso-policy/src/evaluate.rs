@@ -45,7 +45,8 @@ pub struct Evaluation {
     pub rule_display: String,
     /// The deciding rule's conditions, operands as written (never the action's values).
     pub matched_conditions: Vec<MatchedCondition>,
-    /// Field paths to redact (decision `redact` only).
+    /// Field paths to redact: the deciding rule's, when its decision is `redact`, kept
+    /// when the delete floor turns that decision into `require_approval`.
     pub redact: Vec<String>,
     /// How to redact them.
     pub redact_mode: RedactionMode,
@@ -201,7 +202,9 @@ impl Policy {
             evaluation.sla_minutes = self.default_sla;
         }
 
-        if let Some(rule) = winner.filter(|_| evaluation.decision == Decision::Redact) {
+        // A rule's redact fields are hidden whenever that rule decided, whatever the floor
+        // made of its decision: the floor adds a person, it never removes a redaction.
+        if let Some(rule) = winner.filter(|r| r.decision == Decision::Redact) {
             evaluation.redact = rule.redact.clone();
         }
         if evaluation.decision == Decision::RequireApproval {

@@ -351,7 +351,9 @@ redact = ["secret"]
     assert_eq!(allowed.approvers[0].name, "alice");
     let redacted = decide(&policy, Verb::Delete, "scrub", None, &none);
     assert_eq!(redacted.decision, Decision::RequireApproval);
-    assert!(redacted.redact.is_empty());
+    // The floor adds a person; it never drops the rule's redaction (the secret would be
+    // written in the clear while rule_display claims it was hidden).
+    assert_eq!(redacted.redact, vec!["secret".to_owned()]);
     assert_eq!(
         decide(&policy, Verb::ToolCall, "drop", None, &none).decision,
         Decision::Allow
