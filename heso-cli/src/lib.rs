@@ -79,7 +79,8 @@ enum Command {
         /// The project folder (default: the current project, or a new one here).
         dir: Option<PathBuf>,
     },
-    /// Verify a receipt (action_hash prefix, a .json file, a .jsonl log, or - for stdin).
+    /// Verify a receipt (action_hash prefix, a .json file, a .jsonl log, or - for stdin), an
+    /// inclusion bundle (heso prove), or a consistency proof (--consistency).
     Verify(VerifyArgs),
     /// Print a receipt from the local log as pretty JSON.
     Show {
@@ -211,7 +212,8 @@ struct DecideArgs {
 
 #[derive(Subcommand, Debug)]
 enum LogCommand {
-    /// Verify every receipt and every chain link of the local log.
+    /// Verify every receipt and every chain link of the local log, and that it contains
+    /// its checkpoints (--checkpoint, else the newest one kept next to the log).
     Verify {
         /// Print JSON.
         #[arg(long)]
@@ -474,10 +476,11 @@ fn dispatch(command: Command) -> Outcome {
                     witness,
                 },
         } => {
-            if checkpoint.is_empty() {
-                verify::log_verify(json)
-            } else {
-                verify::log_verify_checkpoints(json, &checkpoint, &witness)
+            // Without --checkpoint, the newest one the engine kept next to the log.
+            match (checkpoint.is_empty(), checkpoint_cmd::newest_local_checkpoint()) {
+                (false, _) => verify::log_verify_checkpoints(json, &checkpoint, &witness),
+                (true, Some(kept)) => verify::log_verify_checkpoints(json, &[kept], &witness),
+                (true, None) => verify::log_verify(json),
             }
         }
         Command::Log {
