@@ -24,6 +24,9 @@ use crate::{Failure, Outcome};
 
 const KEY_FILE: &str = "witness.key";
 const STATE_FILE: &str = "state.json";
+/// Held while a cosign reads and rewrites the state, so two at once cannot both cosign
+/// forks of one log.
+const LOCK_FILE: &str = "state.lock";
 /// The witness's name when `heso witness init` is given none.
 const DEFAULT_NAME: &str = "heso-witness";
 
@@ -190,6 +193,16 @@ pub(crate) fn cosign(checkpoint: &Path, proof: Option<&Path>, dir: Option<PathBu
         .verify(&operator)
         .map_err(|e| refused(format!("{}: the log's signature: {e}", shown(checkpoint))))?
         .clone();
+    let lock_path = dir.join(LOCK_FILE);
+    let lock = heso_fs::open_no_follow(
+        &lock_path,
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true),
+    )
+    .and_then(|file| file.lock().map(|()| file))
+    .map_err(|e| Failure::usage(format!("cannot lock {}: {e}", shown(&lock_path))))?;
     let mut state = load_state(&dir)?;
     if let Some(seen) = state.origins.get(&origin) {
         check_against(seen, &body, proof)?;
@@ -219,6 +232,7 @@ pub(crate) fn cosign(checkpoint: &Path, proof: Option<&Path>, dir: Option<PathBu
         heso_fs::Existing::Replace,
     )
     .map_err(|e| Failure::usage(format!("cannot write {}: {e}", shown(&path))))?;
+    drop(lock);
     out_part!("{}", line.to_line());
     Ok(0)
 }
