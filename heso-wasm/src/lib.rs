@@ -1,199 +1,197 @@
 //! heso-receipt's verification for JavaScript: the browser verifier in `web/` runs the
 //! same code as `heso verify`, on the reader's machine, with no network.
 //!
-//! Both functions take text and return a JSON string, so the JavaScript side needs no
-//! generated types and a broken input is a verdict, never an exception.
+//! Inputs are bytes, exactly as read from a file or encoded from pasted text: nothing is
+//! decoded or trimmed on the way, so a byte-order mark, UTF-16, a lone `0xFF` or a `\r`
+//! get the verdict `heso verify` gives them. Results are JSON strings, so the JavaScript
+//! side needs no generated types, and a broken input is a verdict, never an exception.
+//!
+//! - [`verify_receipt_json`]: one receipt (a file that is not `.jsonl`, or pasted text that
+//!   [`pasted_lines`] does not split).
+//! - A log: [`verify_lines_json`] verifies a batch of lines (several workers run it at
+//!   once), and a [`LogWalk`] folds the batches in line order with heso-receipt's
+//!   `LogChecker`: links, heads, counts, signers and a torn tail, as `heso verify LOG.jsonl`.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-use std::collections::HashMap;
+mod log;
+mod pins;
+mod receipt;
 
-use heso_receipt::{
-    ChainHead, Checked, KeyRole, Receipt, SignerPins, Verdict, check_link, public_key_from_base64,
-    public_key_from_str, public_key_to_did_key, verify_receipt,
-};
-use serde_json::{Value, json};
+use heso_receipt::{Pasted, split_pasted, verify_receipt};
+use serde_json::json;
 use wasm_bindgen::prelude::wasm_bindgen;
 
-/// Pinned keys from a text field: did:key or base64, separated by spaces, commas or lines.
-/// An empty field pins nothing.
-fn pins_from(text: &str) -> Result<SignerPins, String> {
-    let keys: Vec<&str> = text
-        .split(|c: char| c.is_whitespace() || c == ',')
-        .filter(|k| !k.is_empty())
-        .collect();
-    if keys.is_empty() {
-        return Ok(SignerPins::Any);
-    }
-    keys.iter()
-        .map(|k| public_key_from_str(k).map_err(|e| format!("pinned key {k:?}: {e}")))
-        .collect::<Result<Vec<_>, _>>()
-        .map(SignerPins::Only)
-}
+use crate::pins::Pins;
 
-fn did_of(base64: &str) -> String {
-    public_key_from_base64(base64)
-        .map(|k| public_key_to_did_key(&k))
-        .unwrap_or_else(|_| base64.to_owned())
-}
-
-fn describe(checked: &Checked) -> Value {
-    let verdict = &checked.verdict;
-    let signers = verdict.signers();
-    let receipt: Option<&Receipt> = checked.receipt.as_ref();
-    let claimed: Vec<Value> = receipt
-        .map(|r| r.signatures.as_slice())
-        .unwrap_or_default()
-        .iter()
-        .map(|s| {
-            json!({
-                "role": match s.key_id { KeyRole::Operator => "operator", KeyRole::Approver => "approver" },
-                "key": did_of(&s.public_key),
-            })
-        })
-        .collect();
-    json!({
-        "kind": verdict.kind(),
-        "valid": verdict.is_valid(),
-        "text": verdict.to_string(),
-        "detail": verdict.detail(),
-        "trust_level": signers.map(|s| s.trust_level.to_string()),
-        "operator": signers.map(|s| public_key_to_did_key(&s.operator)),
-        "approver": signers.and_then(|s| s.approver.as_ref().map(|(k, _)| public_key_to_did_key(k))),
-        "approver_decision": signers.and_then(|s| s.approver.as_ref().map(|(_, d)| d.to_string())),
-        "claimed_signers": claimed,
-        "receipt": receipt.map(|r| {
-            let c = &r.content;
-            json!({
-                "action_hash": c.action_hash,
-                "captured_at": c.captured_at,
-                "verb": c.action.verb.as_str(),
-                "tool": c.action.tool_name,
-                "workflow": c.action.workflow,
-                "account": c.action.account,
-                "target_host": c.action.target_host,
-                "decision": c.policy.decision_path.as_str(),
-                "rule_id": c.policy.rule_id,
-                "rule_display": c.policy.rule_display,
-                "session_id": c.session_id,
-                "seq": c.seq,
-                "markers": c.redaction.as_ref().map(|red| red.markers.iter().map(|m| json!({
-                    "field_path": m.field_path,
-                    "algorithm": match m.algorithm {
-                        heso_receipt::MarkerAlgorithm::SaltedBlake3 => "salted-blake3/v1",
-                        heso_receipt::MarkerAlgorithm::Drop => "drop/v1",
-                    },
-                    "commitment": m.commitment,
-                })).collect::<Vec<_>>()).unwrap_or_default(),
-            })
-        }),
-    })
-}
-
-fn pins_error(message: String) -> String {
-    json!({"error": message}).to_string()
-}
-
-/// Verifies one receipt. Returns JSON: `{kind, valid, text, detail, trust_level, operator,
-/// approver, approver_decision, claimed_signers, receipt}` (or `{error}` for bad pins).
+/// Checks the pin field: an empty string when every key in it decodes, else what is wrong.
 #[wasm_bindgen]
-pub fn verify_receipt_json(text: &str, pinned_keys: &str) -> String {
-    let pins = match pins_from(pinned_keys) {
-        Ok(pins) => pins,
-        Err(e) => return pins_error(e),
-    };
-    describe(&verify_receipt(text.trim().as_bytes(), &pins)).to_string()
+pub fn check_pins(pinned_keys: &str) -> String {
+    Pins::parse(pinned_keys).err().unwrap_or_default()
 }
 
-/// Verifies a `.jsonl` log: one entry per line (its own verdict, or `LinkBroken` when it
-/// does not follow its predecessor in its session), then each session's chain status.
+/// Verifies one receipt from its bytes. Returns JSON: `{cli, kind, valid, text, detail,
+/// pins, signers, receipt}` (`cli` is `heso verify --json`'s object), or `{error}` for a
+/// pin field that does not decode.
 #[wasm_bindgen]
-pub fn verify_log_json(text: &str, pinned_keys: &str) -> String {
-    let pins = match pins_from(pinned_keys) {
-        Ok(pins) => pins,
-        Err(e) => return pins_error(e),
-    };
-    let mut heads: HashMap<String, ChainHead> = HashMap::new();
-    let mut broken: HashMap<String, String> = HashMap::new();
-    let mut order: Vec<String> = Vec::new();
-    let mut lines = Vec::new();
-    let body = text.strip_suffix('\n').unwrap_or(text);
-    let torn = !text.is_empty() && !text.ends_with('\n');
-    for (n, line) in body.split('\n').enumerate() {
-        if line.trim().is_empty() && n + 1 == body.split('\n').count() {
-            continue;
-        }
-        let checked = verify_receipt(line.as_bytes(), &pins);
-        let mut entry = describe(&checked);
-        if let Some((receipt, session)) = checked
-            .receipt
-            .as_ref()
-            .and_then(|r| r.content.session_id.clone().map(|s| (r, s)))
-        {
-            if !heads.contains_key(&session) && !order.contains(&session) {
-                order.push(session.clone());
-            }
-            match check_link(heads.get(&session), receipt) {
-                Ok(head) => {
-                    heads.insert(session, head);
-                }
-                Err(link) => {
-                    broken
-                        .entry(session.clone())
-                        .or_insert_with(|| format!("line {}: {link}", n + 1));
-                    if checked.verdict.is_valid() {
-                        entry = describe(&Checked {
-                            verdict: link,
-                            receipt: checked.receipt.clone(),
-                        });
-                    }
-                    heads.insert(
-                        session.clone(),
-                        ChainHead {
-                            session_id: session,
-                            seq: receipt.content.seq.unwrap_or(0),
-                            action_hash: receipt.content.action_hash.clone(),
-                        },
-                    );
-                }
-            }
-        }
-        if let Value::Object(map) = &mut entry {
-            map.insert("line".into(), json!(n + 1));
-        }
-        lines.push(entry);
+pub fn verify_receipt_json(bytes: &[u8], pinned_keys: &str) -> String {
+    match Pins::parse(pinned_keys) {
+        Err(error) => json!({ "error": error }).to_string(),
+        Ok(pins) => receipt::describe(&verify_receipt(bytes, &pins.pins), &pins).to_string(),
     }
-    let sessions: Vec<Value> = order
-        .iter()
-        .map(|s| {
-            let head = heads.get(s);
-            json!({
-                "session_id": s,
-                "last_seq": head.map(|h| h.seq),
-                "head_hash": head.map(|h| h.action_hash.clone()),
-                "chain": broken.get(s).map_or_else(|| "intact".to_owned(), |b| format!("LinkBroken: {b}")),
-            })
-        })
-        .collect();
-    let all_valid = !torn && lines.iter().all(|l| l["valid"] == json!(true));
-    let torn_verdict =
-        torn.then(|| Verdict::TornTail("the last line has no newline".into()).to_string());
-    json!({"lines": lines, "sessions": sessions, "torn_tail": torn_verdict, "all_valid": all_valid})
-        .to_string()
+}
+
+/// How pasted text is read, as `heso verify -` reads stdin: empty for one receipt, else
+/// each receipt line as (line number, start, end) in `bytes`, flattened.
+#[wasm_bindgen]
+pub fn pasted_lines(bytes: &[u8]) -> Vec<f64> {
+    match split_pasted(bytes) {
+        Pasted::One(_) => Vec::new(),
+        Pasted::Log(lines) => {
+            let base = bytes.as_ptr() as usize;
+            lines
+                .iter()
+                .flat_map(|(n, line)| {
+                    let start = (line.as_ptr() as usize).saturating_sub(base);
+                    [*n as f64, start as f64, (start + line.len()) as f64]
+                })
+                .collect()
+        }
+    }
+}
+
+/// Verifies a batch of log lines: `bounds` holds (line number, start, end) in `bytes` per
+/// line, flattened; `base` is where `bytes` starts in the whole input. Returns the lines'
+/// results as JSON, for [`LogWalk::fold`].
+#[wasm_bindgen]
+pub fn verify_lines_json(
+    bytes: &[u8],
+    bounds: &[f64],
+    base: f64,
+    pinned_keys: &str,
+) -> Result<String, String> {
+    let pins = Pins::parse(pinned_keys)?;
+    log::verify_lines(bytes, bounds, base, &pins)
+}
+
+/// A log verified so far: batches of [`verify_lines_json`] folded in line order.
+#[wasm_bindgen]
+pub struct LogWalk(log::Walk);
+
+#[wasm_bindgen]
+impl LogWalk {
+    /// An empty log, for signers pinned in `pinned_keys`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(pinned_keys: &str) -> Result<LogWalk, String> {
+        Ok(LogWalk(log::Walk::new(Pins::parse(pinned_keys)?)))
+    }
+
+    /// Folds the next batch; returns its rows as JSON: `[{n, o, l, k, t, st, v, tool, q,
+    /// s, h, at}]` (line, offset, length, kind and text of its verdict in the log, recorded
+    /// status, verb, tool, seq, session, action_hash, captured_at).
+    pub fn fold(&mut self, batch: &str) -> Result<String, String> {
+        self.0.fold(batch)
+    }
+
+    /// Verifies a batch of lines here (as [`verify_lines_json`]) and folds it: for logs
+    /// too small to be worth helper workers.
+    pub fn verify_fold(
+        &mut self,
+        bytes: &[u8],
+        bounds: &[f64],
+        base: f64,
+    ) -> Result<String, String> {
+        self.0.verify_fold(bytes, bounds, base)
+    }
+
+    /// Indexes of the rows of the last batch folded that are not valid.
+    pub fn failed(&self) -> Vec<u32> {
+        self.0.failed()
+    }
+
+    /// The log ends in `bytes` bytes without a newline.
+    pub fn torn_tail(&mut self, bytes: f64) {
+        self.0.torn_tail(bytes as u64);
+    }
+
+    /// `{receipts, counts}` so far.
+    pub fn counts(&self) -> String {
+        self.0.counts()
+    }
+
+    /// The report: `{cli, words, all_valid, signers, pins, torn_tail}`; `cli` is `heso
+    /// verify LOG.jsonl --json`'s object, `words` its text lines with `name` for the file.
+    pub fn finish(self, name: &str) -> String {
+        self.0.finish(name)
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "test code")]
+
     use super::*;
+    use serde_json::Value;
+
+    fn chain() -> Vec<String> {
+        let doc: Value =
+            serde_json::from_str(include_str!("../../heso-receipt/tests/data/chain_3.json"))
+                .unwrap();
+        doc["receipts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| serde_json::to_string(r).unwrap())
+            .collect()
+    }
 
     #[test]
     fn garbage_is_malformed_not_a_panic() {
-        let out: Value = serde_json::from_str(&verify_receipt_json("{not json", "")).unwrap();
+        let out: Value = serde_json::from_str(&verify_receipt_json(b"{not json", "")).unwrap();
         assert_eq!(out["kind"], "Malformed");
-        let bad_pin: Value = serde_json::from_str(&verify_receipt_json("{}", "nope")).unwrap();
+        assert_eq!(out["cli"]["verdict"], "Malformed");
+        let lone: Value = serde_json::from_str(&verify_receipt_json(&[0xff], "")).unwrap();
+        assert_eq!(lone["kind"], "Malformed");
+        let bad_pin: Value = serde_json::from_str(&verify_receipt_json(b"{}", "nope")).unwrap();
         assert!(bad_pin["error"].as_str().unwrap().contains("nope"));
-        let log: Value = serde_json::from_str(&verify_log_json("{}\n[]\n", "")).unwrap();
-        assert_eq!(log["lines"].as_array().unwrap().len(), 2);
-        assert_eq!(log["all_valid"], false);
+        assert!(check_pins("nope").contains("nope"));
+        assert_eq!(check_pins(""), "");
+    }
+
+    #[test]
+    fn batches_folded_in_order_are_the_log() {
+        let lines = chain();
+        let text = format!("{}\n\n{}\n{}", lines[0], lines[2], lines[1]);
+        let bytes = text.as_bytes();
+        let mut bounds = Vec::new();
+        let mut start = 0;
+        for (n, line) in text.split('\n').enumerate() {
+            bounds.extend([(n + 1) as f64, start as f64, (start + line.len()) as f64]);
+            start += line.len() + 1;
+        }
+        let mut walk = LogWalk::new("").unwrap();
+        let first = verify_lines_json(bytes, &bounds[..6], 0.0, "").unwrap();
+        let second = verify_lines_json(bytes, &bounds[6..], 0.0, "").unwrap();
+        let rows: Value = serde_json::from_str(&walk.fold(&first).unwrap()).unwrap();
+        assert_eq!(rows[0]["k"], "Valid");
+        assert_eq!(rows[1]["k"], "Malformed");
+        let rows: Value = serde_json::from_str(&walk.fold(&second).unwrap()).unwrap();
+        assert_eq!(rows[0]["k"], "LinkBroken");
+        assert_eq!(rows[0]["n"], 3);
+        let report: Value = serde_json::from_str(&walk.finish("log.jsonl")).unwrap();
+        assert_eq!(report["cli"]["receipts"], 4);
+        assert_eq!(report["cli"]["counts"]["LinkBroken"], 2);
+        assert_eq!(report["signers"][0]["receipts"], 3);
+        assert_eq!(report["signers"][0]["pins"], "none");
+        assert_eq!(report["words"][0], "log.jsonl: 4 receipts in 1 sessions");
+    }
+
+    #[test]
+    fn pasted_text_keeps_its_line_numbers_and_offsets() {
+        assert!(pasted_lines(b"{\n}\n").is_empty());
+        assert_eq!(
+            pasted_lines(b"{}\n\n{ }\n"),
+            vec![1.0, 0.0, 2.0, 3.0, 4.0, 7.0]
+        );
     }
 }
