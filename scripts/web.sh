@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The browser verifier: builds heso-wasm into web/pkg, then tests the page in headless
-# Chromium against the heso CLI. Installs what it needs when it is missing: the wasm32
-# target, wasm-bindgen-cli (the same version as the wasm-bindgen crate), Debian's chromium,
-# and playwright-core from npm.
+# The browser verifier: builds heso-wasm into web/pkg, the heso CLI in release (the page's
+# speed is measured against `heso verify` as users run it) and heso-wasm's make_log example
+# (the logs the tests verify), then tests the page in headless Chromium against the CLI.
+# Installs what it needs when it is missing: the wasm32 target, wasm-bindgen-cli (the same
+# version as the wasm-bindgen crate), Debian's chromium, and playwright-core from npm.
+# Screenshots of every state the tests reach go to test-artifacts/ (not committed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,8 +22,12 @@ fi
 cargo build -p heso-wasm --target wasm32-unknown-unknown --release
 wasm-bindgen --target web --no-typescript --out-dir web/pkg \
   target/wasm32-unknown-unknown/release/heso_wasm.wasm
-cargo build -p heso-cli
+cargo build -p heso-cli --release
+cargo build -p heso-wasm --example make_log --release
 
 cd web-tests
 if [ -f package-lock.json ]; then npm ci --silent --no-audit --no-fund; else npm install --silent --no-audit --no-fund; fi
-HESO_BIN="$(pwd)/../target/debug/heso" node --test verifier.test.mjs
+rm -rf ../test-artifacts
+# One file at a time: the speed test must not share the machine with the others.
+HESO_BIN="$(pwd)/../target/release/heso" HESO_MAKE_LOG="$(pwd)/../target/release/examples/make_log" \
+  node --test --test-concurrency=1 verifier.test.mjs bytes.test.mjs views.test.mjs perf.test.mjs

@@ -1,127 +1,548 @@
-// The heso browser verifier: all checks run in heso_wasm (heso-receipt compiled to
-// WebAssembly). This file only reads input and shows results.
-import init, { verify_receipt_json, verify_log_json } from "./pkg/heso_wasm.js";
+// The heso browser verifier's page. Every check runs in a worker (worker.js, with heso_wasm:
+// heso-receipt compiled to WebAssembly); this file only reads input, starts and cancels
+// verifications, and shows results. Its thread is never given more than a batch of rows
+// to show at a time.
 
 const $ = (id) => document.getElementById(id);
+const body = document.body;
+
+/** The engine's verdicts in plain words; the engine's term is always shown beside them. */
+const WORDS = {
+  Valid: "Valid: signed and unaltered",
+  WrongAlgorithm: "Not valid: not a receipt of this format (another algorithm)",
+  Unsupported: "Not valid: a receipt version this verifier does not read",
+  Malformed: "Not valid: not a well-formed receipt",
+  HashMismatch: "Not valid: altered after signing",
+  InvalidSignature: "Not valid: a signature does not verify",
+  SelfApproval: "Not valid: the operator approved its own action",
+  TrustLevelMismatch: "Not valid: claims a trust level its signatures do not give",
+  UntrustedSigner: "Not valid: signed by a key you did not pin",
+  IdentityMismatch: "Not valid: names another key than the one that signed",
+  MalformedRedaction: "Not valid: its redaction markers do not match its fields",
+  LinkBroken: "Not valid: out of place in its chain (a receipt removed, inserted or moved)",
+  TornTail: "Not valid: the log ends in a partial line",
+};
+/** Short forms for the table's verdict column. */
+const SHORT = {
+  Valid: "valid", WrongAlgorithm: "other algorithm", Unsupported: "unsupported version",
+  Malformed: "not a receipt", HashMismatch: "altered", InvalidSignature: "bad signature",
+  SelfApproval: "self-approved", TrustLevelMismatch: "wrong trust level",
+  UntrustedSigner: "key not pinned", IdentityMismatch: "identity mismatch",
+  MalformedRedaction: "bad redaction", LinkBroken: "chain broken",
+};
+/** What each recorded status means, for its badge's title. */
+const STATUS_HELP = {
+  allowed: "the policy allowed it", redacted: "allowed with fields hidden",
+  blocked: "the policy refused it; it did not run", "awaiting approval": "parked until a person decides",
+  observed: "a refusal recorded but not enforced (observe-only): the action ran",
+  approved: "a person approved it (L1)", rejected: "a person rejected it (L1)",
+  escalated: "a person escalated it (L1)", expired: "nobody decided it in time",
+  resumed: "the one run of an approved action",
+};
+const LEVELS = "L0: signed by the operator's key alone. L1: also signed by an approver's key, " +
+  "recording a person's decision (approved, rejected or escalated) on the action.";
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-  for (const child of children) {
-    if (child === null || child === undefined) continue;
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k === "onclick") node.addEventListener("click", v);
+    else node.setAttribute(k, v === true ? "" : v);
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
     node.append(child instanceof Node ? child : String(child));
   }
   return node;
 }
 
-function details(result) {
-  const dl = el("dl");
-  const add = (name, value, testid) => {
-    if (value === null || value === undefined || value === "") return;
-    dl.append(el("dt", {}, name), el("dd", testid ? { "data-testid": testid, class: "mono" } : { class: "mono" }, value));
+const number = (n) => Number(n).toLocaleString("en-US");
+
+function copyButton(text) {
+  return el("button", {
+    type: "button", class: "copy", title: "Copy",
+    onclick: (e) => {
+      e.stopPropagation();
+      navigator.clipboard?.writeText(text).then(() => { e.target.textContent = "Copied"; }, () => {});
+    },
+  }, "Copy");
+}
+
+/** A hash (or key) in full, wrapping, with a copy button. */
+const full = (text, testid) => el("span", { class: "full" }, el("code", { "data-testid": testid }, text), " ", copyButton(text));
+
+// ---------------------------------------------------------------------------------------
+// State
+
+let wasmModule = null;
+let runs = 0;
+let job = null; // the verification under way or last finished
+let input = { kind: "text" }; // what Verify verifies: the text box, or the file chosen last
+let detailWorker = null;
+let detailSeq = 0;
+
+function setState(state) { body.dataset.state = state; }
+function status(text) { $("status").textContent = text; }
+
+function clearResult() {
+  $("result").replaceChildren();
+  $("progress-row").hidden = true;
+}
+
+/** Stops the verification under way, if any: its worker (and helpers) are terminated. */
+function stopJob() {
+  if (job && job.worker) { job.worker.terminate(); job.worker = null; }
+}
+
+function cancel() {
+  if (!job || body.dataset.state !== "verifying") return;
+  stopJob();
+  clearResult();
+  setState("cancelled");
+  status("Cancelled: nothing was verified to the end. Choose or paste again to verify.");
+}
+
+/** Starts a verification in a new worker; an old one is stopped and its result cleared. */
+function start(message, label) {
+  stopJob();
+  clearResult();
+  runs += 1;
+  body.dataset.run = String(runs);
+  delete body.dataset.elapsedMs;
+  setState("verifying");
+  status(`Verifying ${label}…`);
+  const pins = $("pins").value;
+  const worker = new Worker(new URL("worker.js", import.meta.url), { type: "module" });
+  job = {
+    worker, run: runs, label, pins, source: message, started: performance.now(),
+    batches: [], count: 0, failed: [], parsed: new Map(),
   };
-  const r = result.receipt;
-  if (r) add("action_hash", r.action_hash, "action-hash");
-  add("trust level", result.trust_level, "trust-level");
-  if (result.valid) {
-    add("operator", result.operator, "operator");
-    if (result.approver) add("approver", `${result.approver} (${result.approver_decision})`, "approver");
-  } else {
-    for (const s of result.claimed_signers || []) add(`claimed ${s.role}`, `${s.key} (not verified)`);
-  }
-  if (r) {
-    add("what", `${r.verb} ${r.tool}`, "what");
-    add("workflow / account", `${r.workflow} / ${r.account}`);
-    add("target host", r.target_host);
-    add("decision", r.decision, "decision");
-    add("rule", `${r.rule_id}: ${r.rule_display}`, "rule");
-    add("captured at", r.captured_at);
-    if (r.session_id) add("chain", `session ${r.session_id}, seq ${r.seq}`);
-    for (const m of r.markers || []) {
-      add("redacted", `${m.field_path} (${m.algorithm}${m.commitment ? " " + m.commitment : ""})`, "marker");
+  const mine = job;
+  worker.onmessage = ({ data }) => { if (job === mine) onMessage(mine, data); };
+  worker.onerror = (e) => { if (job === mine) finishError(mine, `The verifier stopped: ${e.message || "worker error"}`); };
+  worker.postMessage({ ...message, pins, module: wasmModule, helpers: navigator.hardwareConcurrency || 2 });
+}
+
+function verifyInput() {
+  if (!wasmModule) return;
+  if (input.kind === "file") { verifyFile(input.file); return; }
+  const text = $("receipt").value;
+  const bytes = new TextEncoder().encode(text);
+  start({ type: "pasted", bytes, name: "pasted text" }, "the pasted text");
+}
+
+function verifyFile(file) {
+  input = { kind: "file", file };
+  // heso verify FILE: a .jsonl file is a log, any other file one receipt (Rust's
+  // Path::extension: after the last dot of the name, when the dot is not its first byte).
+  const dot = file.name.lastIndexOf(".");
+  const isLog = dot > 0 && file.name.slice(dot + 1) === "jsonl";
+  start(isLog ? { type: "log", file, name: file.name } : { type: "receipt", file }, file.name);
+}
+
+function elapsed(j) {
+  const ms = performance.now() - j.started;
+  body.dataset.elapsedMs = ms.toFixed(1);
+  return ms < 1000 ? `${ms.toFixed(0)} ms` : `${(ms / 1000).toFixed(1)} s`;
+}
+
+function done(j) {
+  if (j.worker) { j.worker.terminate(); j.worker = null; }
+  setState("done");
+}
+
+function finishError(j, message) {
+  if (j.worker) { j.worker.terminate(); j.worker = null; }
+  $("progress-row").hidden = true;
+  $("result").replaceChildren(el("div", { class: "card" },
+    el("p", { class: "error", "data-testid": "error" }, message)));
+  status("The verification stopped with an error.");
+  setState("error");
+}
+
+function onMessage(j, data) {
+  switch (data.type) {
+    case "pin-error":
+      done(j);
+      $("result").replaceChildren(el("div", { class: "card" },
+        el("p", { class: "error", "data-testid": "pin-error" }, data.message)));
+      status("Fix the pinned keys, then verify again.");
+      break;
+    case "receipt":
+      if (data.result.error) { onMessage(j, { type: "pin-error", message: data.result.error }); return; }
+      $("result").replaceChildren(receiptView(data.result, j.pins));
+      status(`Checked ${j.label} in ${elapsed(j)}.`);
+      done(j);
+      break;
+    case "log-start":
+      j.total = data.total;
+      $("progress-row").hidden = false;
+      $("progress").value = 0;
+      $("progress-text").textContent = "starting…";
+      j.view = logView(j);
+      $("result").replaceChildren(j.view.root);
+      break;
+    case "workers":
+      body.dataset.workers = String(data.count);
+      break;
+    case "rows": {
+      // Kept as sent: a batch's rows are parsed only when one of them is shown.
+      j.batches.push({ start: j.count, count: data.count, json: data.rows });
+      for (const i of data.failed) j.failed.push(j.count + i);
+      j.count += data.count;
+      const fraction = data.total ? data.done / data.total : 1;
+      $("progress").value = fraction;
+      const counts = JSON.parse(data.counts);
+      const failures = counts.receipts - (counts.counts.Valid || 0);
+      $("progress-text").textContent = `${number(counts.receipts)} lines checked (${(fraction * 100).toFixed(0)}%)` +
+        (failures ? `, ${number(failures)} not valid so far` : "");
+      j.view.rowsChanged();
+      break;
     }
+    case "log":
+      $("progress-row").hidden = true;
+      j.view.finish(data.result);
+      status(`Checked ${number(data.result.cli.receipts)} lines of ${j.label} in ${elapsed(j)}.`);
+      done(j);
+      break;
+    case "error":
+      finishError(j, `The verifier stopped: ${data.message}`);
+      break;
+    default:
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// One receipt
+
+function verdictLine(kind, term, valid, words) {
+  return el("div", { class: `verdict ${valid ? "valid" : "invalid"}`, "data-testid": "verdict", "data-kind": kind },
+    el("span", { "data-testid": "words" }, words), " — ", el("code", { class: "term", "data-testid": "term" }, term));
+}
+
+function receiptWords(result) {
+  if (!result.valid) return WORDS[result.kind] || `Not valid: ${result.kind}`;
+  return result.cli.trust_level === "L1"
+    ? "Valid: signed by the operator and an approver, unaltered"
+    : "Valid: signed by the operator, unaltered";
+}
+
+function pinLine(result) {
+  const keys = result.signers.map((s) => `${s.role} ${s.key}`);
+  const operator = result.signers.find((s) => s.role === "operator");
+  let text;
+  if (!result.signers.length) {
+    text = "No signer could be read from this input.";
+  } else if (result.pins === "none" && !result.valid) {
+    text = `Nothing was pinned; the receipt names ${keys.join(" and ")} as its signer${keys.length > 1 ? "s" : ""} (not verified).`;
+  } else if (result.pins === "none") {
+    const approver = result.signers.find((s) => s.role === "approver");
+    text = `Valid, but nothing was pinned: check that this key is the operator you expect — ${operator ? operator.key : keys[0]}` +
+      (approver ? `, and the approver — ${approver.key}` : "");
+  } else if (result.pins === "pinned") {
+    text = `Signed by keys you pinned: ${keys.join(", ")}`;
+  } else {
+    const stranger = result.signers.filter((s) => s.pins !== "pinned").map((s) => `${s.role} ${s.key}`);
+    text = `Signed by a key you did not pin: ${stranger.join(", ")}`;
+  }
+  const cls = result.pins === "pinned" ? "pinned" : result.pins === "none" ? "unpinned" : "stranger";
+  return el("div", { class: `pin-status ${cls}`, "data-testid": "pin-status", "data-pins": result.pins }, text);
+}
+
+function details(rows) {
+  const dl = el("dl");
+  for (const [name, value, testid] of rows) {
+    if (value === null || value === undefined || value === "") continue;
+    dl.append(el("dt", {}, name), el("dd", testid ? { "data-testid": testid } : {}, value));
   }
   return dl;
 }
 
-function showOne(result) {
-  const out = $("result");
-  out.replaceChildren();
-  if (result.error) {
-    out.append(el("div", { class: "card" }, el("div", { class: "verdict invalid", "data-testid": "verdict" }, result.error)));
-    return;
+const json = (value) => el("pre", { class: "json" }, JSON.stringify(value, null, 2));
+
+/** What a receipt records, field by field. */
+function recorded(result) {
+  const r = result.receipt;
+  const c = r.content;
+  const a = c.action;
+  const p = c.policy;
+  const d = c.approver_decision;
+  const red = c.redaction;
+  const verified = result.signers.map((s) => [
+    result.valid ? s.role : `claimed ${s.role}`,
+    `${s.key}${s.role === "approver" && d ? ` (${d.decision})` : ""}${result.valid ? "" : " (not verified)"}`,
+    s.role,
+  ]);
+  return details([
+    ["what", el("span", {}, `${a.verb} ${a.tool_name} `, statusBadge(r.status))],
+    ["action_hash", full(c.action_hash, "action-hash")],
+    ["captured at", c.captured_at],
+    ["agent identity", el("span", { "data-testid": "agent-identity" }, r.agent_identity_did,
+      el("span", { class: "muted" }, ` (${c.agent_identity})`))],
+    ...verified,
+    ["trust level", `${c.trust_level} (as the receipt states it; ${result.valid ? "derived from the signatures and equal" : "not checked"})`, "trust-level"],
+    ["approver's decision", d && el("span", { "data-testid": "approver-decision" },
+      `${d.decision} by ${r.approver_identity_did} at ${d.decided_at}: “${d.reason}”`)],
+    ["workflow / account", `${a.workflow} / ${a.account}`],
+    ["target host", a.target_host],
+    ["policy", el("span", {}, el("code", {}, p.rule_id), `: ${p.rule_display} → ${p.decision_path}`)],
+    ["matched conditions", p.matched_conditions.length ? p.matched_conditions.map((m) => `${m.field} ${m.op} ${JSON.stringify(m.value)}`).join("; ") : null],
+    ["fields", el("div", { "data-testid": "fields" }, json(a.fields))],
+    ["redaction", red && el("div", {},
+      el("div", {}, `${red.mode}${red.merkle_root ? "; merkle_root " : ""}`, red.merkle_root ? full(red.merkle_root) : null),
+      el("ul", { class: "markers" }, red.markers.map((m) => el("li", { "data-testid": "marker" },
+        el("code", {}, m.field_path), ` ${m.algorithm}`, m.commitment ? el("span", {}, " commitment ", full(m.commitment)) : " (value dropped)"))))],
+    ["result hash", a.result_hash],
+    ["error", a.error !== undefined ? JSON.stringify(a.error) : null],
+    ["chain", c.session_id !== undefined ? `session ${c.session_id}, seq ${c.seq}` : null],
+    ["prev_receipt_hash", c.prev_receipt_hash ? full(c.prev_receipt_hash) : null],
+  ]);
+}
+
+function statusBadge(status) {
+  if (!status) return null;
+  return el("span", { class: `status status-${status.replace(/ /g, "-")}`, "data-testid": "status", title: STATUS_HELP[status] || "" }, status);
+}
+
+/** One receipt's verdict and contents. `inLog`: its row in a log, when it came from one. */
+function receiptView(result, pins, inLog) {
+  const card = el("div", { class: "card" });
+  const kind = inLog ? inLog.k : result.kind;
+  const valid = kind === "Valid";
+  const words = inLog && inLog.k !== result.kind ? WORDS[inLog.k] : receiptWords(result);
+  const term = valid ? result.text : kind;
+  card.append(verdictLine(kind, term, valid, words), pinLine(result));
+  const detail = inLog && inLog.k !== result.kind ? inLog.t.replace(/^[A-Za-z]+: /, "") : result.detail;
+  if (detail) card.append(el("p", { class: "detail", "data-testid": "detail" }, detail));
+  if (inLog && inLog.k !== result.kind) card.append(el("p", {}, `On its own, the receipt is ${result.text}.`));
+  if (result.receipt) {
+    const claims = recorded(result);
+    if (result.valid) card.append(claims);
+    else card.append(el("section", { class: "unverified", "data-testid": "unverified" },
+      el("p", { class: "label" }, "Unverified — what this receipt claims. It failed verification, so none of it can be relied on."), claims));
   }
-  out.append(
-    el("div", { class: "card" },
-      el("div", { class: `verdict ${result.valid ? "valid" : "invalid"}`, "data-testid": "verdict", "data-kind": result.kind }, result.text),
-      details(result),
-      el("p", { class: "muted" }, "(verified offline in this browser — " +
-        ($("pins").value.trim() ? "signers pinned to the keys given)" : "no signer pinned: check who signed)")),
-    ),
-  );
+  card.append(el("p", { class: "levels muted", "data-testid": "levels" }, LEVELS));
+  card.append(el("details", {}, el("summary", {}, "The verdict as JSON (heso verify --json)"),
+    el("pre", { class: "json", "data-testid": "json" }, JSON.stringify(result.cli))));
+  const pinned = pins.trim() ? "signers pinned to the keys given" : "no signer pinned: check who signed";
+  card.append(el("p", { class: "muted footer", "data-testid": "footer" }, result.valid
+    ? `(verified offline in this browser — ${pinned})`
+    : "(checked offline in this browser: this receipt is not valid, so nothing above is vouched for)"));
+  return card;
 }
 
-function showLog(report) {
-  const out = $("result");
-  out.replaceChildren();
-  if (report.error) return showOne(report);
-  const summary = report.all_valid ? "Valid: every receipt and every chain" : "NOT VALID";
-  const table = el("table", {}, el("tr", {}, el("th", {}, "line"), el("th", {}, "verdict"), el("th", {}, "what"), el("th", {}, "action_hash")));
-  for (const line of report.lines) {
-    const r = line.receipt || {};
-    table.append(el("tr", { "data-testid": "log-line" },
-      el("td", {}, line.line),
-      el("td", { class: line.valid ? "verdict-cell valid" : "verdict-cell invalid", "data-kind": line.kind }, line.text),
-      el("td", {}, r.verb ? `${r.verb} ${r.tool} (${r.decision})` : ""),
-      el("td", { class: "mono" }, r.action_hash ? r.action_hash.slice(0, 16) : "")));
+// ---------------------------------------------------------------------------------------
+// A log
+
+const ROW_HEIGHT = 38;
+/** Tallest scroll area used: past it, scrolling maps proportionally onto the rows. */
+const MAX_SCROLL = 4_000_000;
+
+function logView(j) {
+  const summary = el("div", { class: "summary" },
+    el("p", { class: "muted" }, `Verifying ${j.label}; rows appear as they are checked.`));
+  const onlyFailures = el("input", { type: "checkbox", id: "failures-only", "data-testid": "failures-only" });
+  const filterCount = el("span", {});
+  const spacer = el("div", { class: "spacer" });
+  const windowEl = el("div", { class: "window" });
+  const rowsEl = el("div", { class: "rows", "data-testid": "rows", tabindex: "0" }, spacer, windowEl);
+  const detail = el("div", { class: "row-detail", "data-testid": "row-detail" });
+  const root = el("div", { class: "card log" }, summary,
+    el("h3", {}, "Receipts"),
+    el("div", { class: "filter" }, el("label", { for: "failures-only" }, onlyFailures, " failures only "), filterCount),
+    el("div", { class: "row head", "aria-hidden": "true" },
+      el("span", { class: "line" }, "line"), el("span", { class: "v" }, "verdict"), el("span", { class: "st" }, "recorded"),
+      el("span", { class: "what" }, "what"), el("span", { class: "hash" }, "action_hash")),
+    rowsEl, detail);
+  let pending = false;
+  let shown = "";
+  const list = () => (onlyFailures.checked ? j.failed : null);
+  const count = () => (list() ? list().length : j.count);
+  function render() {
+    pending = false;
+    const n = count();
+    filterCount.textContent = `(${number(j.failed.length)} of ${number(j.count)} not valid)`;
+    const total = n * ROW_HEIGHT;
+    const height = Math.min(total, MAX_SCROLL);
+    spacer.style.height = `${height}px`;
+    rowsEl.style.height = `${Math.min(Math.max(n, 1), 14) * ROW_HEIGHT + 2}px`;
+    const view = rowsEl.clientHeight;
+    const scrollable = Math.max(height - view, 0);
+    const rowsScrollable = Math.max(total - view, 0);
+    const top = scrollable ? (rowsEl.scrollTop / scrollable) * rowsScrollable : 0;
+    const first = Math.max(0, Math.floor(top / ROW_HEIGHT) - 5);
+    const last = Math.min(n, Math.ceil((top + view) / ROW_HEIGHT) + 5);
+    windowEl.style.transform = `translateY(${rowsEl.scrollTop + (first * ROW_HEIGHT - top)}px)`;
+    // While rows stream in below the visible ones, the shown rows stay as they are.
+    const key = `${first}:${last}:${onlyFailures.checked}`;
+    if (key === shown) return;
+    shown = key;
+    const nodes = [];
+    for (let i = first; i < last; i++) {
+      const index = list() ? list()[i] : i;
+      nodes.push(rowNode(j, rowAt(j, index), detail));
+    }
+    windowEl.replaceChildren(...nodes);
   }
-  const sessions = el("ul");
-  for (const s of report.sessions) {
-    sessions.append(el("li", { "data-testid": "session" }, `session ${s.session_id}: ${s.chain}; head seq ${s.last_seq} ${s.head_hash || ""}`));
+  const schedule = () => { if (!pending) { pending = true; requestAnimationFrame(render); } };
+  rowsEl.addEventListener("scroll", schedule);
+  onlyFailures.addEventListener("change", () => { rowsEl.scrollTop = 0; render(); });
+  return {
+    root,
+    rowsChanged: schedule,
+    finish(result) {
+      summary.replaceChildren(...logSummary(result));
+      render();
+    },
+  };
+}
+
+/** Row `i` of the log, parsing its batch when first needed (a few batches are kept). */
+function rowAt(j, i) {
+  let lo = 0;
+  let hi = j.batches.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (j.batches[mid].start <= i) lo = mid; else hi = mid - 1;
   }
-  out.append(el("div", { class: "card" },
-    el("div", { class: `verdict ${report.all_valid ? "valid" : "invalid"}`, "data-testid": "verdict" }, summary),
-    report.torn_tail ? el("p", {}, report.torn_tail) : null,
-    table, el("h3", {}, "Chains"), sessions));
+  const batch = j.batches[lo];
+  let rows = j.parsed.get(batch);
+  if (!rows) {
+    rows = JSON.parse(batch.json);
+    j.parsed.set(batch, rows);
+    if (j.parsed.size > 8) j.parsed.delete(j.parsed.keys().next().value);
+  }
+  return rows[i - batch.start];
 }
 
-function looksLikeLog(text, name) {
-  if (name && name.endsWith(".jsonl")) return true;
-  const lines = text.split("\n").filter((l) => l.trim() !== "");
-  return lines.length > 1 && lines.every((l) => l.trim().startsWith("{") && l.trim().endsWith("}"));
+function rowNode(j, row, detail) {
+  const ok = row.k === "Valid";
+  return el("div", {
+    class: `row${ok ? "" : " failed"}`, "data-testid": "log-row", "data-line": row.n, "data-kind": row.k,
+    "data-status": row.st || "", role: "button", tabindex: "0", title: row.t,
+    onclick: () => showRow(j, row, detail),
+  },
+  el("span", { class: "line" }, number(row.n)),
+  el("span", { class: "v" }, el("span", { class: ok ? "ok" : "bad" }, ok ? "✓ " : "✗ "),
+    ok ? row.t.replace(/^Valid /, "valid ") : `${SHORT[row.k] || row.k} `, ok ? null : el("code", {}, row.k)),
+  el("span", { class: "st" }, statusBadge(row.st)),
+  el("span", { class: "what" }, row.v ? `${row.v} ${row.tool}` : ""),
+  el("span", { class: "hash" }, row.h ? el("code", {}, row.h) : ""));
 }
 
-let fileName = "";
-
-function run() {
-  const text = $("receipt").value;
-  const pins = $("pins").value;
-  if (looksLikeLog(text, fileName)) showLog(JSON.parse(verify_log_json(text, pins)));
-  else showOne(JSON.parse(verify_receipt_json(text, pins)));
+/** A row's receipt, verified again on its own (in a worker) and shown under the table. */
+function showRow(j, row, detail) {
+  detail.replaceChildren(el("p", { class: "muted" }, `Line ${number(row.n)}…`));
+  if (!detailWorker) detailWorker = new Worker(new URL("worker.js", import.meta.url), { type: "module" });
+  const id = ++detailSeq;
+  const source = j.source.type === "log"
+    ? { file: j.source.file.slice(row.o, row.o + row.l) }
+    : { bytes: j.source.bytes.slice(row.o, row.o + row.l) };
+  detailWorker.onmessage = ({ data }) => {
+    if (id !== detailSeq) return;
+    if (data.type !== "receipt") { detail.replaceChildren(el("p", { class: "error" }, data.message || "error")); return; }
+    const view = receiptView(data.result, j.pins, row);
+    view.prepend(el("h3", {}, `Line ${number(row.n)}`));
+    detail.replaceChildren(view);
+    detail.scrollIntoView({ block: "nearest" });
+  };
+  detailWorker.postMessage({ type: "receipt", ...source, pins: j.pins, module: wasmModule });
 }
 
-async function loadFile(file) {
-  fileName = file.name;
-  $("receipt").value = await file.text();
-  run();
+function logSummary(result) {
+  const cli = result.cli;
+  const failed = cli.receipts - (cli.counts.Valid || 0);
+  const words = result.all_valid
+    ? (cli.receipts ? "Valid: every receipt and every chain" : "Valid: the log is empty")
+    : `Not valid: ${number(failed)} of ${number(cli.receipts)} receipts failed${cli.torn_tail ? ", and the log ends in a partial line" : ""}`;
+  const out = [
+    verdictLine(result.all_valid ? "Valid" : "NotValid", result.all_valid ? "all receipts valid, chains intact" : "NOT VALID", result.all_valid, words),
+    logPinLine(result),
+    el("p", {}, `${number(cli.receipts)} receipts in ${number(cli.sessions.length)} sessions.`),
+    el("ul", { class: "counts" }, Object.entries(cli.counts).map(([kind, n]) =>
+      el("li", { "data-testid": "count", "data-kind": kind, "data-count": n, class: kind === "Valid" ? "ok" : "bad" },
+        `${number(n)} ${kind === "Valid" ? "valid" : SHORT[kind] || kind} `, el("code", {}, kind)))),
+  ];
+  if (result.torn_tail) out.push(el("p", { class: "bad", "data-testid": "torn-tail" }, `${WORDS.TornTail} — ${result.torn_tail}`));
+  out.push(el("h3", {}, "Chains"), el("p", { class: "muted" },
+    "Each session's last receipt: record its action_hash elsewhere, so a log cut short later is caught."));
+  out.push(el("ul", { class: "sessions" }, cli.sessions.map((s) =>
+    el("li", { "data-testid": "session", "data-session": s.session_id, "data-last-seq": s.last_seq, "data-head": s.head_hash },
+      `session ${s.session_id}: ${number(s.receipts)} receipts, head seq ${s.last_seq}, action_hash `, full(s.head_hash)))));
+  if (!cli.sessions.length) out.push(el("p", { class: "muted" }, "No receipt names a session."));
+  out.push(el("h3", {}, "Signers"), el("ul", { class: "signers" }, result.signers.map((s) =>
+    el("li", { "data-testid": "signer", "data-key": s.key, "data-role": s.role, "data-count": s.receipts, "data-pins": s.pins, class: `pin-${s.pins}` },
+      el("span", { class: "role" }, s.role), " ", el("code", {}, s.key),
+      ` — ${number(s.receipts)} receipts (${number(s.valid)} valid); `,
+      el("strong", {}, s.pins === "pinned" ? "pinned" : s.pins === "none" ? "nothing pinned" : "NOT pinned")))));
+  out.push(el("details", { class: "cli" }, el("summary", {}, "What heso verify prints for this log"),
+    el("pre", { "data-testid": "cli-words" }, result.words.join("\n"))));
+  out.push(el("details", {}, el("summary", {}, "The report as JSON (heso verify --json)"),
+    el("pre", { class: "json", "data-testid": "json" }, JSON.stringify(cli))));
+  out.push(el("p", { class: "levels muted", "data-testid": "levels" }, LEVELS));
+  return out;
 }
+
+function logPinLine(result) {
+  const keys = result.signers.length;
+  let text;
+  if (!keys) text = "No signer could be read from this log.";
+  else if (result.pins === "none") text = `Nothing was pinned: check that the ${keys === 1 ? "key" : `${keys} keys`} below ${keys === 1 ? "is" : "are"} the operator and approvers you expect.`;
+  const operators = result.signers.filter((s) => s.role === "operator").length;
+  if (operators > 1) text += ` ${operators} different operator keys signed this log.`;
+  else if (result.pins === "pinned") text = "Every signer is a key you pinned.";
+  else text = "Some receipts are signed by keys you did not pin (see Signers).";
+  const cls = result.pins === "pinned" ? "pinned" : result.pins === "none" ? "unpinned" : "stranger";
+  return el("div", { class: `pin-status ${cls}`, "data-testid": "pin-status", "data-pins": result.pins }, text);
+}
+
+// ---------------------------------------------------------------------------------------
+// Input
 
 async function main() {
-  await init();
-  $("verify").disabled = false;
-  $("status").textContent = "Ready. Verification runs locally.";
-  $("verify").addEventListener("click", () => { run(); });
-  $("receipt").addEventListener("input", () => { fileName = ""; });
-  $("file").addEventListener("change", (e) => { if (e.target.files[0]) loadFile(e.target.files[0]); });
+  if (location.protocol === "file:") return; // boot.js says how to serve the folder
+  wasmModule = await WebAssembly.compileStreaming(fetch(new URL("pkg/heso_wasm_bg.wasm", import.meta.url)));
   const area = $("receipt");
-  area.addEventListener("dragover", (e) => { e.preventDefault(); area.classList.add("dragging"); });
-  area.addEventListener("dragleave", () => area.classList.remove("dragging"));
-  area.addEventListener("drop", (e) => {
-    e.preventDefault();
-    area.classList.remove("dragging");
-    if (e.dataTransfer.files[0]) loadFile(e.dataTransfer.files[0]);
+  $("verify").disabled = false;
+  $("verify").addEventListener("click", verifyInput);
+  $("cancel").addEventListener("click", cancel);
+  area.addEventListener("input", () => {
+    input = { kind: "text" };
+    area.placeholder = "";
+    stopJob();
+    clearResult();
+    setState("idle");
+    status("Press Verify to check the text.");
   });
-  document.body.dataset.ready = "true";
+  $("pins").addEventListener("input", () => {
+    stopJob();
+    clearResult();
+    setState("idle");
+    status("Press Verify (or Enter) to check with these pins.");
+  });
+  $("pins").addEventListener("keydown", (e) => { if (e.key === "Enter") { e.preventDefault(); verifyInput(); } });
+  $("file").addEventListener("change", (e) => {
+    const file = e.target.files[0];
+    // Cleared, so choosing the same file again is a change and verifies it again.
+    e.target.value = "";
+    if (!file) return;
+    area.value = "";
+    area.placeholder = `Chosen file: ${file.name} (${number(file.size)} bytes), verified from its bytes. Type here to verify text instead.`;
+    verifyFile(file);
+  });
+  for (const target of [area, document.body]) {
+    target.addEventListener("dragover", (e) => { e.preventDefault(); area.classList.add("dragging"); });
+    target.addEventListener("dragleave", () => area.classList.remove("dragging"));
+    target.addEventListener("drop", (e) => {
+      e.preventDefault();
+      area.classList.remove("dragging");
+      const file = e.dataTransfer.files[0];
+      if (file) { area.value = ""; verifyFile(file); }
+    });
+  }
+  setState("idle");
+  status("Ready. Verification runs on this machine.");
+  body.dataset.ready = "true";
 }
 
-main().catch((e) => { $("status").textContent = `The verifier could not start: ${e}`; });
+main().catch((e) => { status(`The verifier could not start: ${e}`); });
