@@ -53,7 +53,12 @@ fn check(bytes: &[u8], pins: &SignerPins) -> Checked {
             return checked;
         }
     };
-    let text = |key: &str| document.get(key).and_then(Value::as_str).unwrap_or_default();
+    let text = |key: &str| {
+        document
+            .get(key)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    };
     checked.action_hash = text("action_hash").to_owned();
     checked.field_path = text("field_path").to_owned();
     let receipt_bytes = document
@@ -81,11 +86,11 @@ fn check(bytes: &[u8], pins: &SignerPins) -> Checked {
         ));
         return checked;
     }
-    let marker = receipt
-        .content
-        .redaction
-        .as_ref()
-        .and_then(|r| r.markers.iter().find(|m| m.field_path == checked.field_path));
+    let marker = receipt.content.redaction.as_ref().and_then(|r| {
+        r.markers
+            .iter()
+            .find(|m| m.field_path == checked.field_path)
+    });
     let Some(marker) = marker else {
         checked.failure = fail(format!(
             "the receipt has no redaction marker at {:?}",
@@ -93,8 +98,7 @@ fn check(bytes: &[u8], pins: &SignerPins) -> Checked {
         ));
         return checked;
     };
-    if marker.algorithm != MarkerAlgorithm::SaltedBlake3
-        || marker.commitment != text("commitment")
+    if marker.algorithm != MarkerAlgorithm::SaltedBlake3 || marker.commitment != text("commitment")
     {
         checked.failure = fail(format!(
             "the marker at {:?} is not the salted commitment the disclosure names",
@@ -116,7 +120,12 @@ fn check(bytes: &[u8], pins: &SignerPins) -> Checked {
     checked
 }
 
-pub(crate) fn verify_disclosure(bytes: &[u8], pins: &SignerPins, said: &str, json: bool) -> Outcome {
+pub(crate) fn verify_disclosure(
+    bytes: &[u8],
+    pins: &SignerPins,
+    said: &str,
+    json: bool,
+) -> Outcome {
     let checked = check(bytes, pins);
     let valid = checked.failure.is_none();
     if json {
@@ -134,7 +143,8 @@ pub(crate) fn verify_disclosure(bytes: &[u8], pins: &SignerPins, said: &str, jso
     }
     out!(
         "  disclosure of {} in action {}",
-        checked.field_path, checked.action_hash
+        checked.field_path,
+        checked.action_hash
     );
     match &checked.failure {
         None => out!(

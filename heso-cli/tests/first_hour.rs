@@ -157,7 +157,11 @@ fn shape(line: &str) -> String {
         let shaped = if is_hex {
             "<hex>".to_owned()
         } else if let Some(at) = word.find("z6Mk") {
-            format!("{}<key>{}", &word[..at], if word.ends_with(')') { ")" } else { "" })
+            format!(
+                "{}<key>{}",
+                &word[..at],
+                if word.ends_with(')') { ")" } else { "" }
+            )
         } else if word.starts_with('/') {
             let file = word.rsplit('/').next().unwrap_or_default();
             format!("<path>/{file}")
@@ -173,7 +177,9 @@ fn shape(line: &str) -> String {
 fn the_readme_quickstart_transcript_holds() {
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
-    let start = readme.find("```console\n").expect("the README has a transcript");
+    let start = readme
+        .find("```console\n")
+        .expect("the README has a transcript");
     let block = &readme[start + "```console\n".len()..];
     let block = &block[..block.find("```").unwrap()];
 
@@ -221,7 +227,11 @@ fn every_reading_command_speaks_json_and_proper_english() {
         let run = heso(&dir, &home, &args);
         assert_eq!(run.code, 0, "{args:?}: {}", run.stderr);
         let parsed: Result<serde_json::Value, _> = serde_json::from_str(&run.stdout);
-        assert!(parsed.is_ok(), "{args:?} is not one JSON document:\n{}", run.stdout);
+        assert!(
+            parsed.is_ok(),
+            "{args:?} is not one JSON document:\n{}",
+            run.stdout
+        );
     }
     let explained = heso(&dir, &home, &["policy", "explain", "--verb", "payment"]);
     assert!(
@@ -230,9 +240,17 @@ fn every_reading_command_speaks_json_and_proper_english() {
         explained.stdout
     );
     let verified = heso(&dir, &home, &["log", "verify"]);
-    assert!(verified.stdout.contains("2 receipts in 1 session\n"), "{}", verified.stdout);
+    assert!(
+        verified.stdout.contains("2 receipts in 1 session\n"),
+        "{}",
+        verified.stdout
+    );
     let checked = heso(&dir, &home, &["policy", "check"]);
-    assert!(!checked.stdout.contains("1 warnings") && !checked.stdout.contains("1 rules"), "{}", checked.stdout);
+    assert!(
+        !checked.stdout.contains("1 warnings") && !checked.stdout.contains("1 rules"),
+        "{}",
+        checked.stdout
+    );
 }
 
 #[test]
@@ -255,7 +273,18 @@ fn an_exported_disclosure_verifies_offline_and_a_changed_value_does_not() {
     let known = engine.gate(&request).unwrap().action_hash;
     drop(engine);
 
-    let exported = heso(&dir, &home, &["reveal", &known[..12], "api_key", "--value", "sk-known-123", "--export"]);
+    let exported = heso(
+        &dir,
+        &home,
+        &[
+            "reveal",
+            &known[..12],
+            "api_key",
+            "--value",
+            "sk-known-123",
+            "--export",
+        ],
+    );
     assert_eq!(exported.code, 0, "{}", exported.stderr);
     let outside = temp.path().join("auditor");
     std::fs::create_dir_all(&outside).unwrap();
@@ -263,7 +292,11 @@ fn an_exported_disclosure_verifies_offline_and_a_changed_value_does_not() {
     // Outside any project: nothing pinned, the signer named.
     let checked = heso(&outside, &home, &["verify", "disclosure.json"]);
     assert_eq!(checked.code, 0, "{}{}", checked.stdout, checked.stderr);
-    assert!(checked.stdout.contains("value matches its commitment"), "{}", checked.stdout);
+    assert!(
+        checked.stdout.contains("value matches its commitment"),
+        "{}",
+        checked.stdout
+    );
     assert!(checked.stdout.contains("proves:"), "{}", checked.stdout);
 
     let mut changed: serde_json::Value = serde_json::from_str(&exported.stdout).unwrap();
@@ -273,5 +306,8 @@ fn an_exported_disclosure_verifies_offline_and_a_changed_value_does_not() {
     assert_eq!(refused.code, 1, "{}", refused.stdout);
     let report: serde_json::Value = serde_json::from_str(&refused.stdout).unwrap();
     assert_eq!(report["valid"], false);
-    assert!(report["detail"].as_str().unwrap().contains("not the value"), "{report}");
+    assert!(
+        report["detail"].as_str().unwrap().contains("not the value"),
+        "{report}"
+    );
 }
