@@ -52,7 +52,10 @@ interface WrapState {
   readonly functions: WeakMap<object, Map<string, unknown>>;
 }
 
-/** Objects passed through as they are: data and built-ins whose methods need their own `this`. */
+/**
+ * Objects passed through as they are: built-ins whose methods need their own `this`. Any
+ * other object (a client's resource, a plain namespace object) is wrapped in turn.
+ */
 function passThrough(value: object): boolean {
   return (
     Array.isArray(value) ||
@@ -65,8 +68,7 @@ function passThrough(value: object): boolean {
     value instanceof Set ||
     value instanceof WeakMap ||
     value instanceof WeakSet ||
-    value instanceof Error ||
-    isPlainObject(value)
+    value instanceof Error
   );
 }
 
