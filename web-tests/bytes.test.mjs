@@ -112,6 +112,7 @@ test("pasted text is read as `heso verify -` reads stdin: the same verdicts and 
     "a log without its final newline": chain.join("\n"),
     "a log with one bad line": `${chain[0]}\nnot a receipt\n${chain[2]}\n`,
     "a log with blank lines": `${chain[0]}\n\n\n${chain[1]}\n${chain[2]}\n`,
+    "a bad line after blank lines (failures keep their line numbers)": `${chain[0]}\n\n\nnot a receipt\n${chain[2]}`,
     "one compact receipt": l0,
     "one pretty receipt": l0Pretty,
     "a pretty receipt with CRLF": l0Pretty.replaceAll("\n", "\r\n"),
@@ -124,6 +125,10 @@ test("pasted text is read as `heso verify -` reads stdin: the same verdicts and 
     const held = await page.inputValue("#receipt");
     const expected = cliStdinJson(enc(held));
     assert.deepEqual(await pageJson(page), expected, label);
+    if (label.startsWith("a bad line after blank lines")) {
+      // Numbered as in the text, by the CLI and the page alike (not among non-blank lines).
+      assert.deepEqual(expected.failures.map((f) => f.line), [4, 5], JSON.stringify(expected.failures));
+    }
     if (expected.sessions) {
       const shown = await page.locator("#result [data-testid=cli-words]").textContent();
       for (const line of cliStdinText(enc(held)).slice(0, -1)) {

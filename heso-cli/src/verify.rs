@@ -129,14 +129,11 @@ pub(crate) fn verify(target: &str, signers: &[String], any_signer: bool, json: b
         std::io::stdin()
             .read_to_end(&mut bytes)
             .map_err(|e| Failure::usage(format!("cannot read stdin: {e}")))?;
-        let lines: Vec<&[u8]> = bytes
-            .split(|b| *b == b'\n')
-            .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
-            .collect();
-        if lines.len() > 1 && bytes.first() == Some(&b'{') && !bytes.starts_with(b"{\n") {
-            return verify_lines(&lines, &pins, json);
-        }
-        return verify_document(&bytes, &pins, json);
+        // Read as the browser verifier reads pasted text: the same function decides.
+        return match heso_receipt::split_pasted(&bytes) {
+            heso_receipt::Pasted::Log(lines) => verify_lines(&lines, &pins, json),
+            heso_receipt::Pasted::One(_) => verify_document(&bytes, &pins, json),
+        };
     }
     let path = Path::new(target);
     if path.is_file() {
@@ -223,9 +220,10 @@ fn verdict_json(verdict: &Verdict, receipt: Option<&Receipt>) -> serde_json::Val
     })
 }
 
-/// Several receipts from stdin: each verified, then the chain links per session.
-fn verify_lines(lines: &[&[u8]], pins: &Pins, json: bool) -> Outcome {
-    let report = heso_chain::verify_lines(lines.iter().copied(), &pins.pins);
+/// Several receipts from stdin, numbered by their lines in it: each verified, then the
+/// chain links per session.
+fn verify_lines(lines: &[(u64, &[u8])], pins: &Pins, json: bool) -> Outcome {
+    let report = heso_chain::verify_numbered_lines(lines.iter().copied(), &pins.pins);
     print_report(&report, "stdin", pins, json)
 }
 
