@@ -7,13 +7,15 @@ import binascii
 import functools
 import inspect
 import urllib.parse
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional, Sequence, TypeVar
 
 from ._bind import _check_redactions, _check_verb, _escape, _options, _Options, _signature
 from ._convert import _clean_str, to_json_value
 from ._errors import GateError
-from ._gate import _gate, _gate_async
+from ._gate import Gate, _gate, _gate_async, _gate_call
 
+# For objects of no known kind: the method names gated by default (``verbs=`` adds more).
 _DEFAULT_VERBS: dict[str, str] = {"create": "llm_call", "request": "http_request"}
 _PLAIN = (str, bytes, int, float, bool, type(None), list, tuple, dict, set, frozenset)
 
@@ -173,10 +175,17 @@ def _client_host(client: Any, url: Any) -> Optional[str]:
     return _host_of(base)
 
 
-def _url_argument(signature: Optional[inspect.Signature], name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, bool]:
+def _url_argument(
+    signature: Optional[inspect.Signature],
+    name: str,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    url_names: tuple[str, ...] = ("url",),
+) -> tuple[Any, bool]:
     """The URL a call sends to and whether it came from a request object (which a client
     sends as it is, without its base URL): a request among the arguments, else the ``url``
-    parameter (or, for ``request(method, url)``, the second argument)."""
+    parameter (``path`` too on an LLM client's ``get``/``post``…, or, for ``request(method,
+    url)``, the second argument)."""
     for value in (*args, *kwargs.values()):
         if _is_request(value):
             try:
@@ -188,10 +197,12 @@ def _url_argument(signature: Optional[inspect.Signature], name: str, args: tuple
             bound = signature.bind_partial(*args, **kwargs)
         except TypeError:
             bound = None
-        if bound is not None and "url" in bound.arguments:
-            return bound.arguments["url"], False
-    if "url" in kwargs:
-        return kwargs["url"], False
+        for url_name in url_names:
+            if bound is not None and url_name in bound.arguments:
+                return bound.arguments[url_name], False
+    for url_name in url_names:
+        if url_name in kwargs:
+            return kwargs[url_name], False
     if name == "request" and len(args) > 1:
         return args[1], False
     return None, False
@@ -205,27 +216,169 @@ def _defaults(signature: Optional[inspect.Signature]) -> dict[str, Any]:
     }
 
 
+# --- what a wrapped object is, and which of its methods reach the network -----------------
+#
+# heso.wrap knows these kinds of objects by their classes (looked up by name, so none of
+# these packages is imported): an LLM client generated as openai's and anthropic's are
+# (``SyncAPIClient``/``AsyncAPIClient`` from a ``_base_client`` module, groq's and other
+# such SDKs' too), its resources (``SyncAPIResource``/``AsyncAPIResource`` from a
+# ``_resource`` module), their ``with_raw_response``/``with_streaming_response`` variants,
+# ``httpx.Client``/``AsyncClient`` and ``requests.Session``. On these, every method is
+# gated unless it is listed below as one that cannot reach the network: new endpoints
+# are gated the day an SDK adds them. Objects of any other kind gate only the method
+# names in ``verbs`` (``create`` and ``request`` by default).
+
+_OTHER = "other"
+_LLM_CLIENT = "llm_client"
+_LLM_RESOURCE = "llm_resource"
+_LLM_VARIANT = "llm_variant"
+_HTTPX = "httpx"
+_REQUESTS = "requests"
+
+# Methods that cannot reach the network, per kind (everything else on these kinds is
+# gated). Those in _RETURNS_CLIENT return another client, which is wrapped in turn.
+_LOCAL: dict[str, frozenset[str]] = {
+    _LLM_CLIENT: frozenset(
+        {"copy", "with_options", "with_middleware", "close", "is_closed", "platform_headers"}
+    ),
+    _LLM_RESOURCE: frozenset(),
+    _LLM_VARIANT: frozenset(),
+    _HTTPX: frozenset({"build_request", "close", "aclose"}),
+    _REQUESTS: frozenset(
+        {
+            "close",
+            "mount",
+            "prepare_request",
+            "merge_environment_settings",
+            "rebuild_auth",
+            "rebuild_proxies",
+            "rebuild_method",
+            "should_strip_auth",
+            "get_redirect_target",
+        }
+    ),
+}
+_RETURNS_CLIENT = frozenset({"copy", "with_options", "with_middleware"})
+_VARIANTS = ("with_raw_response", "with_streaming_response")
+
+# Calls that run a model (``llm_call``), by resource path (a leading ``beta.`` and the
+# variants left out) and method; every other method of an LLM client is ``http_request``.
+_MODEL_CALLS: dict[str, frozenset[str]] = {
+    "chat.completions": frozenset({"create", "stream", "parse"}),
+    "completions": frozenset({"create"}),
+    "responses": frozenset({"create", "stream", "parse"}),
+    "embeddings": frozenset({"create"}),
+    "images": frozenset({"generate", "edit", "create_variation"}),
+    "audio.speech": frozenset({"create"}),
+    "audio.transcriptions": frozenset({"create"}),
+    "audio.translations": frozenset({"create"}),
+    "moderations": frozenset({"create"}),
+    "messages": frozenset({"create", "stream", "parse", "count_tokens"}),
+    "batches": frozenset({"create"}),
+    "messages.batches": frozenset({"create"}),
+}
+
+
+def _kind(obj: Any) -> tuple[str, bool]:
+    """The kind of ``obj`` and whether it is asynchronous."""
+    try:
+        mro = type(obj).__mro__
+    except Exception:
+        return _OTHER, False
+    for cls in mro:
+        module = getattr(cls, "__module__", "") or ""
+        name = cls.__name__
+        if name in ("SyncAPIClient", "AsyncAPIClient") and module.endswith("._base_client"):
+            return _LLM_CLIENT, name == "AsyncAPIClient"
+        if name in ("SyncAPIResource", "AsyncAPIResource") and module.endswith("._resource"):
+            return _LLM_RESOURCE, name == "AsyncAPIResource"
+        if module.split(".")[0] in ("httpx", "httpx2") and name in ("Client", "AsyncClient"):
+            return _HTTPX, name == "AsyncClient"
+        if module.split(".")[0] == "requests" and name == "Session":
+            return _REQUESTS, False
+    return _OTHER, False
+
+
+def _tool_path(path: str) -> str:
+    """The tool name of an attribute path: the variants are the same call, so a rule on
+    ``chat.completions.create`` also holds for ``chat.completions.with_raw_response.create``."""
+    return ".".join(p for p in path.split(".") if p not in _VARIANTS)
+
+
+def _is_model_call(tool: str) -> bool:
+    resource, _, method = tool.rpartition(".")
+    if resource.startswith("beta."):
+        resource = resource[len("beta.") :]
+    return method in _MODEL_CALLS.get(resource, ())
+
+
 class _Wrap:
-    """What every level of one ``heso.wrap`` shares: the client, the verbs and redaction."""
+    """What every level of one ``heso.wrap`` shares: the verbs asked for and redaction."""
 
-    __slots__ = ("client", "verbs", "redact", "redact_mode")
+    __slots__ = ("verbs", "redact", "redact_mode")
 
-    def __init__(self, client: Any, verbs: Mapping[str, str], redact: tuple[str, ...], redact_mode: str) -> None:
-        self.client = client
-        self.verbs = dict(verbs)
+    def __init__(self, verbs: Mapping[str, str], redact: tuple[str, ...], redact_mode: str) -> None:
+        self.verbs = dict(verbs)  # given by the caller; win over every kind's table
         self.redact = redact
         self.redact_mode = redact_mode
 
 
+@dataclass(frozen=True)
+class _Level:
+    """One wrapped object: where it is (the attribute path), what it is, and the client
+    whose ``base_url`` its relative URLs go to."""
+
+    path: str
+    kind: str
+    asynchronous: bool
+    client: Any
+    wrap: _Wrap
+
+    def child(self, name: str, value: Any) -> Optional["_Level"]:
+        """The level of the attribute ``name`` holding ``value`` (not a plain value, not
+        callable), or ``None`` when it is returned as it is."""
+        path = f"{self.path}.{name}" if self.path else name
+        if name in _VARIANTS and self.kind in (_LLM_CLIENT, _LLM_RESOURCE, _LLM_VARIANT):
+            return _Level(path, _LLM_VARIANT, self.asynchronous, self.client, self.wrap)
+        kind, asynchronous = _kind(value)
+        if kind in (_LLM_CLIENT, _HTTPX, _REQUESTS):
+            return _Level(path, kind, asynchronous, value, self.wrap)
+        if kind == _LLM_RESOURCE:
+            return _Level(path, kind, asynchronous, self.client, self.wrap)
+        if self.kind == _LLM_VARIANT:  # client.with_raw_response.chat.completions
+            return _Level(path, _LLM_VARIANT, self.asynchronous, self.client, self.wrap)
+        if self.kind == _OTHER:  # an object heso does not know: followed, as before
+            return _Level(path, _OTHER, False, self.client, self.wrap)
+        return None  # a URL, headers, a timeout… of a known client
+
+    def verb(self, name: str) -> Optional[str]:
+        """The verb a call of method ``name`` is gated with, ``None`` when it is not."""
+        given = self.wrap.verbs.get(name)
+        if given is not None:
+            return given
+        if self.kind == _OTHER:
+            return _DEFAULT_VERBS.get(name)
+        if name in _LOCAL[self.kind]:
+            return None
+        if self.kind in (_LLM_RESOURCE, _LLM_VARIANT):
+            path = f"{self.path}.{name}" if self.path else name
+            return "llm_call" if _is_model_call(_tool_path(path)) else "http_request"
+        return "http_request"
+
+
+def _root(obj: Any, wrap: _Wrap) -> "_Wrapped":
+    kind, asynchronous = _kind(obj)
+    return _Wrapped(obj, _Level("", kind, asynchronous, obj, wrap))
+
+
 class _Wrapped:
-    """A stand-in that gates method calls by name and passes everything else through."""
+    """A stand-in that gates the methods that send requests and passes the rest through."""
 
-    __slots__ = ("_heso_target", "_heso_path", "_heso_wrap")
+    __slots__ = ("_heso_target", "_heso_level")
 
-    def __init__(self, target: Any, path: str, wrap: _Wrap) -> None:
+    def __init__(self, target: Any, level: _Level) -> None:
         object.__setattr__(self, "_heso_target", target)
-        object.__setattr__(self, "_heso_path", path)
-        object.__setattr__(self, "_heso_wrap", wrap)
+        object.__setattr__(self, "_heso_level", level)
 
     @property  # type: ignore[misc]
     def __class__(self) -> type:  # so isinstance(wrapped, OriginalClass) holds
@@ -233,15 +386,22 @@ class _Wrapped:
 
     def __getattr__(self, name: str) -> Any:
         target = object.__getattribute__(self, "_heso_target")
-        path = object.__getattribute__(self, "_heso_path")
-        wrap: _Wrap = object.__getattribute__(self, "_heso_wrap")
+        level: _Level = object.__getattribute__(self, "_heso_level")
         attr = getattr(target, name)
-        full = f"{path}.{name}" if path else name
-        if name in wrap.verbs and callable(attr):
-            return _gated_method(attr, name, full, wrap)
-        if isinstance(attr, _PLAIN) or callable(attr) or name.startswith("__"):
+        if name.startswith("__") and name.endswith("__"):
             return attr
-        return _Wrapped(attr, full, wrap)
+        if callable(attr) and not isinstance(attr, type):
+            verb = level.verb(name)
+            if verb is not None:
+                path = f"{level.path}.{name}" if level.path else name
+                return _gated_method(attr, name, _tool_path(path), verb, level)
+            if name in _RETURNS_CLIENT and level.kind != _OTHER:
+                return _returning_client(attr, level.wrap)
+            return attr
+        if isinstance(attr, _PLAIN) or isinstance(attr, type):
+            return attr
+        child = level.child(name, attr)
+        return attr if child is None else _Wrapped(attr, child)
 
     def __setattr__(self, name: str, value: Any) -> None:
         setattr(object.__getattribute__(self, "_heso_target"), name, value)
@@ -252,27 +412,136 @@ class _Wrapped:
     def __repr__(self) -> str:
         return f"heso.wrap({object.__getattribute__(self, '_heso_target')!r})"
 
+    # `with heso.wrap(httpx.Client()) as client:` keeps the wrapped client.
+    def __enter__(self) -> Any:
+        target = object.__getattribute__(self, "_heso_target")
+        entered = target.__enter__()
+        return self if entered is target else entered
 
-def _gated_method(method: Callable[..., Any], name: str, path: str, wrap: _Wrap) -> Callable[..., Any]:
-    path = _clean_str(path)
-    verb = wrap.verbs[name]
+    def __exit__(self, *exc: Any) -> Any:
+        return object.__getattribute__(self, "_heso_target").__exit__(*exc)
+
+    async def __aenter__(self) -> Any:
+        target = object.__getattribute__(self, "_heso_target")
+        entered = await target.__aenter__()
+        return self if entered is target else entered
+
+    async def __aexit__(self, *exc: Any) -> Any:
+        return await object.__getattribute__(self, "_heso_target").__aexit__(*exc)
+
+
+def _returning_client(method: Callable[..., Any], wrap: _Wrap) -> Callable[..., Any]:
+    """``with_options``, ``copy``…: the client they return is wrapped too."""
+
+    @functools.wraps(method)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        result = method(*args, **kwargs)
+        return _root(result, wrap) if _kind(result)[0] != _OTHER else result
+
+    return call
+
+
+def _is_lazy(value: Any) -> bool:
+    """Whether ``value`` sends its request only when awaited, entered or iterated (what
+    an async client's plain methods return: ``stream(...)``, a paginator)."""
+    if inspect.isawaitable(value):
+        return True
+    cls = type(value)
+    return hasattr(cls, "__aenter__") or hasattr(cls, "__aiter__")
+
+
+class _GatedLater:
+    """What an async client's plain method returned (a stream's context manager, a
+    paginator, an awaitable), held back until the call is gated: the first ``await``,
+    ``async with`` or ``async for`` gates it off the event loop, then lets it run. The
+    call's fields and step were read when it was made."""
+
+    __slots__ = ("_result", "_gate_call", "_gate_args", "_gate")
+
+    def __init__(self, result: Any, gate_call: Callable[[], Any], gate_args: tuple[Any, ...]) -> None:
+        self._result = result
+        self._gate_call = gate_call
+        self._gate_args = gate_args
+        self._gate: Optional[Gate] = None
+
+    async def _ensure(self) -> None:
+        if self._gate is None:
+            import asyncio
+
+            outcome = await asyncio.get_running_loop().run_in_executor(None, self._gate_call)
+            self._gate = Gate(outcome, *self._gate_args)
+        try:
+            self._gate._raise_if_refused()
+        except BaseException:
+            self._discard()
+            raise
+
+    def _discard(self) -> None:
+        """Closes the coroutines the refused call made and that will never be awaited
+        (the result itself, or the request a stream manager holds), so Python does not
+        warn about them."""
+        held = [self._result]
+        try:
+            held.extend(vars(self._result).values())
+        except TypeError:
+            pass
+        for value in held:
+            if inspect.iscoroutine(value):
+                value.close()
+
+    def __await__(self) -> Any:
+        return self._awaited().__await__()
+
+    async def _awaited(self) -> Any:
+        await self._ensure()
+        return await self._result
+
+    async def __aenter__(self) -> Any:
+        await self._ensure()
+        return await self._result.__aenter__()
+
+    async def __aexit__(self, *exc: Any) -> Any:
+        return await self._result.__aexit__(*exc)
+
+    def __aiter__(self) -> Any:
+        return self._iterate()
+
+    async def _iterate(self) -> Any:
+        await self._ensure()
+        async for item in self._result:
+            yield item
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._result, name)
+
+    def __repr__(self) -> str:
+        return f"heso.wrap(…)({self._result!r})"
+
+
+def _gated_method(
+    method: Callable[..., Any], name: str, tool: str, verb: str, level: _Level
+) -> Callable[..., Any]:
+    tool = _clean_str(tool)
+    wrap = level.wrap
+    client = level.client
     signature = _signature(method)
     defaults = _defaults(signature)
+    url_names = ("url", "path") if level.kind == _LLM_CLIENT else ("url",)
 
     def prepare(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[_Options, dict[str, Any], Optional[str]]:
         fields = _wrapped_fields(args, kwargs)
         converted = to_json_value(fields)
         if wrap.redact:
-            _check_redactions(path, wrap.redact, converted, defaults)
+            _check_redactions(tool, wrap.redact, converted, defaults)
         paths = wrap.redact + tuple(p for p in _credential_paths(converted) if p not in wrap.redact)
-        url, from_request = _url_argument(signature, name, args, kwargs)
+        url, from_request = _url_argument(signature, name, args, kwargs, url_names)
         if from_request:
             host = _host_of(url) if url is not None else None
             if host is None:
-                host = _client_host(wrap.client, None)
+                host = _client_host(client, None)
         else:
-            host = _client_host(wrap.client, url)
-        options = _Options(path, paths, wrap.redact_mode, True, verb)
+            host = _client_host(client, url)
+        options = _Options(tool, paths, wrap.redact_mode, True, verb)
         return options, fields, host
 
     if inspect.iscoroutinefunction(method):
@@ -281,7 +550,7 @@ def _gated_method(method: Callable[..., Any], name: str, path: str, wrap: _Wrap)
         async def async_call(*args: Any, **kwargs: Any) -> Any:
             options, fields, host = prepare(args, kwargs)
             gate = await _gate_async(
-                options, path, fields, method, args, kwargs, host,
+                options, tool, fields, method, args, kwargs, host,
                 fields_of=lambda: _wrapped_fields(args, kwargs),
             )
             gate._raise_if_refused()
@@ -289,11 +558,29 @@ def _gated_method(method: Callable[..., Any], name: str, path: str, wrap: _Wrap)
 
         return async_call
 
+    if level.asynchronous:
+        # An async client's plain method (``stream(...)``, ``list()``, a streaming
+        # variant) only builds what will send the request: call it, and gate at the first
+        # await / async with / async for, off the event loop.
+        @functools.wraps(method)
+        def lazy_call(*args: Any, **kwargs: Any) -> Any:
+            options, fields, host = prepare(args, kwargs)
+            gate_call = _gate_call(options, tool, fields, host)
+            fields_of = lambda: _wrapped_fields(args, kwargs)  # noqa: E731
+            result = method(*args, **kwargs)
+            if _is_lazy(result):
+                return _GatedLater(result, gate_call, (method, args, kwargs, fields_of))
+            # Not something that sends later: gated before it is handed back.
+            Gate(gate_call(), method, args, kwargs, fields_of)._raise_if_refused()
+            return result
+
+        return lazy_call
+
     @functools.wraps(method)
     def call(*args: Any, **kwargs: Any) -> Any:
         options, fields, host = prepare(args, kwargs)
         _gate(
-            options, path, fields, method, args, kwargs, host,
+            options, tool, fields, method, args, kwargs, host,
             fields_of=lambda: _wrapped_fields(args, kwargs),
         )._raise_if_refused()
         return method(*args, **kwargs)
@@ -310,17 +597,23 @@ def wrap(
     redact: Optional[Sequence[str]] = None,
     redact_mode: str = "commit_and_reveal",
 ) -> T:
-    """Wraps a client: ``create`` calls are gated as ``llm_call``, ``request`` as
-    ``http_request`` (extend with ``verbs={"method": "verb"}``); everything else passes
-    through. Keyword arguments (and positional ones, by index) become the fields; the
-    tool name is the attribute path; ``target_host`` is the host the request goes to (an
-    absolute URL argument's, else the client's ``base_url``'s, read at each call).
+    """Wraps a client so every call that sends a request is gated first.
+
+    For the clients heso knows (openai, anthropic and SDKs generated like them, httpx,
+    requests), every method that can reach the network is gated, with ``llm_call`` for
+    calls that run a model and ``http_request`` for the rest; streams (``stream(...)``,
+    ``with_streaming_response``, async paginators) are gated before their first byte.
+    On any other object, ``create`` calls are gated as ``llm_call`` and ``request`` as
+    ``http_request``. ``verbs={"method": "verb"}`` adds or overrides names. Keyword
+    arguments (and positional ones, by index) become the fields; the tool name is the
+    attribute path; ``target_host`` is the host the request goes to (an absolute URL
+    argument's, else the client's ``base_url``'s, read at each call).
 
     Credentials are committed wherever they appear in the fields: values named
     ``Authorization``, ``Proxy-Authorization``, ``Cookie``, ``X-Api-Key``, ``Api-Key`` (any
     case) and ``api_key``. ``redact`` adds field paths (each must find its value in every
     call that passes the argument it starts with, else ``GateError``)."""
-    mapping = dict(_DEFAULT_VERBS)
+    given: dict[str, str] = {}
     if verbs is not None:
         if not isinstance(verbs, Mapping):
             raise TypeError(
@@ -333,6 +626,6 @@ def wrap(
                     f"heso.wrap: a method name in verbs must be a str, not {type(method).__name__}"
                 )
             _check_verb(f"heso.wrap: verbs[{method!r:.80}]", verb)
-        mapping.update(verbs)
+        given.update(verbs)
     checked = _options(None, redact, redact_mode, True, "tool_call", "heso.wrap")
-    return _Wrapped(obj, "", _Wrap(obj, mapping, checked.redact, checked.redact_mode))  # type: ignore[return-value]
+    return _root(obj, _Wrap(given, checked.redact, checked.redact_mode))  # type: ignore[return-value]
