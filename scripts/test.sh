@@ -28,6 +28,16 @@ step "heso-receipt and heso-tlog build for wasm32-unknown-unknown"
 cargo build -p heso-receipt --target wasm32-unknown-unknown --release
 cargo build -p heso-tlog --target wasm32-unknown-unknown --release
 
+step "fleet store: a throwaway PostgreSQL server (scripts/postgres.sh), stopped on every exit"
+eval "$(bash scripts/postgres.sh start)"
+trap 'bash scripts/postgres.sh stop' EXIT
+
+step "fleet store: tests against it (heso-cli/tests/fleet.rs, a database each)"
+cargo test -p heso-cli --test fleet -- --ignored
+
+step "fleet store: heso push --follow through a server restart"
+cargo test -p heso-cli --test fleet_restart -- --ignored
+
 step "Python: build the wheel, install it in .venv"
 bash scripts/python-env.sh
 
@@ -36,6 +46,9 @@ step "Python: pytest on the installed wheel"
 
 step "Python: mypy --strict on a usage example, against the installed stubs"
 (cd heso-py/tests && ../../.venv/bin/python -m mypy --strict --no-incremental typing_example.py)
+
+step "fleet store: fleet verify of 1M receipts and the fleet benchmarks (release)"
+cargo test --release -p heso-cli --test fleet_million -- --ignored --nocapture
 
 step "browser verifier: heso-wasm in headless Chromium against the CLI"
 bash scripts/web.sh

@@ -214,6 +214,11 @@ fn fleet_verify_of_a_million_receipts_and_the_fleet_benchmarks() {
         "fleet verify peaked at {fleet_kib} KiB"
     );
 
+    let table_bytes: i64 = db
+        .client()
+        .query_one("SELECT pg_total_relation_size('heso.receipts')", &[])
+        .unwrap()
+        .get(0);
     let lines = project.lines();
     let rows = bare_rows(&lines);
     drop(lines);
@@ -227,7 +232,8 @@ fn fleet_verify_of_a_million_receipts_and_the_fleet_benchmarks() {
          heso log verify (local):      {:.1}s  {:>9.0} receipts/s  peak {} MiB\n\
          heso fleet verify:            {:.1}s  {:>9.0} receipts/s  peak {} MiB  ratio to local {:.2}\n\
          heso push (COPY, triggers):   {:.1}s  {:>9.0} receipts/s  peak {} MiB\n\
-         bare batched INSERT:          {:.1}s  {:>9.0} receipts/s  push / bare {:.2}\n",
+         bare batched INSERT:          {:.1}s  {:>9.0} receipts/s  push / bare {:.2}\n\
+         heso.receipts with its indexes: {:.0} MB, {} bytes a receipt (the log: {} bytes a receipt)\n",
         log_bytes as f64 / 1e6,
         server_version(&db),
         generated.as_secs_f64(),
@@ -244,6 +250,9 @@ fn fleet_verify_of_a_million_receipts_and_the_fleet_benchmarks() {
         bare.as_secs_f64(),
         rate(bare),
         push.as_secs_f64() / bare.as_secs_f64(),
+        table_bytes as f64 / 1e6,
+        table_bytes as u64 / n,
+        log_bytes / n,
     );
     eprintln!("{report}");
     let out = repo_root().join("target").join("fleet-bench.txt");

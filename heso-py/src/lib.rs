@@ -16,6 +16,8 @@ use heso_receipt::{
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
+mod ship;
+
 /// Raises the Python exception class `name` of `heso._errors` with `message`.
 fn heso_error(py: Python<'_>, name: &str, message: String) -> PyErr {
     let class = py
@@ -367,6 +369,7 @@ fn check_field_path(path: &str) -> PyResult<()> {
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<Project>()?;
+    m.add_class::<ship::Shipper>()?;
     m.add_function(wrap_pyfunction!(verify, m)?)?;
     m.add_function(wrap_pyfunction!(run_cli, m)?)?;
     m.add_function(wrap_pyfunction!(check_field_path, m)?)?;

@@ -231,7 +231,9 @@ fn password_for(config: &Config) -> Option<String> {
         .unwrap_or(5432)
         .to_string();
     let user = config.get_user().unwrap_or_default().to_owned();
-    let db = config.get_dbname().map_or_else(|| user.clone(), str::to_owned);
+    let db = config
+        .get_dbname()
+        .map_or_else(|| user.clone(), str::to_owned);
     pgpass_lookup(&text, [&host, &port, &db, &user])
 }
 

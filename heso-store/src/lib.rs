@@ -34,7 +34,9 @@ mod rows;
 mod verify;
 
 pub use connect::{ConnectError, DbError, Store};
-pub use migrate::{MigrateError, MigrateReport, SCHEMA_VERSION, SchemaError, check_schema, migrate};
+pub use migrate::{
+    MigrateError, MigrateReport, SCHEMA_VERSION, SchemaError, check_schema, migrate,
+};
 pub use project::{
     ProjectError, ProjectLog, STORE_URL_ENV, host_name, project_log, ship_source, store_url,
 };
@@ -43,4 +45,6 @@ pub use push::{
     check_against_store, log_origin,
 };
 pub use query::{ListFilter, Listed, QueryError, Shown, list, show};
-pub use verify::{FleetFailure, FleetOptions, FleetReport, FleetVerifyError, LogResult, fleet_verify};
+pub use verify::{
+    FleetFailure, FleetOptions, FleetReport, FleetVerifyError, LogResult, fleet_verify,
+};

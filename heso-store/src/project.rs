@@ -148,7 +148,9 @@ pub fn ship_source(root: Option<&Path>) -> Result<(ShipSource, Option<String>), 
 
 /// The store URL: the one given, else `HESO_STORE_URL`, else `[store] url`.
 pub fn store_url(given: Option<&str>, config_url: Option<&str>) -> Result<String, ProjectError> {
-    let from_env = std::env::var(STORE_URL_ENV).ok().filter(|u| !u.trim().is_empty());
+    let from_env = std::env::var(STORE_URL_ENV)
+        .ok()
+        .filter(|u| !u.trim().is_empty());
     given
         .filter(|u| !u.trim().is_empty())
         .map(str::to_owned)

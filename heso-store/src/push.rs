@@ -45,7 +45,10 @@ impl fmt::Debug for ShipSource {
         f.debug_struct("ShipSource")
             .field("log_path", &self.log_path)
             .field("log_id", &self.log_id)
-            .field("operator", &public_key_to_did_key(&self.operator.verifying_key()))
+            .field(
+                "operator",
+                &public_key_to_did_key(&self.operator.verifying_key()),
+            )
             .field("host_name", &self.host_name)
             .finish_non_exhaustive()
     }
@@ -588,8 +591,11 @@ fn held(
                     detail: format!("the store's checkpoint of size {size}: {why}"),
                 })
             };
-            let signed = SignedCheckpoint::parse(note.as_bytes()).map_err(|e| invalid(e.to_string()))?;
-            let checked = signed.verify(operator).map_err(|e| invalid(e.to_string()))?;
+            let signed =
+                SignedCheckpoint::parse(note.as_bytes()).map_err(|e| invalid(e.to_string()))?;
+            let checked = signed
+                .verify(operator)
+                .map_err(|e| invalid(e.to_string()))?;
             if checked.origin() != origin || checked.size() != size {
                 return Err(invalid(format!(
                     "it names {} size {}, not this log",
@@ -656,7 +662,8 @@ impl<'a> Scan<'a> {
                 checkpoint: self.held.checkpoint.as_ref().map_or(0, |c| c.0),
             },
         };
-        file.seek(SeekFrom::Start(tail.offset)).map_err(read_error)?;
+        file.seek(SeekFrom::Start(tail.offset))
+            .map_err(read_error)?;
         let mut reader = BufReader::with_capacity(1 << 20, file);
         let mut line = Vec::with_capacity(4096);
         loop {
@@ -674,7 +681,8 @@ impl<'a> Scan<'a> {
                 line: line_no,
                 reason,
             };
-            let columns = Columns::of_line(&line).map_err(|e| bad(format!("not a receipt: {e}")))?;
+            let columns =
+                Columns::of_line(&line).map_err(|e| bad(format!("not a receipt: {e}")))?;
             if columns.session_id != self.log_id || columns.seq != position {
                 return Err(bad(format!(
                     "the receipt is session {} seq {}, but line {line_no} of log {} is seq {position}",
@@ -955,4 +963,3 @@ pub(crate) fn to_i64(n: u64) -> i64 {
 pub(crate) fn to_u64(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
-

@@ -38,7 +38,10 @@ impl Columns {
     pub(crate) fn of_receipt(receipt: &Receipt) -> Result<Self, String> {
         let c = &receipt.content;
         Ok(Self {
-            session_id: c.session_id.clone().ok_or("the receipt has no session_id")?,
+            session_id: c
+                .session_id
+                .clone()
+                .ok_or("the receipt has no session_id")?,
             seq: c.seq.ok_or("the receipt has no seq")?,
             action_hash: c.action_hash.clone(),
             prev_receipt_hash: c.prev_receipt_hash.clone(),

@@ -97,9 +97,7 @@ impl LogResult {
     /// True when every receipt, link, column and checkpoint is valid and no fork was
     /// recorded.
     pub fn all_valid(&self) -> bool {
-        self.counts.keys().all(|k| k == "Valid")
-            && self.log_failures.is_empty()
-            && self.forks == 0
+        self.counts.keys().all(|k| k == "Valid") && self.log_failures.is_empty() && self.forks == 0
     }
 
     fn fail(&mut self, position: u64, verdict: &str, detail: String) {
@@ -146,9 +144,7 @@ impl FleetReport {
 
     /// The report as JSON (the CLI's `--json` schema).
     pub fn to_json(&self) -> Value {
-        let failure = |f: &FleetFailure| {
-            json!({"position": f.position, "verdict": f.verdict, "detail": f.detail})
-        };
+        let failure = |f: &FleetFailure| json!({"position": f.position, "verdict": f.verdict, "detail": f.detail});
         json!({
             "all_valid": self.all_valid(),
             "receipts": self.receipts(),
@@ -248,8 +244,7 @@ impl LogState {
                 match Columns::of_receipt(receipt) {
                     Err(e) => verdict = Some(("ColumnMismatch".into(), e)),
                     Ok(from_bytes) => {
-                        if let Some(diff) =
-                            column_difference(&self.result.log_id, row, &from_bytes)
+                        if let Some(diff) = column_difference(&self.result.log_id, row, &from_bytes)
                         {
                             verdict = Some(("ColumnMismatch".into(), diff));
                         }
@@ -329,13 +324,19 @@ fn column_difference(log_id: &str, row: &FetchedRow, receipt: &Columns) -> Optio
     let mut diffs = Vec::new();
     let mut check = |name: &str, stored: &str, real: &str| {
         if stored != real {
-            diffs.push(format!("{name} is stored as {stored:?}, the receipt says {real:?}"));
+            diffs.push(format!(
+                "{name} is stored as {stored:?}, the receipt says {real:?}"
+            ));
         }
     };
     check("session_id", &stored.session_id, &receipt.session_id);
     check("log_id", log_id, &receipt.session_id);
     check("seq", &stored.seq.to_string(), &receipt.seq.to_string());
-    check("position", &row.position.to_string(), &receipt.seq.to_string());
+    check(
+        "position",
+        &row.position.to_string(),
+        &receipt.seq.to_string(),
+    );
     check("action_hash", &stored.action_hash, &receipt.action_hash);
     check(
         "prev_receipt_hash",
@@ -504,10 +505,7 @@ fn fetch_all(
 
 /// Reads a log's registration, approvers, checkpoints, cosignatures and forks, and checks
 /// what can be checked before its receipts.
-fn log_state(
-    tx: &mut postgres::Transaction<'_>,
-    row: &postgres::Row,
-) -> Result<LogState, DbError> {
+fn log_state(tx: &mut postgres::Transaction<'_>, row: &postgres::Row) -> Result<LogState, DbError> {
     let log_id: String = row.get(0);
     let origin: String = row.get(1);
     let operator_key: String = row.get(2);
@@ -534,12 +532,18 @@ fn log_state(
                 result.log_fail(
                     0,
                     "OriginMismatch",
-                    format!("the registered origin is {origin}, its key and log id give {expected}"),
+                    format!(
+                        "the registered origin is {origin}, its key and log id give {expected}"
+                    ),
                 );
                 usable = false;
             }
             Err(e) => {
-                result.log_fail(0, "OriginMismatch", format!("the log id cannot name a log: {e}"));
+                result.log_fail(
+                    0,
+                    "OriginMismatch",
+                    format!("the log id cannot name a log: {e}"),
+                );
                 usable = false;
             }
         }
@@ -575,7 +579,9 @@ fn log_state(
         let root: Vec<u8> = checkpoint.get(1);
         let note: String = checkpoint.get(2);
         result.checkpoints += 1;
-        let verified = operator.as_ref().map(|key| check_note(&note, key, &origin, size, &root));
+        let verified = operator
+            .as_ref()
+            .map(|key| check_note(&note, key, &origin, size, &root));
         let root = match verified {
             Some(Ok(root)) => Some(root),
             Some(Err((kind, detail))) => {
@@ -639,8 +645,12 @@ fn check_note(
     size: u64,
     root: &[u8],
 ) -> Result<Hash, (&'static str, String)> {
-    let signed = SignedCheckpoint::parse(note.as_bytes())
-        .map_err(|e| ("InvalidSignature", format!("checkpoint of size {size}: {e}")))?;
+    let signed = SignedCheckpoint::parse(note.as_bytes()).map_err(|e| {
+        (
+            "InvalidSignature",
+            format!("checkpoint of size {size}: {e}"),
+        )
+    })?;
     let checkpoint = signed.verify(key).map_err(|e| {
         (
             "InvalidSignature",
@@ -679,4 +689,3 @@ fn check_cosignature(note: &str, witness: &str, line: &str) -> Result<(), String
         .map(|_| ())
         .map_err(|e| format!("cosignature by {}: {e}", key.name()))
 }
-
