@@ -25,6 +25,9 @@ pub struct Config {
     pub require_passphrase: bool,
     /// `[log] durability`.
     pub durability: Durability,
+    /// `[enforcement] mode = "observe"`: every refusal is recorded as observed and not
+    /// enforced, as if each call were `blocking = false` (the delete floor still suspends).
+    pub observe: bool,
     /// `[store] url`: the fleet store (`heso push`), never with a password in it.
     pub store_url: Option<String>,
     /// Lowercase hex BLAKE3 of the file's bytes.
@@ -102,6 +105,8 @@ struct EngineTables {
     #[serde(default)]
     log: Option<LogTable>,
     #[serde(default)]
+    enforcement: Option<EnforcementTable>,
+    #[serde(default)]
     store: Option<StoreTable>,
 }
 
@@ -154,6 +159,21 @@ struct RetiredEntry {
 struct LogTable {
     #[serde(default)]
     durability: DurabilitySetting,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct EnforcementTable {
+    #[serde(default)]
+    mode: EnforcementMode,
+}
+
+#[derive(Deserialize, Default, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+enum EnforcementMode {
+    #[default]
+    Enforce,
+    Observe,
 }
 
 #[derive(Deserialize, Default, Clone, Copy)]
@@ -273,6 +293,7 @@ pub fn parse_config(text: &str, shown_name: &str) -> Result<Config, ConfigError>
         retired_operators,
         require_passphrase: identity.require_passphrase,
         durability,
+        observe: tables.enforcement.unwrap_or_default().mode == EnforcementMode::Observe,
         store_url,
         policy_hash: heso_policy::policy_hash(text.as_bytes()),
     })

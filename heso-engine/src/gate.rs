@@ -314,8 +314,9 @@ impl Engine {
             evaluation.decision,
             Decision::Block | Decision::RequireApproval
         );
-        // The delete floor is never observe-only.
-        let observed = refusal && !request.blocking && request.verb != Verb::Delete;
+        // Observe-only per call or for the whole project; the delete floor never is.
+        let observe = !request.blocking || loaded.config.observe;
+        let observed = refusal && observe && request.verb != Verb::Delete;
         let mut rule_display = evaluation.rule_display.clone();
         if observed {
             rule_display.push_str(OBSERVED_SUFFIX);

@@ -147,6 +147,10 @@ struct RawFile {
     /// Parsed by heso-engine.
     #[serde(default)]
     #[allow(dead_code, reason = "read by heso-engine from the same text")]
+    enforcement: Option<toml::Value>,
+    /// Parsed by heso-engine.
+    #[serde(default)]
+    #[allow(dead_code, reason = "read by heso-engine from the same text")]
     store: Option<toml::Value>,
 }
 

@@ -185,7 +185,7 @@ def _gate_call(
         fields_json(fields),
         list(options.redact),
         options.redact_mode,
-        options.blocking,
+        options.blocking and _state._blocking,
         _is_exact(fields),
     )
 

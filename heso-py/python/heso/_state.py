@@ -12,23 +12,33 @@ from ._errors import ConfigError
 
 _lock = threading.Lock()
 _project: Optional[_core.Project] = None
+# False after ``init(blocking=False)``: every gated call of the process is observe-only.
+_blocking: bool = True
 
 _workflow: ContextVar[str] = ContextVar("heso_workflow", default="default")
 _account: ContextVar[str] = ContextVar("heso_account", default="default")
 
 
-def init(path: Union[str, "os.PathLike[str]", None] = None) -> None:
+def init(path: Union[str, "os.PathLike[str]", None] = None, *, blocking: bool = True) -> None:
     """Opens the project: finds heso.toml (``path``, ``HESO_PROJECT_ROOT``, or the nearest
     folder above the working directory), unlocks the operator key and opens the log.
     Calling it again rebinds to the project found then.
 
+    ``blocking=False`` makes every gated call of this process observe-only (as
+    ``[enforcement] mode = "observe"`` does for the whole project): a refusal is recorded
+    as observed, the call runs and nothing raises, except a delete under the delete floor,
+    which still suspends. ``init()`` again (``blocking=True``) enforces again.
+
     Raises ``ConfigError`` when there is no project (run ``heso init``), the passphrase is
     wrong or refused (production needs ``HESO_KEY_PASSPHRASE``), or the policy is broken.
     """
-    global _project
+    global _project, _blocking
+    if not isinstance(blocking, bool):
+        raise TypeError(f"heso.init: blocking must be a bool, not {type(blocking).__name__}")
     project = _core.Project(os.fsdecode(path) if path is not None else None)
     with _lock:
         _project = project
+        _blocking = blocking
 
 
 def _label(where: str, what: str, value: Any) -> str:
