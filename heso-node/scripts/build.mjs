@@ -24,7 +24,7 @@ function run(command, args) {
   console.log(`heso-node build: ${[command.split('/').pop(), ...args].join(' ')} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
 }
 
-const needed = ['@napi-rs/cli', 'typescript', '@types/node', 'openai'];
+const needed = ['@napi-rs/cli', 'typescript', '@types/node', 'openai', '@anthropic-ai/sdk'];
 if (needed.some((name) => !existsSync(join(root, 'node_modules', name, 'package.json')))) {
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
   const install = existsSync(join(root, 'package-lock.json')) ? 'ci' : 'install';

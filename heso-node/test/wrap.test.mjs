@@ -1,4 +1,5 @@
-// heso.wrap with the real `openai` npm package against a loopback stub server (node:http
+// heso.wrap with the real `openai` and `@anthropic-ai/sdk` npm packages against a loopback
+// stub server (node:http
 // on 127.0.0.1, port 0): every request the stub receives must already have its receipt
 // in the log, and a refused call never reaches it. Also fetch-style requests as
 // http_request with the real target host, credentials committed.
@@ -6,6 +7,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { after, before, test } from 'node:test';
 
+import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import * as heso from 'heso';
 
@@ -109,8 +111,38 @@ const server = createServer((request, response) => {
       response.end('data: [DONE]\n\n');
       return;
     }
+    if (request.url === '/v1/messages' && parsed.stream) {
+      response.writeHead(200, { 'content-type': 'text/event-stream' });
+      const message = { id: 'msg_1', type: 'message', role: 'assistant', model: parsed.model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 1, output_tokens: 0 } };
+      for (const event of [
+        { type: 'message_start', message },
+        { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } },
+        { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'Hel' } },
+        { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'lo' } },
+        { type: 'content_block_stop', index: 0 },
+        { type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: 2 } },
+        { type: 'message_stop' },
+      ]) {
+        response.write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
+      }
+      response.end();
+      return;
+    }
     response.writeHead(200, { 'content-type': 'application/json' });
-    if (request.url === '/v1/chat/completions') {
+    if (request.url === '/v1/messages') {
+      response.end(
+        JSON.stringify({
+          id: 'msg_1',
+          type: 'message',
+          role: 'assistant',
+          model: parsed.model,
+          content: [{ type: 'text', text: `claude echo: ${parsed.messages.at(-1).content}` }],
+          stop_reason: 'end_turn',
+          stop_sequence: null,
+          usage: { input_tokens: 1, output_tokens: 1 },
+        }),
+      );
+    } else if (request.url === '/v1/chat/completions') {
       response.end(JSON.stringify(completion(parsed.model, `echo: ${parsed.messages.at(-1).content}`)));
     } else if (request.url === '/v1/responses') {
       response.end(
@@ -227,6 +259,33 @@ test('responses.create is gated too', async () => {
   const content = receipts(root).at(-1).content;
   assert.equal(content.action.tool_name, 'responses.create');
   assert.equal(content.action.fields.input, 'hi');
+});
+
+test('@anthropic-ai/sdk: messages.create and messages.stream are gated as llm_call', async () => {
+  const anthropic = heso.wrap(new Anthropic({ apiKey: 'sk-ant-test-key', baseURL: base, maxRetries: 0 }));
+  const message = await anthropic.messages.create({
+    model: 'claude-test',
+    max_tokens: 16,
+    messages: [{ role: 'user', content: 'hi' }],
+  });
+  assert.equal(message.content[0].text, 'claude echo: hi');
+  let content = receipts(root).at(-1).content;
+  assert.equal(content.action.tool_name, 'messages.create');
+  assert.equal(content.action.verb, 'llm_call');
+  assert.equal(content.action.target_host, '127.0.0.1');
+  assert.equal(content.action.fields.model, 'claude-test');
+
+  const stream = anthropic.messages.stream({ model: 'claude-test', max_tokens: 16, messages: [{ role: 'user', content: 's' }] });
+  assert.equal(await stream.finalText(), 'Hello');
+  content = receipts(root).at(-1).content;
+  assert.equal(content.action.tool_name, 'messages.stream');
+  const before = seen.requests.length;
+  assert.throws(
+    () => anthropic.messages.stream({ model: 'gpt-expensive', max_tokens: 1, messages: [] }),
+    heso.BlockedError,
+  );
+  assert.equal(seen.requests.length, before);
+  assert.ok(!snapshot(root).log.includes('sk-ant-test-key'));
 });
 
 test('a wrapped fetch gates each request as http_request to its host, credentials committed', async () => {
