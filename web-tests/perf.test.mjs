@@ -98,7 +98,8 @@ test("cancel stops a verification at once and leaves no verdict", async () => {
   const run = Number(await page.evaluate(() => document.body.dataset.run));
   await page.setInputFiles("#file", log);
   await page.waitForFunction((n) => Number(document.body.dataset.run) > n
-    && Number(document.querySelector("[data-testid=progress]")?.value) > 0, run);
+    && Number(document.querySelector("[data-testid=progress]").value) > 0.05
+    && document.querySelectorAll("#result [data-testid=log-row]").length > 0, run);
   await screenshot(page, "log-verifying-progress");
   const start = Date.now();
   await page.click("#cancel");

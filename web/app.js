@@ -87,6 +87,8 @@ function status(text) { $("status").textContent = text; }
 function clearResult() {
   $("result").replaceChildren();
   $("progress-row").hidden = true;
+  $("progress").value = 0;
+  $("progress-text").textContent = "";
 }
 
 /** Stops the verification under way, if any: its worker (and helpers) are terminated. */
