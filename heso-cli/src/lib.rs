@@ -477,7 +477,10 @@ fn dispatch(command: Command) -> Outcome {
                 },
         } => {
             // Without --checkpoint, the newest one the engine kept next to the log.
-            match (checkpoint.is_empty(), checkpoint_cmd::newest_local_checkpoint()) {
+            match (
+                checkpoint.is_empty(),
+                checkpoint_cmd::newest_local_checkpoint(),
+            ) {
                 (false, _) => verify::log_verify_checkpoints(json, &checkpoint, &witness),
                 (true, Some(kept)) => verify::log_verify_checkpoints(json, &[kept], &witness),
                 (true, None) => verify::log_verify(json),
