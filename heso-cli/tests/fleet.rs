@@ -670,7 +670,7 @@ fn rows_changed_by_a_superuser_are_caught_by_fleet_verify() {
 
 #[test]
 #[ignore = "needs PostgreSQL: scripts/test.sh, or eval \"$(bash scripts/postgres.sh start)\" then --ignored"]
-fn push_takes_well_under_a_second_for_a_small_log() {
+fn a_small_log_pushes_in_seconds() {
     let temp = tempfile::tempdir().unwrap();
     let db = Db::new();
     migrate(temp.path(), &db.url);

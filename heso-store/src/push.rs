@@ -8,6 +8,7 @@
 use std::fmt;
 use std::io::{BufRead as _, BufReader, Seek as _, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 
 use heso_receipt::{SigningKey, VerifyingKey, public_key_to_did_key, public_key_to_multibase};
 use heso_tlog::{Checkpoint, CompactRange, Hash, SignedCheckpoint};
@@ -212,6 +213,9 @@ pub enum PushError {
         /// The store's reason.
         reason: String,
     },
+    /// The thread sending batches to the store stopped without an error of its own.
+    #[error("{0}")]
+    Thread(String),
     /// The log id or origin cannot name a log.
     #[error("the log id {log_id:?} cannot name a log: {reason}")]
     LogId {
@@ -388,6 +392,9 @@ impl Pusher {
         self.finish(store, verdict, tail, sent, stored)
     }
 
+    /// Reads the log and sends what the store lacks: the batches go to the store from a
+    /// thread of their own, so reading and parsing the next batch overlaps the store's work
+    /// on the last one.
     fn scan_and_send(
         &self,
         store: &mut Store,
@@ -395,26 +402,38 @@ impl Pusher {
         from: Option<Tail>,
         progress: Option<&dyn Fn(u64)>,
     ) -> Result<(StoreVerdict, Tail, u64, u64), PushError> {
-        let mut sent = 0u64;
-        let mut stored = 0u64;
-        let mut batch = Batch::default();
-        let mut send = |store: &mut Store, batch: &mut Batch| -> Result<(), PushError> {
-            sent += batch.rows.len() as u64;
-            stored += send_batch(store, &self.source.log_id, batch)?;
-            batch.clear();
-            Ok(())
-        };
-        let tail = scan.run(from, progress, &mut |row| {
-            batch.push(row);
-            if batch.is_full() {
-                send(store, &mut batch)?;
+        let log_id = self.source.log_id.as_str();
+        let (queue, batches) = mpsc::sync_channel::<Batch>(1);
+        std::thread::scope(|scope| {
+            let sender = scope.spawn(move || -> Result<(u64, u64), PushError> {
+                let (mut sent, mut stored) = (0u64, 0u64);
+                for batch in batches {
+                    sent += batch.rows.len() as u64;
+                    stored += send_batch(store, log_id, &batch)?;
+                }
+                Ok((sent, stored))
+            });
+            let mut batch = Batch::default();
+            let scanned = scan.run(from, progress, &mut |row| {
+                batch.push(row);
+                if batch.is_full() && queue.send(std::mem::take(&mut batch)).is_err() {
+                    // The sender stopped on an error: it is reported below.
+                    return Err(PushError::Thread("the store's sender stopped".into()));
+                }
+                Ok(())
+            });
+            if scanned.is_ok() && !batch.rows.is_empty() {
+                let _ = queue.send(batch);
             }
-            Ok(())
-        })?;
-        if !batch.rows.is_empty() {
-            send(store, &mut batch)?;
-        }
-        Ok((scan.verdict(tail.tree.size()), tail, sent, stored))
+            drop(queue);
+            let sent = sender
+                .join()
+                .map_err(|_| PushError::Thread("the store's sender panicked".into()))?;
+            // The sender's error first: the scan only stopped because of it.
+            let (sent, stored) = sent?;
+            let tail = scanned?;
+            Ok((scan.verdict(tail.tree.size()), tail, sent, stored))
+        })
     }
 
     fn finish(
@@ -808,11 +827,6 @@ impl Batch {
 
     fn is_full(&self) -> bool {
         self.rows.len() >= BATCH_ROWS || self.bytes >= BATCH_BYTES
-    }
-
-    fn clear(&mut self) {
-        self.rows.clear();
-        self.bytes = 0;
     }
 }
 
