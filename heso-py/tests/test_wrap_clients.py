@@ -329,6 +329,10 @@ REQUESTS = [
         Case("requests", m, "http_request", _call((lambda m: lambda c: getattr(c, m)(c.test_base + "/v1/" + m))(m), m))
         for m in HTTP_METHODS
     ],
+    Case(  # requests has no stream method: a streamed body is get(..., stream=True)
+        "requests", "get", "http_request",
+        _call(lambda c: c.get(c.test_base + "/v1/stream", stream=True).iter_content(), "stream_true"),
+    ),
     Case(
         "requests", "send", "http_request",
         _call(lambda c: c.send(c.prepare_request(requests.Request("GET", c.test_base + "/v1/send")))),
