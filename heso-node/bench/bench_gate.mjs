@@ -11,13 +11,23 @@
 // median of --calls calls of an allowed tool taking one string:
 // - Node: the bare function; heso.toolSync (the gate on the calling thread); heso.tool
 //   awaited one call at a time (the gate on a libuv worker thread); and 1,000 concurrent
-//   heso.tool calls (wall time / 1,000);
+//   heso.tool calls (wall time / 1,000); and, as the disk's own cost, a loop of 1 KB
+//   write + fdatasync in the project's folder;
 // - Python: the bare function and @heso.tool.
 // Alternating the languages round by round spreads the machine's noise over both. The
 // figures are the medians over the rounds; the ratios are taken within each round (Node's
 // call over Node's bare function, over Python's call of the same round), then their median.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  fdatasyncSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -68,7 +78,15 @@ async function nodeChild(root, calls) {
   const start = process.hrtime.bigint();
   await Promise.all(Array.from({ length: 1000 }, () => gatedAsync('pricing')));
   const concurrentNs = Number(process.hrtime.bigint() - start) / 1000;
-  console.log(JSON.stringify({ bareNs, syncNs, awaitedNs, concurrentNs }));
+  // The disk's own cost: a 1 KB write + fdatasync in the project's folder, in a loop.
+  const fd = openSync(join(root, 'baseline.log'), 'a', 0o600);
+  const line = Buffer.alloc(1024, 120);
+  const fsyncNs = await time(() => {
+    writeSync(fd, line);
+    fdatasyncSync(fd);
+  });
+  closeSync(fd);
+  console.log(JSON.stringify({ bareNs, syncNs, awaitedNs, concurrentNs, fsyncNs }));
 }
 
 const PYTHON_CHILD = `
@@ -131,6 +149,9 @@ async function main() {
         ['Node: heso.toolSync', m('syncNs'), `${x(r((g) => g.syncNs / g.bareNs))} bare; ${x(r((g) => g.syncNs / g.pyGatedNs))} Python's gated call`],
         ['Node: heso.tool, awaited one at a time', m('awaitedNs'), `${x(r((g) => g.awaitedNs / g.bareNs))} bare; ${x(r((g) => g.awaitedNs / g.pyGatedNs))} Python's gated call`],
         ['Node: 1,000 concurrent heso.tool calls, per call', m('concurrentNs'), `${x(r((g) => g.concurrentNs / g.awaitedNs))} one awaited at a time`],
+        ...(durability === 'fsync'
+          ? [['Node: baseline, 1 KB write + fdatasync in a loop', m('fsyncNs'), `heso.toolSync ${x(r((g) => g.syncNs / g.fsyncNs))} it`]]
+          : []),
         ['Python: bare function', m('pyBareNs'), ''],
         ['Python: @heso.tool', m('pyGatedNs'), `${x(r((g) => g.pyGatedNs / g.pyBareNs))} Python's bare`],
       ];
