@@ -362,6 +362,10 @@ test('wrap options: more verbs, sync methods; everything else passes through', a
   assert.equal(content.action.tool_name, 'send');
   assert.equal(content.action.target_host, '127.0.0.1');
   assert.deepEqual(content.action.fields, { 0: '/things', 1: { n: 1 } });
+  const http = heso.wrap({ baseURL: 'https://api.example', request: async (method, url) => `${method} ${url}` });
+  await assert.rejects(http.request('GET', 'https://elsewhere.example/x'), heso.SuspendedError);
+  assert.equal(receipts(root).at(-1).content.action.target_host, 'elsewhere.example', 'the URL argument, not the method');
+  assert.equal(await http.request('GET', `${base}/relative-ok`), `GET ${base}/relative-ok`);
   assert.equal(wrapped.lookup('k'), 'value of k');
   assert.equal(receipts(root).at(-1).content.action.verb, 'tool_call');
   assert.equal(wrapped.helper(), 2);
@@ -370,6 +374,8 @@ test('wrap options: more verbs, sync methods; everything else passes through', a
   content = receipts(root).at(-1).content;
   assert.equal(content.action.tool_name, 'nested.deeper.create');
   assert.equal(content.action.verb, 'llm_call');
+  await wrapped.nested.deeper.create({ prompt: 'q', url: 'https://hooks.elsewhere.example/x' });
+  assert.equal(receipts(root).at(-1).content.action.target_host, '127.0.0.1', "a create body's url is data");
   wrapped.extra = 5;
   assert.equal(api.extra, 5);
   const count = receipts(root).length;

@@ -183,8 +183,12 @@ function fetchCall(args: readonly unknown[]): Prepared {
   return { fields: { url, method: method.toUpperCase(), headers, ...fields }, host };
 }
 
-/** A client method's call: fields by the binding rule, and where the request goes. */
-function methodCall(args: readonly unknown[], client: object, where: string): Prepared {
+/**
+ * A client method's call: fields by the binding rule, and where the request goes. Only an
+ * `http_request` method's arguments name its URL (a `create` body's `url` key is data, such
+ * as a webhook's address, not where the call goes).
+ */
+function methodCall(args: readonly unknown[], client: object, where: string, verb: Verb): Prepared {
   const shaped = args.map((arg) => (isRequest(arg) ? requestFields(arg) : arg));
   const { fields } = bindFields({ params: undefined, objectArgument: true }, shaped, where);
   const base = baseOf(client);
@@ -192,9 +196,14 @@ function methodCall(args: readonly unknown[], client: object, where: string): Pr
   if (request !== undefined) {
     return { fields, host: hostOf(request.url) ?? (base === undefined ? undefined : hostOf(base)) };
   }
-  let url: unknown = args[0];
-  if (isPlainObject(url)) {
-    url = url.url ?? url.path;
+  if (verb !== 'http_request') {
+    return { fields, host: base === undefined ? undefined : hostOf(base) };
+  }
+  // The first argument that is a URL, or a string with a `/` in it (`request("GET", url)`
+  // skips the method), else a plain-object first argument's `url` or `path`.
+  let url: unknown = args.find((arg) => arg instanceof URL || (typeof arg === 'string' && arg.includes('/')));
+  if (url === undefined && isPlainObject(args[0])) {
+    url = args[0].url ?? args[0].path;
   }
   if (typeof url === 'string' || url instanceof URL) {
     const host = hostOf(url, base);
@@ -311,7 +320,7 @@ function method(
   } else {
     const toolName = path === '' ? prop : `${path}.${prop}`;
     made = function gatedMethod(...args: unknown[]): unknown {
-      const prepare = () => (prop === 'fetch' ? fetchCall(args) : methodCall(args, state.root, toolName));
+      const prepare = () => (prop === 'fetch' ? fetchCall(args) : methodCall(args, state.root, toolName, verb));
       return gatedCall(state, verb, prop, toolName, prepare, () => Reflect.apply(fn, object, args));
     };
   }
