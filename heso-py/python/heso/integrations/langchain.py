@@ -107,7 +107,7 @@ class GatedTool(BaseTool):
             if isinstance(schema, dict):
                 names = set((schema.get("properties") or {}).keys())
             else:
-                names = set(schema.model_fields)
+                names = set(getattr(schema, "model_fields", None) or getattr(schema, "__fields__", {}))
         except Exception:
             return dict(tool_input)
         return {k: v for k, v in tool_input.items() if k in names}
