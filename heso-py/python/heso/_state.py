@@ -19,7 +19,12 @@ _workflow: ContextVar[str] = ContextVar("heso_workflow", default="default")
 _account: ContextVar[str] = ContextVar("heso_account", default="default")
 
 
-def init(path: Union[str, "os.PathLike[str]", None] = None, *, blocking: bool = True) -> None:
+def init(
+    path: Union[str, "os.PathLike[str]", None] = None,
+    *,
+    blocking: bool = True,
+    ship: Union[bool, str] = False,
+) -> None:
     """Opens the project: finds heso.toml (``path``, ``HESO_PROJECT_ROOT``, or the nearest
     folder above the working directory), unlocks the operator key and opens the log.
     Calling it again rebinds to the project found then.
@@ -29,6 +34,11 @@ def init(path: Union[str, "os.PathLike[str]", None] = None, *, blocking: bool = 
     as observed, the call runs and nothing raises, except a delete under the delete floor,
     which still suspends. ``init()`` again (``blocking=True``) enforces again.
 
+    ``ship=True`` (or a store URL) starts shipping the log to the fleet store on a
+    background thread (``heso push --follow`` in-process; the URL from ``HESO_STORE_URL``
+    or ``[store] url`` when ``True``). It never runs on a gated call's path; its errors go
+    to the ``heso.ship`` logger, never to a gated call.
+
     Raises ``ConfigError`` when there is no project (run ``heso init``), the passphrase is
     wrong or refused (production needs ``HESO_KEY_PASSPHRASE``), or the policy is broken.
     """
@@ -36,9 +46,15 @@ def init(path: Union[str, "os.PathLike[str]", None] = None, *, blocking: bool = 
     if not isinstance(blocking, bool):
         raise TypeError(f"heso.init: blocking must be a bool, not {type(blocking).__name__}")
     project = _core.Project(os.fsdecode(path) if path is not None else None)
+    if not isinstance(ship, (bool, str)):
+        raise TypeError(f"heso.init: ship must be a bool or a store URL, not {type(ship).__name__}")
     with _lock:
         _project = project
         _blocking = blocking
+    if ship:
+        from . import _ship
+
+        _ship.start(project.root, ship if isinstance(ship, str) else None)
 
 
 def _label(where: str, what: str, value: Any) -> str:
