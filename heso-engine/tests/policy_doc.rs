@@ -91,6 +91,7 @@ fn every_key_the_parser_accepts_is_documented() {
         ("[identity]", "[identity]\nzz_probe = 1\n"),
         ("[log]", "[log]\nzz_probe = 1\n"),
         ("[enforcement]", "[enforcement]\nzz_probe = 1\n"),
+        ("[store]", "[store]\nzz_probe = 1\n"),
     ];
     let mut tables_seen = Vec::new();
     for (table, probe) in probes {
