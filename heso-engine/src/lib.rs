@@ -21,8 +21,8 @@ mod ledger;
 mod pins;
 mod project;
 mod reveal;
-mod salts;
 mod rotate;
+mod salts;
 mod sealed_call;
 mod templates;
 
@@ -44,7 +44,7 @@ pub use init::{BOOTSTRAP_FILE, InitError, InitReport, Step, init_project};
 pub use pins::{pinned_keys, project_pins, retired_approvers_text, retired_operators_text};
 pub use project::{CONFIG_FILE, DATA_DIR, DiscoverError, ProjectPaths, discover};
 pub use reveal::{Disclosure, RevealCheck, RevealError};
+pub use rotate::{ROTATION_TOOL, RotateError, Rotation, rotate_operator};
 pub use salts::{SALTS_KEY_CONTEXT, SaltStore, SaltStoreError};
 pub use sealed_call::{SealError, SealedCall};
-pub use rotate::{ROTATION_TOOL, RotateError, Rotation, rotate_operator};
 pub use templates::starter_policy;

@@ -17,7 +17,11 @@ fn the_mode_is_enforce_unless_the_table_says_observe() {
             .unwrap()
             .observe
     );
-    assert!(!parse_config("[enforcement]\n", "heso.toml").unwrap().observe);
+    assert!(
+        !parse_config("[enforcement]\n", "heso.toml")
+            .unwrap()
+            .observe
+    );
     assert!(
         parse_config("[enforcement]\nmode = \"observe\"\n", "heso.toml")
             .unwrap()
