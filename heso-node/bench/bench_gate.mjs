@@ -126,7 +126,7 @@ async function main() {
   const calls = option('--calls', 5000);
   const rounds = option('--rounds', 5);
   const scratch = mkdtempSync(join(tmpdir(), 'heso-node-bench-'));
-  const us = (ns) => `${(ns / 1000).toFixed(1)} µs`;
+  const us = (ns) => `${(ns / 1000).toFixed(ns < 1000 ? 3 : 1)} µs`;
   const x = (ratio) => `${ratio >= 10 ? ratio.toFixed(0) : ratio.toFixed(2)}×`;
   try {
     console.log(`${calls} calls per measurement, ${rounds} rounds; medians over the rounds`);
