@@ -47,6 +47,9 @@ step "Python: pytest on the installed wheel"
 step "Python: mypy --strict on a usage example, against the installed stubs"
 (cd heso-py/tests && ../../.venv/bin/python -m mypy --strict --no-incremental typing_example.py)
 
+step "Node: npm run build (addon for this machine + TypeScript), then npm test (node --test; uses .venv's Python)"
+(cd heso-node && npm run build && npm test)
+
 step "fleet store: fleet verify of 1M receipts and the fleet benchmarks (release)"
 cargo test --release -p heso-cli --test fleet_million -- --ignored --nocapture
 
