@@ -21,8 +21,8 @@
 //! happen before anything is recorded.
 
 use napi::bindgen_prelude::{
-    ArrayBuffer, FromNapiValue, Function, JsObjectValue, JsValue, KeyCollectionMode,
-    KeyConversion, KeyFilter, Object, TypedArray, Unknown,
+    ArrayBuffer, FromNapiValue, Function, JsObjectValue, JsValue, KeyCollectionMode, KeyConversion,
+    KeyFilter, Object, TypedArray, Unknown,
 };
 use napi::{Env, JsString, Status, ValueType};
 use serde_json::{Map, Number, Value};
@@ -270,7 +270,12 @@ impl<'e> Walk<'e> {
 
     /// Converts an object value; `to_json`: whether its `toJSON` may be called (not on
     /// what a `toJSON` returned).
-    fn object(&mut self, value: Unknown<'e>, depth: usize, to_json: bool) -> Result<Value, Refusal> {
+    fn object(
+        &mut self,
+        value: Unknown<'e>,
+        depth: usize,
+        to_json: bool,
+    ) -> Result<Value, Refusal> {
         // Byte containers and ArrayBuffers are leaves.
         if value.is_typedarray()? {
             let view = TypedArray::from_unknown(value)?;
@@ -315,7 +320,9 @@ impl<'e> Walk<'e> {
         }
         let prototype = object.get_prototype()?;
         if prototype.get_type()? == ValueType::Null
-            || self.env.strict_equals(prototype, self.realm.object_prototype)?
+            || self
+                .env
+                .strict_equals(prototype, self.realm.object_prototype)?
         {
             return self.object_entries(object, depth).map(Value::Object);
         }
@@ -323,7 +330,8 @@ impl<'e> Walk<'e> {
         if to_json {
             let method: Unknown<'_> = object.get_named_property_unchecked("toJSON")?;
             if method.get_type()? == ValueType::Function {
-                let method: Function<'_, Unknown<'_>, Unknown<'_>> = Function::from_unknown(method)?;
+                let method: Function<'_, Unknown<'_>, Unknown<'_>> =
+                    Function::from_unknown(method)?;
                 let key = self.env.create_string("")?;
                 let replaced = method.apply(value, key.to_unknown())?;
                 self.count()?;
@@ -340,7 +348,9 @@ impl<'e> Walk<'e> {
         }
         if value.instanceof(self.realm.set)? {
             let items = self.realm.array_from.call(value)?;
-            return self.array(&Object::from_unknown(items)?, depth).map(Value::Array);
+            return self
+                .array(&Object::from_unknown(items)?, depth)
+                .map(Value::Array);
         }
         Ok(Value::String(self.type_name(&prototype)?))
     }
@@ -397,7 +407,11 @@ impl<'e> Walk<'e> {
 
     /// The own enumerable string keys of an object and their values (never inherited
     /// ones: a polluted `Object.prototype` adds no field).
-    fn object_entries(&mut self, object: &Object<'e>, depth: usize) -> Result<Map<String, Value>, Refusal> {
+    fn object_entries(
+        &mut self,
+        object: &Object<'e>,
+        depth: usize,
+    ) -> Result<Map<String, Value>, Refusal> {
         let keys = object.get_all_property_names(
             KeyCollectionMode::OwnOnly,
             KeyFilter::Enumerable,

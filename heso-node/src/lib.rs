@@ -57,8 +57,8 @@ pub fn version() -> String {
 /// `*`); throws (`InvalidArg`, a `TypeError` in the package) saying what is wrong with it.
 #[napi]
 pub fn check_field_path(path: String) -> napi::Result<Option<String>> {
-    let parsed = FieldPath::parse(&path)
-        .map_err(|e| napi::Error::new(Status::InvalidArg, e.to_string()))?;
+    let parsed =
+        FieldPath::parse(&path).map_err(|e| napi::Error::new(Status::InvalidArg, e.to_string()))?;
     Ok(match parsed.segments().first() {
         Some(Segment::Key(key)) => Some(key.clone()),
         _ => None,

@@ -219,7 +219,11 @@ impl Project {
     /// Waits up to `timeout_ms` for a person's decision (on a libuv worker thread, no
     /// busy loop); resolves to what `pendingInfo` gives.
     #[napi(ts_return_type = "Promise<PendingInfo>")]
-    pub fn wait(&self, pending_id: String, timeout_ms: f64) -> napi::Result<AsyncTask<PendingTask>> {
+    pub fn wait(
+        &self,
+        pending_id: String,
+        timeout_ms: f64,
+    ) -> napi::Result<AsyncTask<PendingTask>> {
         let wait = Duration::try_from_secs_f64(timeout_ms / 1000.0)
             .map_err(|_| invalid("timeoutMs must be a number of milliseconds, 0 or more".into()))?;
         Ok(AsyncTask::new(PendingTask {

@@ -95,6 +95,9 @@ pub fn verify(
         trust_level,
         signers,
         pinned,
-        action_hash: checked.receipt.as_ref().map(|r| r.content.action_hash.clone()),
+        action_hash: checked
+            .receipt
+            .as_ref()
+            .map(|r| r.content.action_hash.clone()),
     })
 }
