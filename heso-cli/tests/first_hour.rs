@@ -35,6 +35,16 @@ fn heso(dir: &Path, home: &Path, args: &[&str]) -> Run {
     }
 }
 
+/// A temporary folder with a private HOME and an empty project folder named `project`.
+fn scratch(project: &str) -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
+    let temp = tempfile::tempdir().unwrap();
+    let home = temp.path().join("home");
+    let dir = temp.path().join(project);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(&home).unwrap();
+    (temp, home, dir)
+}
+
 #[test]
 fn init_inside_a_project_refuses_unless_nested() {
     let temp = tempfile::tempdir().unwrap();
@@ -66,11 +76,7 @@ fn init_inside_a_project_refuses_unless_nested() {
 
 #[test]
 fn the_demo_writes_a_receipt_file_the_next_step_verifies() {
-    let temp = tempfile::tempdir().unwrap();
-    let home = temp.path().join("home");
-    let dir = temp.path().join("project");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::create_dir_all(&home).unwrap();
+    let (_temp, home, dir) = scratch("project");
     assert_eq!(heso(&dir, &home, &["init"]).code, 0);
     let demo = heso(&dir, &home, &["demo"]);
     assert_eq!(demo.code, 0, "{}", demo.stderr);
@@ -97,11 +103,7 @@ fn log_list_tells_observed_approved_rejected_and_resumed_apart() {
     use heso_engine::{ActionRequest, Engine};
     use heso_receipt::{ApprovalOutcome, Verb};
 
-    let temp = tempfile::tempdir().unwrap();
-    let home = temp.path().join("home");
-    let dir = temp.path().join("project");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::create_dir_all(&home).unwrap();
+    let (temp, home, dir) = scratch("project");
     assert_eq!(heso(&dir, &home, &["init"]).code, 0);
     let pass = heso_keystore::SecretString::from("alice pass".to_owned());
     let alice = heso_keystore::create_approver(&temp.path().join("a.key"), "alice", &pass)
@@ -183,11 +185,7 @@ fn the_readme_quickstart_transcript_holds() {
     let block = &readme[start + "```console\n".len()..];
     let block = &block[..block.find("```").unwrap()];
 
-    let temp = tempfile::tempdir().unwrap();
-    let home = temp.path().join("home");
-    let dir = temp.path().join("agent");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::create_dir_all(&home).unwrap();
+    let (_temp, home, dir) = scratch("agent");
 
     let mut expected: Vec<(String, Vec<String>)> = Vec::new();
     for line in block.lines() {
@@ -209,11 +207,7 @@ fn the_readme_quickstart_transcript_holds() {
 
 #[test]
 fn every_reading_command_speaks_json_and_proper_english() {
-    let temp = tempfile::tempdir().unwrap();
-    let home = temp.path().join("home");
-    let dir = temp.path().join("project");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::create_dir_all(&home).unwrap();
+    let (_temp, home, dir) = scratch("project");
     assert_eq!(heso(&dir, &home, &["init"]).code, 0);
     assert_eq!(heso(&dir, &home, &["demo"]).code, 0);
     for args in [
@@ -255,11 +249,7 @@ fn every_reading_command_speaks_json_and_proper_english() {
 
 #[test]
 fn an_exported_disclosure_verifies_offline_and_a_changed_value_does_not() {
-    let temp = tempfile::tempdir().unwrap();
-    let home = temp.path().join("home");
-    let dir = temp.path().join("project");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::create_dir_all(&home).unwrap();
+    let (temp, home, dir) = scratch("project");
     assert_eq!(heso(&dir, &home, &["init"]).code, 0);
     assert_eq!(heso(&dir, &home, &["demo"]).code, 0);
     // A redacted call whose secret the test knows.

@@ -10,13 +10,15 @@
 //! lets more than one run through.
 //!
 //! The log is scanned line by line; only lines that contain the parked receipt's
-//! `captured_at` (or a claim's marker) are parsed, so a scan costs one read of the file.
+//! `captured_at` (or a claim's marker) are parsed, found with `memchr`'s SIMD substring
+//! search, so a scan costs one read of the file.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 
 use heso_receipt::{Decision, Receipt, TrustLevel};
+use memchr::memmem::Finder;
 
 /// Text an expiry receipt's `rule_display` carries, followed by the parked receipt's id.
 pub(crate) use heso_receipt::EXPIRED_MARK as EXPIRY_MARK;
@@ -98,10 +100,6 @@ fn each_line(
     }
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
-}
-
 fn parse(line: &[u8]) -> Option<LoggedReceipt> {
     serde_json::from_slice::<Receipt>(line)
         .ok()
@@ -136,9 +134,10 @@ fn is_decision(receipt: &Receipt) -> bool {
 pub(crate) fn read_ledger(path: &Path, id: &str, parked_hash: &str) -> Result<Ledger, LedgerError> {
     // Pass 1: the parked receipt itself.
     let hash_needle = format!("\"action_hash\":\"{parked_hash}\"");
+    let hash_finder = Finder::new(hash_needle.as_bytes());
     let mut parked: Option<LoggedReceipt> = None;
     each_line(path, |line| {
-        if parked.is_none() && contains(line, hash_needle.as_bytes()) {
+        if parked.is_none() && hash_finder.find(line).is_some() {
             parked = parse(line).filter(|r| r.receipt.content.action_hash == parked_hash);
         }
         Ok(())
@@ -148,6 +147,11 @@ pub(crate) fn read_ledger(path: &Path, id: &str, parked_hash: &str) -> Result<Le
     // Pass 2: identical parked receipts, decisions, claims and expiries, in log order.
     let time_needle = format!("\"captured_at\":\"{}\"", parked.receipt.content.captured_at);
     let expiry_needle = format!("{EXPIRY_MARK}{id} ");
+    let (claim_finder, expiry_finder, time_finder) = (
+        Finder::new(CLAIM_MARK.as_bytes()),
+        Finder::new(expiry_needle.as_bytes()),
+        Finder::new(time_needle.as_bytes()),
+    );
     let mut identical_parked_before = 0usize;
     let mut seen_parked = false;
     // Decisions identical to this action, in order, each with the count of identical
@@ -157,17 +161,17 @@ pub(crate) fn read_ledger(path: &Path, id: &str, parked_hash: &str) -> Result<Le
     let mut claims: Vec<LoggedReceipt> = Vec::new();
     let mut expiry_recorded = false;
     each_line(path, |line| {
-        if contains(line, CLAIM_MARK.as_bytes()) {
+        if claim_finder.find(line).is_some() {
             if let Some(claim) = parse(line) {
                 claims.push(claim);
             }
             return Ok(());
         }
-        if contains(line, expiry_needle.as_bytes()) {
+        if expiry_finder.find(line).is_some() {
             expiry_recorded = true;
             return Ok(());
         }
-        if !contains(line, time_needle.as_bytes()) {
+        if time_finder.find(line).is_none() {
             return Ok(());
         }
         let Some(logged) = parse(line) else {
