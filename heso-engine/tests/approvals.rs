@@ -16,9 +16,7 @@ use heso_engine::{
     retire_approver,
 };
 use heso_keystore::{PassphraseSources, SecretString, UnlockedKey};
-use heso_receipt::{
-    ApprovalOutcome, ChainPosition, Draft, Receipt, SignerPins, Verb, sign_approved_receipt,
-};
+use heso_receipt::{ApprovalOutcome, ChainPosition, Draft, Receipt, Verb, sign_approved_receipt};
 use serde_json::{Map, Value, json};
 
 fn fields(value: Value) -> Map<String, Value> {
@@ -335,7 +333,6 @@ fn no_approver_named_says_which_command_makes_one() {
     engine
         .decide(&id, &someone, ApprovalOutcome::Approved, "")
         .unwrap();
-    let _ = SignerPins::Any;
 }
 
 /// `pending/ID.json` and `pending/ID.lock` are never reached through a symbolic link: an
