@@ -5,7 +5,7 @@ use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::num::NonZeroU64;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use heso_fs::{create_private_dir, open_no_follow, read_no_follow};
@@ -130,6 +130,75 @@ struct Writer {
     /// The tree's right edge and sidecars, checked against the log whenever `cached` is
     /// rebuilt.
     tree: TreeSlot,
+    /// The cross-process lock, while this handle holds it: during an append, and with
+    /// [`Durability::Fsync`] from the first line of a group until the fsync that makes the
+    /// group's last line durable, so no other process writes after lines that may yet be
+    /// taken back.
+    process_lock: Option<ProcessLock>,
+    /// Group commit (see [`Log::append`]).
+    group: Group,
+}
+
+/// The lines written but not yet known durable, shared by one fsync.
+///
+/// Every line written gets a ticket (1, 2, …); `durable` is the highest ticket an fsync
+/// has covered. A caller returns once `durable` reaches its ticket; the first caller to
+/// find no fsync in flight starts one (the leader), covering every line written before
+/// it started, while later callers write theirs and wait for the next.
+#[derive(Default)]
+struct Group {
+    written: u64,
+    durable: u64,
+    /// The highest ticket whose fate is known: durable, or failed.
+    settled: u64,
+    /// An fsync is in flight (its leader released the mutex to make it).
+    syncing: bool,
+    /// The sizes of the log and its sidecars at the last durable line: what a failed
+    /// fsync rolls back to. `None` while no line is pending.
+    base: Option<Marks>,
+    /// The sizes after the newest line written.
+    head: Marks,
+    /// A handle on the log for the leader's fsync, made when a group starts (the writer's
+    /// own may be dropped meanwhile by a failed rollback of another line).
+    sync_file: Option<File>,
+    /// Every failed fsync so far, oldest first (one a failure: a handle whose fsync fails
+    /// is usually poisoned soon after). A caller that wrote while `failures` had `n`
+    /// entries learns its fate from entry `n` once it exists: the next failure either
+    /// found its line durable already or took it back off.
+    failures: Vec<SyncFailure>,
+}
+
+/// A written line's place in the group.
+#[derive(Clone, Copy)]
+struct Ticket {
+    number: u64,
+    /// How many fsyncs had failed when it was written.
+    failures_before: usize,
+}
+
+/// Sizes of the log and its sidecars at one line.
+#[derive(Clone, Copy, Default)]
+struct Marks {
+    log: u64,
+    /// Leaves in the tree, when it is kept.
+    leaves: Option<u64>,
+}
+
+struct SyncFailure {
+    /// `durable` when it failed: tickets up to this were acknowledged before.
+    from: u64,
+    kind: std::io::ErrorKind,
+    raw: Option<i32>,
+    message: String,
+}
+
+impl SyncFailure {
+    fn error(&self) -> std::io::Error {
+        match self.raw {
+            Some(raw) => std::io::Error::from_raw_os_error(raw),
+            None => std::io::Error::new(self.kind, self.message.clone()),
+        }
+    }
 }
 
 /// Called after an append that brings the tree to a multiple of its interval.
@@ -143,6 +212,8 @@ pub struct Log {
     session_id: String,
     durability: Durability,
     writer: Mutex<Writer>,
+    /// Signalled when an fsync of a group finishes, well or not.
+    synced: Condvar,
     ops: Box<dyn FileOps>,
     tree_paths: TreePaths,
     hook: Option<(u64, TreeHook)>,
@@ -184,6 +255,15 @@ struct ProcessLock(File);
 impl Drop for ProcessLock {
     fn drop(&mut self) {
         let _ = self.0.unlock();
+    }
+}
+
+/// Lets other processes append once this handle has no line waiting for its fsync.
+fn release_if_idle(writer: &mut Writer) {
+    if writer.group.written == writer.group.settled && !writer.group.syncing {
+        writer.process_lock = None;
+        writer.group.sync_file = None;
+        writer.group.base = None;
     }
 }
 
@@ -324,7 +404,10 @@ impl Log {
                 } else {
                     TreeSlot::Off
                 },
+                process_lock: None,
+                group: Group::default(),
             }),
+            synced: Condvar::new(),
             ops,
             tree_paths: TreePaths {
                 log: dir.join(LOG_FILE),
@@ -483,8 +566,17 @@ impl Log {
     /// added to the tree's sidecars, and with [`Durability::Fsync`] the log is synced
     /// before this returns.
     ///
+    /// Group commit: with [`Durability::Fsync`], the fsync runs after the mutex is
+    /// released, so other threads' appends write their lines meanwhile; the first of them
+    /// to find no fsync in flight starts the next one, covering all the lines written
+    /// before it started, and the others wait for it. Each caller returns only once an
+    /// fsync that started after its line was written has succeeded. The cross-process
+    /// lock is held from a group's first line until its last one is durable.
+    ///
     /// A write or fsync error, of the log or of a sidecar, reaches the caller and the
-    /// unacknowledged line is taken back off the log (truncated to its length before). An
+    /// unacknowledged line is taken back off the log (truncated to its length before). A
+    /// failed fsync fails every append waiting on it, and all their lines are taken back
+    /// off (the log is truncated to its last durable line). An
     /// fsync is never retried and assumed to have worked: when the rollback after a failed
     /// fsync fails too, the handle refuses further appends ([`AppendError::Poisoned`])
     /// until the log is reopened.
@@ -509,11 +601,43 @@ impl Log {
         E: fmt::Display,
     {
         let mut guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        let writer: &mut Writer = &mut guard;
+        let written = self.write_line(&mut guard, build);
+        let (appended, due, ticket) = match written {
+            Ok(done) => done,
+            Err(e) => {
+                release_if_idle(&mut guard);
+                return Err(e);
+            }
+        };
+        if self.durability == Durability::Os {
+            guard.group.durable = ticket.number;
+            guard.group.settled = ticket.number;
+            release_if_idle(&mut guard);
+            return Ok((appended, due));
+        }
+        self.wait_durable(guard, ticket)
+            .map_err(append_io("cannot fsync", &self.path))?;
+        Ok((appended, due))
+    }
+
+    /// Writes one line (and its sidecar entries) under both locks and returns its ticket;
+    /// the cross-process lock stays held (see [`Writer::process_lock`]).
+    fn write_line<F, E>(
+        &self,
+        writer: &mut Writer,
+        build: F,
+    ) -> Result<(Appended, Option<TreeHead>, Ticket), AppendError<E>>
+    where
+        F: FnOnce(&ChainPosition) -> Result<String, E>,
+        E: fmt::Display,
+    {
         if writer.poisoned {
             return Err(AppendError::Poisoned(self.path.clone()));
         }
-        let _guard = lock(&self.lock_path).map_err(append_io("cannot lock", &self.lock_path))?;
+        if writer.process_lock.is_none() {
+            writer.process_lock =
+                Some(lock(&self.lock_path).map_err(append_io("cannot lock", &self.lock_path))?);
+        }
         let repaired = self.refresh(writer)?;
         let last = writer.cached.as_ref().and_then(|c| c.last.clone());
         let position = match &last {
@@ -550,6 +674,13 @@ impl Log {
         let Some(file) = writer.file.as_mut() else {
             return Err(AppendError::Poisoned(self.path.clone()));
         };
+        let fsync = self.durability == Durability::Fsync;
+        if fsync && writer.group.sync_file.is_none() {
+            writer.group.sync_file = Some(
+                file.try_clone()
+                    .map_err(append_io("cannot duplicate the handle of", &self.path))?,
+            );
+        }
         let ops = self.ops.as_ref();
         if let Err(e) = write_all(ops, file, &bytes) {
             // A short write may have left part of the line: take it back off. If that
@@ -561,62 +692,57 @@ impl Log {
             writer.cached = None;
             return Err(append_io("cannot write", &self.path)(e));
         }
-        let mut grown = None;
+        let leaves_before = match &writer.tree {
+            TreeSlot::Ready(state) => Some(state.range.size()),
+            _ => None,
+        };
+        let mut due = None;
         if let (TreeSlot::Ready(state), Some(leaf)) = (&mut writer.tree, leaf) {
             match self.grow(ops, state, leaf) {
-                Ok(range) => grown = Some(range),
+                Ok(range) => {
+                    state.range = range;
+                    if let Some((every, _)) = &self.hook
+                        && state.range.size().is_multiple_of(*every)
+                    {
+                        due = Some(TreeHead {
+                            size: state.range.size(),
+                            root: state.range.root(),
+                        });
+                    }
+                }
                 Err((path, e)) => {
                     // The line was never acknowledged: take it back off, as for a failed
                     // write. The sidecars are checked against the log at the next append.
                     if self.roll_back(ops, file, before).is_err() {
                         writer.file = None;
                     }
-                    self.trim_sidecars(ops, &writer.tree);
+                    self.trim_sidecars(ops, &writer.tree, None);
                     writer.cached = None;
                     writer.tree = TreeSlot::Stale;
                     return Err(append_io("cannot write", &path)(e));
                 }
             }
         }
-        let synced = match self.durability {
-            Durability::Fsync => ops.sync_data(file),
-            Durability::Os => Ok(()),
-        };
-        if let Err(e) = synced {
-            // The line was never acknowledged, so it must not stay. If it cannot be taken
-            // off durably, what the disk holds is unknown (a failed fsync may have dropped
-            // the pages): refuse further appends on this handle rather than chain onto a
-            // line that may not exist after a crash.
-            if self.roll_back(ops, file, before).is_err() {
-                writer.poisoned = true;
-                writer.file = None;
-            }
-            writer.cached = None;
-            // The sidecars hold the leaf of the line taken back: trimmed now, so another
-            // handle whose view of the log is unchanged appends after the right entry,
-            // and checked again at this handle's next append.
-            self.trim_sidecars(ops, &writer.tree);
-            if !matches!(writer.tree, TreeSlot::Off) {
-                writer.tree = TreeSlot::Stale;
-            }
-            return Err(append_io("cannot fsync", &self.path)(e));
-        }
+        let after = before + bytes.len() as u64;
         if let Some(cached) = writer.cached.as_mut() {
-            cached.len += bytes.len() as u64;
+            cached.len = after;
             cached.last = Some(entry.clone());
         }
-        let mut due = None;
-        if let (Some(range), TreeSlot::Ready(state)) = (grown, &mut writer.tree) {
-            state.range = range;
-            if let Some((every, _)) = &self.hook
-                && state.range.size().is_multiple_of(*every)
-            {
-                due = Some(TreeHead {
-                    size: state.range.size(),
-                    root: state.range.root(),
-                });
-            }
+        let group = &mut writer.group;
+        if fsync && group.base.is_none() {
+            group.base = Some(Marks {
+                log: before,
+                leaves: leaves_before,
+            });
         }
+        group.head = Marks {
+            log: after,
+            leaves: match &writer.tree {
+                TreeSlot::Ready(state) => Some(state.range.size()),
+                _ => None,
+            },
+        };
+        group.written += 1;
         Ok((
             Appended {
                 seq: entry.seq,
@@ -624,15 +750,136 @@ impl Log {
                 repaired,
             },
             due,
+            Ticket {
+                number: group.written,
+                failures_before: group.failures.len(),
+            },
         ))
     }
 
-    /// After a failed append, cuts the sidecars back to the tree the writer still holds
-    /// (the leaf, or block root, of the line taken back), best effort: what it cannot cut
-    /// is found and mended by the next check against the log.
-    fn trim_sidecars(&self, ops: &dyn FileOps, tree: &TreeSlot) {
+    /// Returns once the line of `ticket` is durable, leading an fsync when none is in
+    /// flight; the error of the fsync that failed to cover it otherwise.
+    fn wait_durable<'a>(
+        &'a self,
+        mut guard: MutexGuard<'a, Writer>,
+        ticket: Ticket,
+    ) -> std::io::Result<()> {
+        loop {
+            let group = &guard.group;
+            if let Some(failed) = group.failures.get(ticket.failures_before) {
+                return if ticket.number <= failed.from {
+                    Ok(())
+                } else {
+                    Err(failed.error())
+                };
+            }
+            if group.durable >= ticket.number {
+                return Ok(());
+            }
+            if group.syncing {
+                guard = self.synced.wait(guard).unwrap_or_else(|p| p.into_inner());
+                continue;
+            }
+            // Lead: fsync everything written so far, without the mutex, so the lines of
+            // other threads are written meanwhile (they share the next fsync).
+            let target = guard.group.written;
+            let marks = guard.group.head;
+            let Some(file) = guard.group.sync_file.take() else {
+                return Err(std::io::Error::other(
+                    "no handle to fsync the log with (a bug in heso-chain)",
+                ));
+            };
+            guard.group.syncing = true;
+            drop(guard);
+            let result = self.ops.sync_data(&file);
+            guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            self.finish_sync(&mut guard, target, marks, file, result);
+            self.synced.notify_all();
+        }
+    }
+
+    /// Makes every line written so far durable before returning (the tree is read only at
+    /// durable lines), fsyncing under the mutex if needed so that this cannot starve.
+    fn flush<'a>(&'a self, mut guard: MutexGuard<'a, Writer>) -> MutexGuard<'a, Writer> {
+        while guard.group.written > guard.group.settled {
+            if guard.group.syncing {
+                guard = self.synced.wait(guard).unwrap_or_else(|p| p.into_inner());
+                continue;
+            }
+            let target = guard.group.written;
+            let marks = guard.group.head;
+            let Some(file) = guard.group.sync_file.take() else {
+                break;
+            };
+            let result = self.ops.sync_data(&file);
+            self.finish_sync(&mut guard, target, marks, file, result);
+            self.synced.notify_all();
+        }
+        guard
+    }
+
+    /// Records the end of an fsync that covered the lines up to ticket `target` (whose
+    /// sizes are `marks`). After a failure, every line not durable is taken back off the
+    /// log and its sidecars, and every caller waiting on one gets the error.
+    fn finish_sync(
+        &self,
+        writer: &mut Writer,
+        target: u64,
+        marks: Marks,
+        file: File,
+        result: std::io::Result<()>,
+    ) {
+        writer.group.syncing = false;
+        match result {
+            Ok(()) => {
+                writer.group.durable = target;
+                writer.group.settled = target;
+                if writer.group.written == target {
+                    writer.group.base = None;
+                    release_if_idle(writer);
+                } else {
+                    writer.group.base = Some(marks);
+                    writer.group.sync_file = Some(file);
+                }
+            }
+            Err(e) => {
+                // No line written since the last durable one was acknowledged, and a
+                // failed fsync may have dropped their pages: none may stay. If they
+                // cannot be taken off durably, what the disk holds is unknown: refuse
+                // further appends on this handle rather than chain onto a line that may
+                // not exist after a crash.
+                let base = writer.group.base.take().unwrap_or_default();
+                if self.roll_back(self.ops.as_ref(), &file, base.log).is_err() {
+                    writer.poisoned = true;
+                    writer.file = None;
+                }
+                writer.cached = None;
+                // The sidecars hold the leaves of the lines taken back: trimmed now, so
+                // another handle whose view of the log is unchanged appends after the
+                // right entry, and checked again at this handle's next append.
+                self.trim_sidecars(self.ops.as_ref(), &writer.tree, base.leaves);
+                if !matches!(writer.tree, TreeSlot::Off) {
+                    writer.tree = TreeSlot::Stale;
+                }
+                writer.group.failures.push(SyncFailure {
+                    from: writer.group.durable,
+                    kind: e.kind(),
+                    raw: e.raw_os_error(),
+                    message: e.to_string(),
+                });
+                writer.group.settled = writer.group.written;
+                writer.group.sync_file = None;
+                writer.process_lock = None;
+            }
+        }
+    }
+
+    /// After a failed append, cuts the sidecars back to `leaves` leaves (by default the
+    /// tree the writer still holds: the leaf, or block root, of the line taken back), best
+    /// effort: what it cannot cut is found and mended by the next check against the log.
+    fn trim_sidecars(&self, ops: &dyn FileOps, tree: &TreeSlot, leaves: Option<u64>) {
         if let TreeSlot::Ready(state) = tree {
-            let size = state.range.size();
+            let size = leaves.unwrap_or_else(|| state.range.size());
             let _ = ops.set_len(&state.leaves, size.saturating_mul(32));
             let _ = ops.set_len(&state.nodes, (size >> BLOCK_LEVEL).saturating_mul(32));
         }
@@ -717,7 +964,9 @@ impl Log {
         &self,
         f: impl FnOnce(&TreeState, &TreePaths) -> Result<T, TreeError>,
     ) -> Result<T, TreeError> {
-        let mut guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        // Lines of this process still waiting for their fsync are not in the tree yet.
+        let mut guard = self.flush(guard);
         let writer: &mut Writer = &mut guard;
         if writer.poisoned {
             return Err(TreeError::Poisoned(self.path.clone()));

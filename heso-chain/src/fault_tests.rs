@@ -17,7 +17,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 use heso_receipt::SignerPins;
 
@@ -79,11 +80,21 @@ struct State {
     counts: BTreeMap<Call, usize>,
     armed: Vec<Armed>,
     fired: Vec<(Call, Fault)>,
+    /// The highest log length an `fdatasync` that succeeded was started at: every byte
+    /// below it is durable.
+    synced_upto: u64,
+}
+
+/// Holds `fdatasync` calls at their start while set (the test releases them).
+#[derive(Default)]
+struct Gate {
+    held: Mutex<bool>,
+    released: Condvar,
 }
 
 /// Real system calls, except the ones armed to fail.
 #[derive(Clone, Default)]
-struct FaultyOps(Arc<Mutex<State>>);
+struct FaultyOps(Arc<Mutex<State>>, Arc<Gate>);
 
 impl FaultyOps {
     /// Makes the `at`-th next call of `call` fail with `fault`.
@@ -105,6 +116,20 @@ impl FaultyOps {
             fault,
             sticky,
         });
+    }
+
+    /// Makes every `fdatasync` from now on wait until [`FaultyOps::release_syncs`].
+    fn hold_syncs(&self) {
+        *self.1.held.lock().unwrap() = true;
+    }
+
+    fn release_syncs(&self) {
+        *self.1.held.lock().unwrap() = false;
+        self.1.released.notify_all();
+    }
+
+    fn synced_upto(&self) -> u64 {
+        self.0.lock().unwrap().synced_upto
     }
 
     fn fired(&self) -> Vec<(Call, Fault)> {
@@ -156,8 +181,19 @@ impl FileOps for FaultyOps {
             None => file.write(bytes),
         }
     }
+    /// Counts, and records how far the log was durable once it succeeded: the bytes
+    /// written before the call started.
     fn sync_data(&self, file: &File) -> io::Result<()> {
-        self.errno_or(Call::SyncData, || file.sync_data())
+        let covers = file.metadata()?.len();
+        let mut held = self.1.held.lock().unwrap();
+        while *held {
+            held = self.1.released.wait(held).unwrap();
+        }
+        drop(held);
+        self.errno_or(Call::SyncData, || file.sync_data())?;
+        let mut state = self.0.lock().unwrap();
+        state.synced_upto = state.synced_upto.max(covers);
+        Ok(())
     }
     fn sync_all(&self, file: &File) -> io::Result<()> {
         self.errno_or(Call::SyncAll, || file.sync_all())
@@ -684,4 +720,145 @@ fn a_failed_fsync_cuts_the_leaf_back_off_for_other_handles() {
     assert_eq!(second.seq, 1);
     check_sidecars(s.temp.path(), &other);
     check_recovered(s.temp.path(), &[s.first, second]);
+}
+
+/// The byte offset just past each line of the log, by action_hash.
+fn line_ends(dir: &Path) -> BTreeMap<String, u64> {
+    let bytes = log_bytes(dir);
+    let mut ends = BTreeMap::new();
+    let mut start = 0;
+    for (at, byte) in bytes.iter().enumerate() {
+        if *byte == b'\n' {
+            let value: serde_json::Value = serde_json::from_slice(&bytes[start..at]).unwrap();
+            let hash = value["content"]["action_hash"].as_str().unwrap().to_owned();
+            ends.insert(hash, at as u64 + 1);
+            start = at + 1;
+        }
+    }
+    ends
+}
+
+/// Group commit never acknowledges early: when any append returns, an fdatasync that
+/// started after its whole line was written has succeeded.
+#[test]
+fn no_append_returns_before_an_fsync_covering_its_line() {
+    let s = Started::new();
+    let seen: Vec<(Appended, u64)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..4)
+            .map(|t| {
+                let (log, ops) = (&s.log, &s.ops);
+                scope.spawn(move || {
+                    (0..40)
+                        .map(|n| {
+                            let appended = try_append(log, &format!("t{t}-{n}")).unwrap();
+                            (appended, ops.synced_upto())
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    let ends = line_ends(s.temp.path());
+    for (appended, durable) in &seen {
+        let end = ends[&appended.action_hash];
+        assert!(
+            end <= *durable,
+            "seq {} returned with its line ending at {end} but only {durable} bytes fsynced",
+            appended.seq
+        );
+    }
+    assert!(s.ops.total(Call::SyncData) <= 1 + 160);
+    let mut acknowledged: Vec<Appended> = seen.into_iter().map(|(a, _)| a).collect();
+    acknowledged.push(s.first);
+    assert_eq!(check_recovered(s.temp.path(), &acknowledged), 161);
+}
+
+fn line_count(dir: &Path) -> usize {
+    log_bytes(dir).iter().filter(|b| **b == b'\n').count()
+}
+
+/// Waits until the log has `lines` lines; on a timeout, lets the held syncs go and fails.
+fn wait_for_lines(dir: &Path, ops: &FaultyOps, lines: usize) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while line_count(dir) < lines {
+        if Instant::now() > deadline {
+            ops.release_syncs();
+            panic!(
+                "only {} of {lines} lines written while an fsync was in flight: appends wait for it instead of writing",
+                line_count(dir)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Appends held behind one in-flight fsync: A's fdatasync is held at its start; B, C and
+/// D write their lines meanwhile and wait (none returns); once A's fsync is let go, one
+/// more fsync covers all three. Four appends, two fsyncs. `fail` makes A's fsync fail:
+/// then all four fail, and all four lines are taken back off.
+fn held_fsync(fail: bool) -> (Started, Vec<Result<Appended, AppendError<String>>>, usize) {
+    let s = Started::new();
+    let syncs_before = s.ops.total(Call::SyncData);
+    if fail {
+        s.ops.arm(Call::SyncData, 0, Fault::Errno(EIO));
+    }
+    s.ops.hold_syncs();
+    let dir = s.temp.path();
+    let results = std::thread::scope(|scope| {
+        let first = scope.spawn(|| try_append(&s.log, "A"));
+        wait_for_lines(dir, &s.ops, 2);
+        let others: Vec<_> = ["B", "C", "D"]
+            .into_iter()
+            .map(|tag| scope.spawn(|| try_append(&s.log, tag)))
+            .collect();
+        wait_for_lines(dir, &s.ops, 5);
+        // A little longer, so an early return would be seen.
+        std::thread::sleep(Duration::from_millis(50));
+        let early = first.is_finished() || others.iter().any(|h| h.is_finished());
+        s.ops.release_syncs();
+        assert!(!early, "an append returned while its fsync was held");
+        let mut results = vec![first.join().unwrap()];
+        results.extend(others.into_iter().map(|h| h.join().unwrap()));
+        results
+    });
+    let syncs = s.ops.total(Call::SyncData) - syncs_before;
+    (s, results, syncs)
+}
+
+#[test]
+fn appends_that_arrive_during_an_fsync_share_the_next_one() {
+    let (s, results, syncs) = held_fsync(false);
+    let acknowledged: Vec<Appended> = results.into_iter().map(Result::unwrap).collect();
+    assert_eq!(
+        syncs, 2,
+        "four appends, one fsync for A and one shared by B, C, D"
+    );
+    let mut seqs: Vec<u64> = acknowledged.iter().map(|a| a.seq).collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, [1, 2, 3, 4]);
+    let mut all = acknowledged;
+    all.push(s.first.clone());
+    assert_eq!(check_recovered(s.temp.path(), &all), 5);
+}
+
+#[test]
+fn a_failed_shared_fsync_fails_every_append_waiting_on_it() {
+    let (s, results, _) = held_fsync(true);
+    for result in &results {
+        let failed = result.as_ref().unwrap_err();
+        assert_eq!(os_error(failed), Some(EIO), "{failed}");
+        assert!(failed.to_string().contains("cannot fsync"), "{failed}");
+    }
+    assert_eq!(
+        log_bytes(s.temp.path()),
+        s.before,
+        "an unacknowledged line stayed"
+    );
+    let second = try_append(&s.log, "second").unwrap();
+    assert_eq!(second.seq, 1);
+    check_recovered(s.temp.path(), &[s.first.clone(), second]);
 }

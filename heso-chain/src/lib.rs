@@ -4,7 +4,8 @@
 //!   OS file lock on `receipts.lock`): it reads the tail (from the end of the file, never
 //!   the whole log), hands the caller the next chain position, and writes the caller's
 //!   receipt as one line in a single `O_APPEND` write, fsynced by default before it
-//!   returns.
+//!   returns. Threads of one process share fsyncs (group commit): lines written while an
+//!   fsync is in flight are made durable together by the next one.
 //! - A failed write or fsync reaches the caller, and the log is truncated back to its
 //!   length before the append, so the unacknowledged line does not stay. If that truncation
 //!   fails too, a partial line is left for the next writer to move aside (below); after a
