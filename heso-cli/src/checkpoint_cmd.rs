@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use heso_chain::{CheckpointVerdict, Log, LogOptions, TreeHead, check_checkpoint, tree_of_log};
 use heso_engine::{Engine, ProjectPaths, discover, load_config};
-use heso_receipt::{SignerPins, VerifyingKey, public_key_to_did_key, verify_receipt};
+use heso_receipt::{VerifyingKey, public_key_to_did_key, verify_receipt};
 use heso_tlog::{
     BundleLeaf, ConsistencyProof, InclusionBundle, LeafHashes, SignedCheckpoint, VerifierKey,
     operator_multibase, parse_origin, prove_consistency, prove_inclusion, tree_root,
@@ -472,9 +472,9 @@ pub(crate) fn is_bundle(bytes: &[u8]) -> bool {
 /// `heso verify BUNDLE`: the receipt checked as any receipt is (with `pins`), then the
 /// checkpoint signed by the receipt's operator, and the proof leading from the receipt to
 /// its root.
-pub(crate) fn verify_bundle(bytes: &[u8], pins: &SignerPins, said: &str, json: bool) -> Outcome {
+pub(crate) fn verify_bundle(bytes: &[u8], pins: &crate::verify::Pins, json: bool) -> Outcome {
     let bundle = InclusionBundle::parse(bytes).map_err(Failure::usage)?;
-    let checked = verify_receipt(bundle.receipt_json().as_bytes(), pins);
+    let checked = verify_receipt(bundle.receipt_json().as_bytes(), &pins.pins);
     let receipt = checked.receipt.as_ref();
     let hash = receipt.map(|r| r.content.action_hash.clone());
     let result = match checked.verdict.signers() {
@@ -503,7 +503,7 @@ pub(crate) fn verify_bundle(bytes: &[u8], pins: &SignerPins, said: &str, json: b
     };
     let valid = result.is_ok();
     if json {
-        let value = match &result {
+        let mut value = match &result {
             Ok((size, origin, operator)) => json!({
                 "action_hash": hash, "valid": true, "verdict": "Included",
                 "receipt_verdict": checked.verdict.kind(),
@@ -515,6 +515,7 @@ pub(crate) fn verify_bundle(bytes: &[u8], pins: &SignerPins, said: &str, json: b
                 "receipt_verdict": checked.verdict.kind(), "detail": detail,
             }),
         };
+        pins.add_to(&mut value);
         out!("{value}");
     } else {
         out!("action {}", hash.as_deref().unwrap_or("(unreadable)"));
@@ -529,7 +530,7 @@ pub(crate) fn verify_bundle(bytes: &[u8], pins: &SignerPins, said: &str, json: b
             }
             Err((kind, detail)) => out!("{kind}: {detail}"),
         }
-        out!("(verified offline — {said})");
+        out!("(verified offline — {})", pins.said);
     }
     Ok(if valid { 0 } else { 1 })
 }

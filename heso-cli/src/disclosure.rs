@@ -120,16 +120,11 @@ fn check(bytes: &[u8], pins: &SignerPins) -> Checked {
     checked
 }
 
-pub(crate) fn verify_disclosure(
-    bytes: &[u8],
-    pins: &SignerPins,
-    said: &str,
-    json: bool,
-) -> Outcome {
-    let checked = check(bytes, pins);
+pub(crate) fn verify_disclosure(bytes: &[u8], pins: &crate::verify::Pins, json: bool) -> Outcome {
+    let checked = check(bytes, &pins.pins);
     let valid = checked.failure.is_none();
     if json {
-        let document = json!({
+        let mut document = json!({
             "kind": "disclosure",
             "valid": valid,
             "action_hash": checked.action_hash,
@@ -138,6 +133,7 @@ pub(crate) fn verify_disclosure(
             "trust_level": checked.trust_level,
             "detail": checked.failure.clone().unwrap_or_default(),
         });
+        pins.add_to(&mut document);
         out!("{document}");
         return Ok(if valid { 0 } else { 1 });
     }
@@ -154,7 +150,7 @@ pub(crate) fn verify_disclosure(
         Some(why) => out!("  NOT VALID: {why}"),
     }
     out!("  (verified offline — re-ran BLAKE3 + Ed25519 locally, zero network)");
-    out!("  {said}");
+    out!("  {}", pins.said);
     if valid {
         out!(
             "  proves: when this receipt was signed, its field {} held exactly the value in this file; it reveals nothing about the receipt's other redacted fields",

@@ -14,9 +14,9 @@ use crate::output::shown;
 use crate::{Failure, Outcome};
 
 /// Which keys are pinned, and how to say so.
-struct Pins {
-    pins: SignerPins,
-    said: String,
+pub(crate) struct Pins {
+    pub(crate) pins: SignerPins,
+    pub(crate) said: String,
 }
 
 impl Pins {
@@ -35,7 +35,7 @@ impl Pins {
     }
 
     /// `"pinned"` and `"pinned_keys"` added to a JSON object.
-    fn add_to(&self, value: &mut serde_json::Value) {
+    pub(crate) fn add_to(&self, value: &mut serde_json::Value) {
         if let Some(object) = value.as_object_mut() {
             object.insert("pinned".into(), json!(self.pinned()));
             object.insert("pinned_keys".into(), json!(self.keys()));
@@ -320,10 +320,10 @@ fn print_report(report: &heso_chain::LogReport, name: &str, pins: &Pins, json: b
 /// by `checkpoint_cmd`, anything else as one receipt.
 fn verify_document(bytes: &[u8], pins: &Pins, json: bool) -> Outcome {
     if crate::disclosure::is_disclosure(bytes) {
-        return crate::disclosure::verify_disclosure(bytes, &pins.pins, &pins.said, json);
+        return crate::disclosure::verify_disclosure(bytes, pins, json);
     }
     if crate::checkpoint_cmd::is_bundle(bytes) {
-        return crate::checkpoint_cmd::verify_bundle(bytes, &pins.pins, &pins.said, json);
+        return crate::checkpoint_cmd::verify_bundle(bytes, pins, json);
     }
     verify_one(bytes, pins, json)
 }

@@ -390,6 +390,15 @@ fn a_proof_bundle_verifies_in_and_out_of_the_project_and_a_deleted_or_torn_sidec
     assert_eq!(json["verdict"], "Included", "{json}");
     assert_eq!(json["leaf_index"], 2);
     assert_eq!(json["action_hash"], hash.as_str());
+    // Like every `--json` verdict, it says whether anything was pinned: outside a project
+    // nothing is, inside one the project's operator is.
+    assert_eq!(json["pinned"], false, "{json}");
+    assert_eq!(json["pinned_keys"], serde_json::json!([]), "{json}");
+    let inside = sandbox
+        .ok("p", &["verify", bundle.to_str().unwrap(), "--json"])
+        .json();
+    assert_eq!(inside["pinned"], true, "{inside}");
+    assert_eq!(inside["pinned_keys"][0], inside["operator"], "{inside}");
 
     // Without --checkpoint, one of the whole log is signed now.
     let fresh = sandbox.ok("p", &["prove", &hash[..10]]);

@@ -43,7 +43,7 @@ pub use identity::{IdentityError, OperatorIdentity, operator_identity};
 pub use init::{BOOTSTRAP_FILE, InitError, InitReport, Step, init_project};
 pub use pins::{pinned_keys, project_pins, retired_approvers_text, retired_operators_text};
 pub use project::{CONFIG_FILE, DATA_DIR, DiscoverError, ProjectPaths, discover};
-pub use reveal::{Disclosure, RevealCheck, RevealError};
+pub use reveal::{Disclosure, FindError, RevealCheck, RevealError};
 pub use rotate::{ROTATION_TOOL, RotateError, Rotation, rotate_operator};
 pub use salts::{SALTS_KEY_CONTEXT, SaltStore, SaltStoreError};
 pub use sealed_call::{SealError, SealedCall};

@@ -36,13 +36,34 @@ pub struct RevealCheck {
     pub disclosure: Option<Disclosure>,
 }
 
+/// Why [`Engine::find_receipt`] found no receipt.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FindError {
+    /// The prefix finds no receipt, or several, or the log cannot be read.
+    #[error(transparent)]
+    Lookup(#[from] heso_chain::LookupError),
+    /// The line found is not a receipt.
+    #[error("line {line_number} of the log does not parse: {source}")]
+    Parse {
+        /// Its 1-based line number.
+        line_number: u64,
+        /// Why.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
 /// Why a reveal could not be checked.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RevealError {
     /// The prefix finds no receipt, or several.
-    #[error("{0}")]
-    Lookup(String),
+    #[error(transparent)]
+    Lookup(#[from] FindError),
+    /// The project's pins (its `heso.toml`) cannot be read.
+    #[error("cannot read the project's signer pins: {0}")]
+    Pins(#[source] crate::config::ConfigError),
     /// The receipt does not verify.
     #[error("receipt {hash} does not verify: {verdict}")]
     Invalid {
@@ -65,17 +86,19 @@ pub enum RevealError {
     #[error("the value at {0:?} was dropped (drop/v1): it can never be revealed")]
     Dropped(String),
     /// The salt is missing or does not decrypt.
-    #[error("{0}")]
-    Salt(String),
+    #[error(transparent)]
+    Salt(#[from] crate::salts::SaltStoreError),
 }
 
 impl Engine {
     /// Finds a receipt in the local log by action_hash prefix.
-    pub fn find_receipt(&self, prefix: &str) -> Result<(Receipt, String), String> {
-        let found = heso_chain::find_by_prefix(&self.paths.receipts(), prefix)
-            .map_err(|e| e.to_string())?;
-        let receipt: Receipt = serde_json::from_str(&found.line)
-            .map_err(|e| format!("line {} of the log does not parse: {e}", found.line_number))?;
+    pub fn find_receipt(&self, prefix: &str) -> Result<(Receipt, String), FindError> {
+        let found = heso_chain::find_by_prefix(&self.paths.receipts(), prefix)?;
+        let receipt: Receipt =
+            serde_json::from_str(&found.line).map_err(|source| FindError::Parse {
+                line_number: found.line_number,
+                source,
+            })?;
         Ok((receipt, found.line))
     }
 
@@ -86,11 +109,9 @@ impl Engine {
         field_path: &str,
         value: &Value,
     ) -> Result<RevealCheck, RevealError> {
-        let (receipt, line) = self.find_receipt(prefix).map_err(RevealError::Lookup)?;
+        let (receipt, line) = self.find_receipt(prefix)?;
         let hash = receipt.content.action_hash.clone();
-        let pins = self
-            .pins()
-            .map_err(|e| RevealError::Lookup(e.to_string()))?;
+        let pins = self.pins().map_err(RevealError::Pins)?;
         let verdict = verify_receipt(line.as_bytes(), &pins).verdict;
         if !verdict.is_valid() {
             return Err(RevealError::Invalid {
@@ -119,10 +140,7 @@ impl Engine {
         if marker.algorithm == MarkerAlgorithm::Drop {
             return Err(RevealError::Dropped(field_path.to_owned()));
         }
-        let salt = self
-            .salts
-            .get(&marker.commitment)
-            .map_err(|e| RevealError::Salt(e.to_string()))?;
+        let salt = self.salts.get(&marker.commitment)?;
         let matches = heso_redact::check_disclosure(marker, &salt, value);
         let disclosure = matches.then(|| Disclosure {
             action_hash: hash,
