@@ -18,6 +18,7 @@ mod commands;
 mod disclosure;
 mod fleet;
 mod keys;
+mod mcp_http;
 mod mcp_proxy;
 mod policy_cmd;
 mod push;
@@ -112,7 +113,8 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
-    /// An MCP gateway over stdio: every tools/call is gated before the server sees it.
+    /// An MCP gateway (stdio, or streamable HTTP with --listen): every tools/call is gated
+    /// before the server sees it.
     McpProxy {
         /// The project folder (default: the current project).
         #[arg(long, value_name = "DIR")]
@@ -120,8 +122,27 @@ enum Command {
         /// The workflow the calls are recorded under.
         #[arg(long, default_value = "default")]
         workflow: String,
-        /// The MCP server to start, after `--`.
-        #[arg(last = true, required = true, value_name = "SERVER_COMMAND")]
+        /// Serve MCP's streamable HTTP transport on IP:PORT (loopback unless
+        /// --allow-non-loopback) instead of stdio.
+        #[arg(
+            long,
+            value_name = "IP:PORT",
+            requires = "upstream",
+            conflicts_with = "server"
+        )]
+        listen: Option<String>,
+        /// With --listen: the upstream server's streamable HTTP endpoint, http://HOST:PORT/PATH.
+        #[arg(long, value_name = "URL", requires = "listen")]
+        upstream: Option<String>,
+        /// With --listen: allow an address other than loopback.
+        #[arg(long, requires = "listen")]
+        allow_non_loopback: bool,
+        /// The MCP server to start, after `--` (stdio).
+        #[arg(
+            last = true,
+            required_unless_present = "listen",
+            value_name = "SERVER_COMMAND"
+        )]
         server: Vec<std::ffi::OsString>,
     },
     /// Ship the local log to the fleet store (PostgreSQL): what it lacks, then a signed
@@ -586,8 +607,20 @@ fn dispatch(command: Command) -> Outcome {
         Command::McpProxy {
             project,
             workflow,
+            listen,
+            upstream,
+            allow_non_loopback,
             server,
-        } => mcp_proxy::run(project.as_deref(), &workflow, &server),
+        } => match (listen, upstream) {
+            (Some(listen), Some(upstream)) => mcp_http::run(
+                project.as_deref(),
+                &workflow,
+                &listen,
+                &upstream,
+                allow_non_loopback,
+            ),
+            _ => mcp_proxy::run(project.as_deref(), &workflow, &server),
+        },
         Command::Log {
             command: LogCommand::Checkpoint { out },
         } => checkpoint_cmd::log_checkpoint(out),

@@ -1,4 +1,5 @@
-//! `heso mcp-proxy -- SERVER …`: an MCP gateway over stdio. It sits between an MCP client
+//! `heso mcp-proxy -- SERVER …`: an MCP gateway over stdio (and, in `mcp_http`, over MCP's
+//! streamable HTTP transport, through the same `route`). It sits between an MCP client
 //! (our stdin/stdout) and the server it starts, and gates every `tools/call` as a
 //! `tool_call` before the server sees it. Everything else passes through byte for byte.
 //!
@@ -22,8 +23,8 @@ use serde_json::{Map, Value, json};
 use crate::commands::open_engine;
 use crate::{Failure, Outcome};
 
-/// What to do with one line from the client.
-enum Route {
+/// What to do with one message from the client (a stdio line or an HTTP POST body).
+pub(crate) enum Route {
     /// Send it to the server unchanged.
     Forward,
     /// Answer the client ourselves (the server never sees the line).
@@ -33,7 +34,7 @@ enum Route {
 }
 
 /// A JSON-RPC error response.
-fn rpc_error(id: Value, code: i64, message: String) -> Value {
+pub(crate) fn rpc_error(id: Value, code: i64, message: String) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}})
 }
 
@@ -50,8 +51,9 @@ fn is_tool_call(message: &Value) -> bool {
     message.get("method").and_then(Value::as_str) == Some("tools/call")
 }
 
-/// Decides what to do with one client line.
-fn route(engine: &Engine, workflow: &str, line: &[u8]) -> Route {
+/// Decides what to do with one client message. Both transports (stdio here, streamable
+/// HTTP in `mcp_http`) gate through this one function.
+pub(crate) fn route(engine: &Engine, workflow: &str, line: &[u8]) -> Route {
     let text = line.trim_ascii();
     if text.is_empty() {
         return Route::Forward;
