@@ -3,14 +3,19 @@
 # loopback port, in a temporary directory, run by an unprivileged user. It touches no
 # other database: nothing is read from or written to any existing cluster.
 #
-#   eval "$(bash scripts/postgres.sh start)"   # exports HESO_TEST_PG_URL and HESO_PG_STATE
+#   eval "$(bash scripts/postgres.sh start)"   # exports HESO_TEST_PG_URL, HESO_PG_STATE,
+#                                               # HESO_TEST_PG_CA, HESO_TEST_PG_OTHER_CA
 #   bash scripts/postgres.sh halt               # stop the server, keep its data and port
 #   bash scripts/postgres.sh resume             # start it again (same data, same port)
 #   bash scripts/postgres.sh stop               # stop it and delete everything
 #
 # Installs Debian's `postgresql` package when no server binaries are found. The server
 # runs with fsync off (a test server: its data is thrown away), trust authentication on
-# 127.0.0.1 only, and `postgres` as its superuser.
+# 127.0.0.1 only, and `postgres` as its superuser. It also accepts TLS (ssl = on) with a
+# server certificate for the name `localhost` (not for 127.0.0.1: the tests check that
+# verify-full compares names) signed by a CA made for it (HESO_TEST_PG_CA), and makes a
+# second, unrelated CA (HESO_TEST_PG_OTHER_CA) for the tests of a wrong CA. Clients that
+# do not ask for TLS connect without it, as before.
 set -euo pipefail
 
 PG_USER=heso-pg
@@ -39,6 +44,32 @@ as_pg() {
   fi
 }
 
+# A CA, a server certificate it signs (P-256, for DNS:localhost), and an unrelated CA.
+make_certs() {
+  local tls=$1
+  command -v openssl >/dev/null 2>&1 || {
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -qq openssl >&2
+  }
+  mkdir -p "$tls"
+  local ca
+  for ca in ca other-ca; do
+    openssl req -x509 -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 -days 2 \
+      -subj "/CN=heso test $ca" -keyout "$tls/$ca.key" -out "$tls/$ca.crt" \
+      -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign \
+      >/dev/null 2>&1
+  done
+  openssl req -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 -subj "/CN=localhost" \
+    -keyout "$tls/server.key" -out "$tls/server.csr" >/dev/null 2>&1
+  printf '%s\n' 'subjectAltName=DNS:localhost' 'extendedKeyUsage=serverAuth' \
+    'basicConstraints=critical,CA:FALSE' 'keyUsage=critical,digitalSignature' >"$tls/server.ext"
+  openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.crt" -CAkey "$tls/ca.key" \
+    -CAcreateserial -days 2 -extfile "$tls/server.ext" -out "$tls/server.crt" >/dev/null 2>&1
+  chmod 0600 "$tls/server.key"
+  [[ $(id -u) -eq 0 ]] && chown "$PG_USER" "$tls/server.key" "$tls/server.crt"
+  return 0
+}
+
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
@@ -61,6 +92,7 @@ start() {
   [[ $(id -u) -eq 0 ]] && chown -R "$PG_USER" "$dir/data" "$dir/socket"
   as_pg "$bin/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --no-sync >"$dir/initdb.log" 2>&1 ||
     { cat "$dir/initdb.log" >&2; exit 1; }
+  make_certs "$dir/tls"
   port=$(free_port)
   cat >>"$dir/data/postgresql.conf" <<EOF
 listen_addresses = '127.0.0.1'
@@ -73,6 +105,9 @@ max_connections = 100
 shared_buffers = 256MB
 max_wal_size = 2GB
 log_min_messages = warning
+ssl = on
+ssl_cert_file = '$dir/tls/server.crt'
+ssl_key_file = '$dir/tls/server.key'
 EOF
   cat >"$dir/env" <<EOF
 PG_BIN=$bin
@@ -82,6 +117,8 @@ EOF
   HESO_PG_STATE=$dir resume
   printf 'export HESO_PG_STATE=%q\n' "$dir"
   printf 'export HESO_TEST_PG_URL=%q\n' "postgresql://postgres@127.0.0.1:$port/postgres"
+  printf 'export HESO_TEST_PG_CA=%q\n' "$dir/tls/ca.crt"
+  printf 'export HESO_TEST_PG_OTHER_CA=%q\n' "$dir/tls/other-ca.crt"
 }
 
 resume() {

@@ -682,3 +682,120 @@ fn a_small_log_pushes_in_seconds() {
     assert_eq!(push.code, 0, "{}", push.all());
     assert!(started.elapsed() < Duration::from_secs(20));
 }
+
+/// The test server's CA files (scripts/postgres.sh makes them).
+fn test_cas() -> (String, String) {
+    let ca = std::env::var("HESO_TEST_PG_CA")
+        .expect("HESO_TEST_PG_CA is not set: start the server with scripts/postgres.sh start");
+    let other = std::env::var("HESO_TEST_PG_OTHER_CA").expect("HESO_TEST_PG_OTHER_CA is not set");
+    (ca, other)
+}
+
+/// `url` (postgresql://user@127.0.0.1:port/db) with TLS options appended; `localhost`
+/// names the server by the name its certificate carries (the address stays 127.0.0.1).
+fn tls_url(url: &str, by_name: bool, options: &str) -> String {
+    let url = if by_name {
+        let port = url.rsplit_once(':').unwrap().1.split('/').next().unwrap();
+        url.replacen(
+            &format!("127.0.0.1:{port}"),
+            &format!("localhost:{port}"),
+            1,
+        ) + "?hostaddr=127.0.0.1&"
+    } else {
+        format!("{url}?")
+    };
+    format!("{url}{options}")
+}
+
+#[test]
+#[ignore = "needs PostgreSQL: scripts/test.sh, or eval \"$(bash scripts/postgres.sh start)\" then --ignored"]
+fn tls_sslmode_and_sslrootcert_work_as_with_libpq() {
+    let temp = tempfile::tempdir().unwrap();
+    let db = Db::new();
+    let (ca, other_ca) = test_cas();
+    let encrypted = |url: &str| {
+        heso_store::Store::connect(url)
+            .unwrap_or_else(|e| panic!("{url}: {e}"))
+            .encrypted()
+            .unwrap()
+    };
+    // require: encrypted, the certificate unchecked (no root file in this HOME).
+    assert!(encrypted(&tls_url(&db.url, false, "sslmode=require")));
+    // prefer (the default): encrypted when the server offers it; disable: not.
+    assert!(encrypted(&db.url));
+    assert!(!encrypted(&tls_url(&db.url, false, "sslmode=disable")));
+    // verify-full with the right CA, by the name in the certificate, through the CLI too.
+    let full = tls_url(
+        &db.url,
+        true,
+        &format!("sslmode=verify-full&sslrootcert={ca}"),
+    );
+    assert!(encrypted(&full));
+    let migrated = heso(temp.path(), &["fleet", "migrate", &full]);
+    assert_eq!(migrated.code, 0, "{}", migrated.all());
+    // The same settings from the environment, as libpq reads them.
+    let mut from_env = heso_command(temp.path(), &["fleet", "list", &tls_url(&db.url, true, "")]);
+    from_env
+        .env("PGSSLMODE", "verify-full")
+        .env("PGSSLROOTCERT", &ca);
+    let listed = run(from_env);
+    assert_eq!(listed.code, 0, "{}", listed.all());
+
+    // A CA that did not sign the server's certificate: refused, and the error says why.
+    let wrong = tls_url(
+        &db.url,
+        true,
+        &format!("sslmode=verify-full&sslrootcert={other_ca}"),
+    );
+    let refused = heso(temp.path(), &["fleet", "list", &wrong]);
+    assert_ne!(refused.code, 0, "{}", refused.all());
+    assert!(
+        refused.stderr.contains("UnknownIssuer")
+            && refused.stderr.contains("not signed by a CA in")
+            && refused.stderr.contains("sslmode=verify-full")
+            && refused.stderr.contains(&other_ca),
+        "{}",
+        refused.stderr
+    );
+    let err = heso_store::Store::connect(&tls_url(
+        &db.url,
+        false,
+        &format!("sslmode=verify-ca&sslrootcert={other_ca}"),
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("UnknownIssuer"), "{err}");
+
+    // The certificate names localhost, not 127.0.0.1: verify-full by address fails on the
+    // name, verify-ca (the chain only) connects.
+    let by_address = tls_url(
+        &db.url,
+        false,
+        &format!("sslmode=verify-full&sslrootcert={ca}"),
+    );
+    let err = heso_store::Store::connect(&by_address)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not valid for name \"127.0.0.1\""), "{err}");
+    assert!(encrypted(&tls_url(
+        &db.url,
+        false,
+        &format!("sslmode=verify-ca&sslrootcert={ca}")
+    )));
+
+    // verify-full without any CA file: refused before connecting, saying what to give.
+    let none = heso(
+        temp.path(),
+        &[
+            "fleet",
+            "list",
+            &tls_url(&db.url, true, "sslmode=verify-full"),
+        ],
+    );
+    assert_ne!(none.code, 0, "{}", none.all());
+    assert!(
+        none.stderr.contains("root certificate file") && none.stderr.contains("sslrootcert"),
+        "{}",
+        none.stderr
+    );
+}

@@ -8,6 +8,9 @@ use std::time::Duration;
 
 use postgres::error::SqlState;
 use postgres::{Client, Config, NoTls};
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+use crate::tls::{self, ProcessEnv, SslMode, TlsSettings};
 
 /// An error from PostgreSQL or the connection to it, with the server's message, detail
 /// and SQLSTATE when it sent them.
@@ -94,11 +97,21 @@ pub enum ConnectError {
         /// What the parser said.
         reason: String,
     },
+    /// The TLS options (`sslmode`, `sslrootcert`, `sslcert`, `sslkey`) cannot be used.
+    #[error("the store's TLS settings: {reason}")]
+    Tls {
+        /// What is wrong with them.
+        reason: String,
+    },
     /// The server could not be reached or refused the login.
-    #[error("cannot connect to the store {target}: {source}")]
+    #[error("cannot connect to the store {target} ({tls}): {source}{hint}")]
     Connect {
         /// The server, without any password.
         target: String,
+        /// The TLS settings used (`sslmode=…`, the CA file).
+        tls: String,
+        /// What the error means, when it is a certificate the client refused.
+        hint: String,
         /// What went wrong.
         #[source]
         source: DbError,
@@ -109,8 +122,15 @@ impl ConnectError {
     /// True when trying again later may succeed (the server is down or restarting).
     pub fn is_transient(&self) -> bool {
         match self {
-            ConnectError::Url { .. } => false,
-            ConnectError::Connect { source, .. } => source.is_transient(),
+            ConnectError::Url { .. } | ConnectError::Tls { .. } => false,
+            // A certificate the client refused, or a server without TLS when TLS is
+            // required, stays so until someone changes a setting.
+            ConnectError::Connect { source, .. } => {
+                let text = source.to_string();
+                source.is_transient()
+                    && !text.contains("invalid peer certificate")
+                    && !text.contains("server does not support TLS")
+            }
         }
     }
 }
@@ -119,12 +139,14 @@ impl ConnectError {
 pub struct Store {
     pub(crate) client: Client,
     target: String,
+    tls: TlsSettings,
 }
 
 impl fmt::Debug for Store {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Store")
             .field("target", &self.target)
+            .field("tls", &self.tls)
             .finish_non_exhaustive()
     }
 }
@@ -134,11 +156,25 @@ impl Store {
     /// `host=… user=… dbname=…`). Without a password in the URL, the password comes from
     /// `PGPASSWORD`, else from the password file (`PGPASSFILE`, else `~/.pgpass`, used
     /// only when no one else can read it), as with `psql`. The user defaults to `PGUSER`,
-    /// else the login name. TLS: see `docs/fleet.md`.
+    /// else the login name. TLS as libpq: `sslmode` (`disable`, `allow`, `prefer` by
+    /// default, `require`, `verify-ca`, `verify-full`), `sslrootcert` (a PEM file, or
+    /// `system`), `sslcert` and `sslkey`, from the URL or `PGSSLMODE`, `PGSSLROOTCERT`,
+    /// `PGSSLCERT`, `PGSSLKEY`; see `docs/fleet.md`.
     pub fn connect(url: &str) -> Result<Self, ConnectError> {
-        let mut config = Config::from_str(url).map_err(|e| ConnectError::Url {
+        let split = tls::split(url, &ProcessEnv).map_err(|reason| ConnectError::Url { reason })?;
+        let settings = split.tls;
+        let mut config = Config::from_str(&split.rest).map_err(|e| ConnectError::Url {
             reason: e.to_string(),
         })?;
+        config.ssl_mode(match settings.mode {
+            SslMode::Disable => postgres::config::SslMode::Disable,
+            SslMode::Allow | SslMode::Prefer => postgres::config::SslMode::Prefer,
+            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => {
+                postgres::config::SslMode::Require
+            }
+        });
+        let rustls_config =
+            tls::client_config(&settings).map_err(|reason| ConnectError::Tls { reason })?;
         if config.get_user().is_none() {
             let user = std::env::var("PGUSER")
                 .or_else(|_| std::env::var("USER"))
@@ -159,11 +195,43 @@ impl Store {
         config.keepalives(true);
         config.keepalives_idle(Duration::from_secs(30));
         let target = describe(&config);
-        let client = config.connect(NoTls).map_err(|e| ConnectError::Connect {
-            target: target.clone(),
-            source: DbError(e),
+        let connected = match rustls_config {
+            None => config.connect(NoTls),
+            Some(rustls_config) => config.connect(MakeRustlsConnect::new(rustls_config)),
+        };
+        let client = connected.map_err(|e| {
+            let source = DbError(e);
+            let text = source.to_string();
+            let hint = if text.contains("UnknownIssuer") {
+                " (the server's certificate is not signed by a CA in the trusted certificates \
+                 named above)"
+            } else if text.contains("not valid for name") {
+                " (sslmode=verify-full: the host name in the URL must be one the server's \
+                 certificate names)"
+            } else {
+                ""
+            };
+            ConnectError::Connect {
+                target: target.clone(),
+                tls: settings.to_string(),
+                hint: hint.to_owned(),
+                source,
+            }
         })?;
-        Ok(Self { client, target })
+        Ok(Self {
+            client,
+            target,
+            tls: settings,
+        })
+    }
+
+    /// True when this connection is encrypted (the server's own view, `pg_stat_ssl`).
+    pub fn encrypted(&mut self) -> Result<bool, DbError> {
+        let row = self.client.query_one(
+            "SELECT coalesce((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false)",
+            &[],
+        )?;
+        Ok(row.get(0))
     }
 
     /// The server and user, as errors name them (never a password).

@@ -31,6 +31,7 @@ mod project;
 mod push;
 mod query;
 mod rows;
+mod tls;
 mod verify;
 
 pub use connect::{ConnectError, DbError, Store};

@@ -110,6 +110,10 @@ pub fn heso_command(dir: &Path, args: &[&str]) -> Command {
         .env_remove("HESO_ENV")
         .env_remove("HESO_STORE_URL")
         .env_remove("PGPASSWORD")
+        .env_remove("PGSSLMODE")
+        .env_remove("PGSSLROOTCERT")
+        .env_remove("PGSSLCERT")
+        .env_remove("PGSSLKEY")
         .env_remove("XDG_CONFIG_HOME");
     command
 }
