@@ -2,8 +2,11 @@
 //! against a baseline measured in the same run. Run with `cargo bench -p heso-chain`.
 //!
 //! Sizes: HESO_BENCH_APPENDS (default 2000); HESO_BENCH_VERIFY_RECEIPTS, a comma-separated
-//! list of log sizes (default `100000,1000000`): L0 logs of each size, an L1 log of the
-//! first.
+//! list of log sizes (default `100000,1000000`; empty skips verification): L0 logs of each
+//! size, an L1 log of the first.
+//!
+//! Group commit: the 4-thread fsync rate is also given as a ratio to the 1-thread one of
+//! the same run (threads of one process share fsyncs).
 //!
 //! Verification and its baseline each run in a child process (this binary started again
 //! with HESO_BENCH_CHILD set) that does only that and then reports its own peak resident
@@ -244,6 +247,7 @@ fn main() {
     let sizes: Vec<usize> = std::env::var("HESO_BENCH_VERIFY_RECEIPTS")
         .unwrap_or_else(|_| "100000,1000000".into())
         .split(',')
+        .filter(|n| !n.trim().is_empty())
         .map(|n| n.trim().parse().unwrap())
         .collect();
 
@@ -251,12 +255,20 @@ fn main() {
     let bare_fsync = bare_write_loop(appends, true);
     let bare = bare_write_loop(appends, false);
     println!("baseline: bare 1.1 KB write + fsync loop      {bare_fsync:>10.0} /s");
+    let mut one_thread = None;
     for threads in [1, 4] {
         let rate = bench_appends(&key, Durability::Fsync, threads, appends);
         println!(
             "append, fsync, {threads} thread(s)                {rate:>10.0} /s  ({:.2}x the bare fsync loop's time per line)",
             bare_fsync / rate
         );
+        match one_thread {
+            None => one_thread = Some(rate),
+            Some(one) => println!(
+                "group commit: 4 threads append at {:.2}x the rate of 1 thread",
+                rate / one
+            ),
+        }
     }
     println!("baseline: bare 1.1 KB write loop (no fsync)   {bare:>10.0} /s");
     for threads in [1, 4] {
@@ -267,6 +279,9 @@ fn main() {
         );
     }
 
+    if sizes.is_empty() {
+        return;
+    }
     let idle = run_child("bare 0");
     println!(
         "== verify_log (each in a child process; peak memory is the child's VmHWM; a child that verifies nothing peaks at {:.1} MiB) ==",
