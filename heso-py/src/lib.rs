@@ -6,7 +6,7 @@
 
 use std::ffi::OsString;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use heso_engine::{ActionRequest, ApprovalError, ApprovalState, Engine, GateStatus, PendingAction};
 use heso_receipt::{
@@ -54,10 +54,51 @@ fn verb_names() -> String {
         .join(", ")
 }
 
-/// An open heso project (an engine with its operator key unlocked).
+/// An open heso project (an engine with its operator key unlocked), until `close()`.
 #[pyclass(module = "heso._core", frozen)]
 struct Project {
-    engine: Arc<Engine>,
+    /// The project folder.
+    root: PathBuf,
+    /// `None` once closed. Each call holds its own `Arc` while it runs, so closing never
+    /// waits for (or cuts short) a call in flight on another thread.
+    engine: RwLock<Option<Arc<Engine>>>,
+}
+
+impl Project {
+    /// The open engine, or `ConfigError` once the project is closed.
+    fn engine(&self, py: Python<'_>) -> PyResult<Arc<Engine>> {
+        let engine = self.engine.read().unwrap_or_else(|p| p.into_inner());
+        match engine.as_ref() {
+            Some(engine) => Ok(Arc::clone(engine)),
+            None => Err(heso_error(
+                py,
+                "ConfigError",
+                "this heso project is closed (Project.close() or heso.shutdown()); open it \
+                 again with heso.init()"
+                    .to_owned(),
+            )),
+        }
+    }
+}
+
+/// Keeps the checkpoint of `engine`'s whole log now, as dropping the last handle does,
+/// when calls still in flight on other threads hold the engine (they keep a newer one
+/// when they finish). Best effort, like the engine's own: a failure is one line on stderr.
+fn checkpoint_now(engine: &Engine) {
+    let kept = match engine.tree_snapshot() {
+        Ok((head, _)) if head.size > 0 => {
+            engine.checkpoint().map(|_| ()).map_err(|e| e.to_string())
+        }
+        Ok(_) => Ok(()),
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(e) = kept {
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "heso: warning: could not keep a checkpoint of the log when closing the project: {e}"
+        );
+    }
 }
 
 #[pymethods]
@@ -70,16 +111,45 @@ impl Project {
         let opened = py.detach(|| Engine::open(path.as_deref()));
         match opened {
             Ok(engine) => Ok(Self {
-                engine: Arc::new(engine),
+                root: engine.paths().root.clone(),
+                engine: RwLock::new(Some(Arc::new(engine))),
             }),
             Err(e) => Err(heso_error(py, "ConfigError", e.to_string())),
         }
     }
 
-    /// The project folder.
+    /// The project folder (kept after `close()`).
     #[getter]
     fn root(&self) -> PathBuf {
-        self.engine.paths().root.clone()
+        self.root.clone()
+    }
+
+    /// Whether `close()` has been called.
+    #[getter]
+    fn closed(&self) -> bool {
+        self.engine
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_none()
+    }
+
+    /// Closes the project: keeps a signed checkpoint of the whole log in
+    /// `heso-local-data/checkpoints/` (unless the log is empty or that tree head is kept
+    /// already) and releases the engine; every later call raises `ConfigError`. Calling
+    /// it again does nothing. The GIL is released while the checkpoint is written.
+    fn close(&self, py: Python<'_>) {
+        let taken = self
+            .engine
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(engine) = taken {
+            py.detach(move || match Arc::try_unwrap(engine) {
+                // The last handle: dropping the engine keeps the checkpoint.
+                Ok(engine) => drop(engine),
+                Err(shared) => checkpoint_now(&shared),
+            });
+        }
     }
 
     /// Gates one action; returns a dict describing the outcome. The GIL is released while
@@ -156,7 +226,7 @@ impl Project {
             blocking,
             exact_arguments,
         };
-        let engine = Arc::clone(&self.engine);
+        let engine = self.engine(py)?;
         let outcome = py
             .detach(move || engine.gate(&request))
             .map_err(|e| heso_error(py, "GateError", e.to_string()))?;
@@ -206,7 +276,7 @@ impl Project {
                 }
             },
         };
-        let engine = Arc::clone(&self.engine);
+        let engine = self.engine(py)?;
         let result = py.detach(move || engine.claim(&pending_id, arguments.as_ref()));
         let out = PyDict::new(py);
         match result {
@@ -231,7 +301,7 @@ impl Project {
         py: Python<'py>,
         pending_id: String,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let engine = Arc::clone(&self.engine);
+        let engine = self.engine(py)?;
         let action = py
             .detach(move || engine.pending_action(&pending_id))
             .map_err(|e| heso_error(py, "ApprovalError", e.to_string()))?;
@@ -249,7 +319,7 @@ impl Project {
         let timeout = std::time::Duration::try_from_secs_f64(timeout).map_err(|_| {
             pyo3::exceptions::PyValueError::new_err("timeout must be 0 or more seconds")
         })?;
-        let engine = Arc::clone(&self.engine);
+        let engine = self.engine(py)?;
         let action = py
             .detach(move || engine.wait_for_decision(&pending_id, timeout))
             .map_err(|e| heso_error(py, "ApprovalError", e.to_string()))?;
@@ -306,7 +376,7 @@ fn verify<'py>(
             SignerPins::Only(decoded)
         }
         (None, Some(project)) => project
-            .engine
+            .engine(py)?
             .pins()
             .map_err(|e| heso_error(py, "ConfigError", e.to_string()))?,
         (None, None) => SignerPins::Any,

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
         resume_async,
         tool,
     )
-    from ._state import init, step
+    from ._state import init, shutdown, step
     from ._verify import Verdict, verify
     from ._wrap import wrap
 
@@ -61,6 +61,7 @@ _LAZY = {
     "resume_async": "._gate",
     "tool": "._gate",
     "init": "._state",
+    "shutdown": "._state",
     "step": "._state",
     "Verdict": "._verify",
     "verify": "._verify",
@@ -100,6 +101,7 @@ __all__ = [
     "init",
     "resume",
     "resume_async",
+    "shutdown",
     "step",
     "tool",
     "verify",

@@ -92,6 +92,15 @@ def start(root: Union[str, "os.PathLike[str]", None] = None, url: Optional[str] 
         return _current
 
 
+def stop() -> None:
+    """Stops the running shipper (after its last push), if there is one."""
+    global _current
+    with _lock:
+        shipper, _current = _current, None
+    if shipper is not None:
+        shipper.stop()
+
+
 def current() -> Optional[Shipper]:
     """The running shipper, if ``heso.init(ship=True)`` started one."""
     return _current

@@ -12,6 +12,8 @@ from ._errors import ConfigError
 
 _lock = threading.Lock()
 _project: Optional[_core.Project] = None
+# Whether ``shutdown`` is registered to run at interpreter exit (by the first ``init``).
+_exit_hook = False
 # False after ``init(blocking=False)``: every gated call of the process is observe-only.
 _blocking: bool = True
 
@@ -41,20 +43,48 @@ def init(
 
     Raises ``ConfigError`` when there is no project (run ``heso init``), the passphrase is
     wrong or refused (production needs ``HESO_KEY_PASSPHRASE``), or the policy is broken.
+
+    The project is closed (``shutdown``) at interpreter exit, and the one an ``init``
+    replaces at once: each close keeps a signed checkpoint of the whole log.
     """
-    global _project, _blocking
+    global _project, _blocking, _exit_hook
     if not isinstance(blocking, bool):
         raise TypeError(f"heso.init: blocking must be a bool, not {type(blocking).__name__}")
     project = _core.Project(os.fsdecode(path) if path is not None else None)
     if not isinstance(ship, (bool, str)):
         raise TypeError(f"heso.init: ship must be a bool or a store URL, not {type(ship).__name__}")
     with _lock:
-        _project = project
+        previous, _project = _project, project
         _blocking = blocking
+        if not _exit_hook:
+            import atexit
+
+            atexit.register(shutdown)
+            _exit_hook = True
+    if previous is not None and previous is not project:
+        previous.close()
     if ship:
         from . import _ship
 
         _ship.start(project.root, ship if isinstance(ship, str) else None)
+
+
+def shutdown() -> None:
+    """Closes the project ``init`` opened: keeps a signed checkpoint of the whole log in
+    ``heso-local-data/checkpoints/`` (unless the log is empty or that checkpoint is kept
+    already), and stops the shipper ``init(ship=...)`` started, after its last push.
+    Gated calls then raise ``ConfigError`` until ``init`` is called again. Runs by itself
+    at interpreter exit; calling it again does nothing."""
+    global _project
+    import sys
+
+    shipping = sys.modules.get(f"{__package__}._ship")
+    if shipping is not None:
+        shipping.stop()
+    with _lock:
+        project, _project = _project, None
+    if project is not None:
+        project.close()
 
 
 def _label(where: str, what: str, value: Any) -> str:
