@@ -12,6 +12,7 @@ use heso_fs::{create_private_dir, open_no_follow, read_no_follow};
 use heso_receipt::{ChainPosition, chain_link};
 
 use crate::fileops::{FileOps, RealOps, write_all};
+use crate::index::{self, INDEX_FILE, IndexState, Record};
 use crate::tail::{TailEntry, entry_of, scan};
 use crate::tree::{
     self, BLOCK_LEVEL, LEAVES_FILE, LeafSource, NODES_FILE, SyncError, TreeError, TreeHead,
@@ -130,6 +131,9 @@ struct Writer {
     /// The tree's right edge and sidecars, checked against the log whenever `cached` is
     /// rebuilt.
     tree: TreeSlot,
+    /// `receipts.index`, in step with the log whenever `cached` is; `None` to be checked
+    /// against the log at the next refresh (or not kept).
+    index: Option<IndexState>,
     /// The cross-process lock, while this handle holds it: during an append, and with
     /// [`Durability::Fsync`] from the first line of a group until the fsync that makes the
     /// group's last line durable, so no other process writes after lines that may yet be
@@ -182,6 +186,8 @@ struct Marks {
     log: u64,
     /// Leaves in the tree, when it is kept.
     leaves: Option<u64>,
+    /// Records in the index, when it is kept.
+    index: Option<u64>,
 }
 
 struct SyncFailure {
@@ -216,6 +222,8 @@ pub struct Log {
     synced: Condvar,
     ops: Box<dyn FileOps>,
     tree_paths: TreePaths,
+    /// `receipts.index`, kept when the tree is.
+    index_path: Option<PathBuf>,
     hook: Option<(u64, TreeHook)>,
 }
 
@@ -404,6 +412,7 @@ impl Log {
                 } else {
                     TreeSlot::Off
                 },
+                index: None,
                 process_lock: None,
                 group: Group::default(),
             }),
@@ -414,6 +423,7 @@ impl Log {
                 leaves: dir.join(LEAVES_FILE),
                 nodes: dir.join(NODES_FILE),
             },
+            index_path: keep_tree.then(|| dir.join(INDEX_FILE)),
             hook: None,
         };
         let _guard = lock(&log.lock_path).map_err(open_io("cannot lock", &log.lock_path))?;
@@ -510,6 +520,20 @@ impl Log {
                     });
                 }
             };
+        }
+        if let Some(index_path) = &self.index_path {
+            match index::sync(index_path, file, found.good_len, self.ops.as_ref()) {
+                Ok(state) => writer.index = Some(state),
+                Err((action, source)) => {
+                    writer.index = None;
+                    writer.cached = None;
+                    return Err(AppendError::Io {
+                        action,
+                        path: index_path.clone(),
+                        source,
+                    });
+                }
+            }
         }
         writer.cached = Some(Cached {
             len: found.good_len,
@@ -696,6 +720,7 @@ impl Log {
             TreeSlot::Ready(state) => Some(state.range.size()),
             _ => None,
         };
+        let index_before = writer.index.as_ref().map(|i| i.records);
         let mut due = None;
         if let (TreeSlot::Ready(state), Some(leaf)) = (&mut writer.tree, leaf) {
             match self.grow(ops, state, leaf) {
@@ -719,9 +744,38 @@ impl Log {
                     self.trim_sidecars(ops, &writer.tree, None);
                     writer.cached = None;
                     writer.tree = TreeSlot::Stale;
+                    writer.index = None;
                     return Err(append_io("cannot write", &path)(e));
                 }
             }
+        }
+        if let (Some(state), Some(path)) = (writer.index.as_mut(), &self.index_path) {
+            let line = state.lines + 1;
+            let record = index::hash_bytes(&entry.action_hash).map(|hash| Record {
+                hash,
+                offset: before,
+                line,
+            });
+            let indexed = match record {
+                Some(record) => write_all(ops, &mut state.file, &record.to_bytes()),
+                None => Ok(()),
+            };
+            if let Err(e) = indexed {
+                // As for a failed sidecar write: the line goes, and so do its entries.
+                if self.roll_back(ops, file, before).is_err() {
+                    writer.file = None;
+                }
+                let _ = ops.set_len(&state.file, state.records * index::RECORD);
+                self.trim_sidecars(ops, &writer.tree, leaves_before);
+                writer.cached = None;
+                if !matches!(writer.tree, TreeSlot::Off) {
+                    writer.tree = TreeSlot::Stale;
+                }
+                writer.index = None;
+                return Err(append_io("cannot write", path)(e));
+            }
+            state.lines = line;
+            state.records += u64::from(record.is_some());
         }
         let after = before + bytes.len() as u64;
         if let Some(cached) = writer.cached.as_mut() {
@@ -733,6 +787,7 @@ impl Log {
             group.base = Some(Marks {
                 log: before,
                 leaves: leaves_before,
+                index: index_before,
             });
         }
         group.head = Marks {
@@ -741,6 +796,7 @@ impl Log {
                 TreeSlot::Ready(state) => Some(state.range.size()),
                 _ => None,
             },
+            index: writer.index.as_ref().map(|i| i.records),
         };
         group.written += 1;
         Ok((
@@ -858,6 +914,12 @@ impl Log {
                 // another handle whose view of the log is unchanged appends after the
                 // right entry, and checked again at this handle's next append.
                 self.trim_sidecars(self.ops.as_ref(), &writer.tree, base.leaves);
+                if let (Some(state), Some(records)) = (&writer.index, base.index) {
+                    let _ = self
+                        .ops
+                        .set_len(&state.file, records.saturating_mul(index::RECORD));
+                }
+                writer.index = None;
                 if !matches!(writer.tree, TreeSlot::Off) {
                     writer.tree = TreeSlot::Stale;
                 }

@@ -291,6 +291,32 @@ fn check_sidecars(dir: &Path, log: &Log) {
     let head = log.tree_head().unwrap();
     assert_eq!(head.size, leaves.len() as u64);
     assert_eq!(head.root, heso_tlog::root_of_leaves(&leaves));
+    check_index(dir);
+}
+
+/// `receipts.index` holds exactly one record for each line of the log: its action_hash,
+/// offset and line number.
+fn check_index(dir: &Path) {
+    let bytes = log_bytes(dir);
+    let mut expected = Vec::new();
+    let mut start = 0;
+    let mut number = 0;
+    for (at, byte) in bytes.iter().enumerate() {
+        if *byte == b'\n' {
+            number += 1;
+            let value: serde_json::Value = serde_json::from_slice(&bytes[start..at]).unwrap();
+            let hash = crate::index::hash_bytes(value["content"]["action_hash"].as_str().unwrap());
+            let record = crate::index::Record {
+                hash: hash.unwrap(),
+                offset: start as u64,
+                line: number,
+            };
+            expected.extend_from_slice(&record.to_bytes());
+            start = at + 1;
+        }
+    }
+    let stored = std::fs::read(dir.join(crate::INDEX_FILE)).unwrap();
+    assert_eq!(stored, expected, "receipts.index is not the log's index");
 }
 
 /// A fsynced log with one acknowledged receipt, opened through faulty calls.
@@ -861,4 +887,20 @@ fn a_failed_shared_fsync_fails_every_append_waiting_on_it() {
     let second = try_append(&s.log, "second").unwrap();
     assert_eq!(second.seq, 1);
     check_recovered(s.temp.path(), &[s.first.clone(), second]);
+}
+
+/// The third write of an append is its `receipts.index` record: when it fails, the append
+/// fails and the line and its leaf go back off.
+#[test]
+fn a_failed_index_write_fails_the_append_and_leaves_the_log_as_it_was() {
+    let s = Started::new();
+    s.ops.arm(Call::Write, 2, Fault::Errno(ENOSPC));
+    let failed = try_append(&s.log, "refused").unwrap_err();
+    assert_eq!(os_error(&failed), Some(ENOSPC), "{failed}");
+    assert!(failed.to_string().contains(crate::INDEX_FILE), "{failed}");
+    assert_eq!(log_bytes(s.temp.path()), s.before);
+    let second = try_append(&s.log, "second").unwrap();
+    assert_eq!(second.seq, 1);
+    check_sidecars(s.temp.path(), &s.log);
+    check_recovered(s.temp.path(), &[s.first, second]);
 }

@@ -13,7 +13,11 @@
 //!   the pages may be gone and nothing may be chained onto them.
 //! - A torn last line (a writer died mid-write) is moved to `receipts.jsonl.torn-<secs>`
 //!   and the log truncated to its last complete line, by the next writer, which reports it.
-//! - [`find_by_prefix`] looks a receipt up by action_hash prefix; [`verify_log`] checks
+//! - [`find_by_prefix`] looks a receipt up by action_hash prefix through `receipts.index`
+//!   ([`INDEX_FILE`]: 48 bytes a line, the action_hash, offset and line number, written
+//!   under the same lock as the line and mended or rebuilt from the log like the tree's
+//!   sidecars), re-reading the line it points to from the log and checking its hash, and
+//!   reading the whole log when the index is missing or disagrees; [`verify_log`] checks
 //!   every receipt and every chain link, streaming, with signatures checked on all cores.
 //! - The log is also an RFC 6962 Merkle tree (`heso-tlog`) over its session's receipts in
 //!   log order (leaf `i` = the receipt of seq `i`; leaf hash SHA-256(`0x00` ‖ the 32 raw
@@ -39,6 +43,7 @@ mod contain;
 #[cfg(test)]
 mod fault_tests;
 mod fileops;
+mod index;
 mod lookup;
 mod tail;
 mod tree;
@@ -48,6 +53,7 @@ pub use append::{
     AppendError, Appended, Durability, Log, LogOptions, OpenError, TornRepair, read_session,
 };
 pub use contain::{CheckpointVerdict, check_checkpoint};
+pub use index::INDEX_FILE;
 pub use lookup::{Found, LookupError, find_by_prefix};
 pub use tree::{
     LEAVES_FILE, LeafReadError, LeafSource, LogTree, NODES_FILE, TreeError, TreeHead,
