@@ -2,7 +2,8 @@
 //! and offline verification.
 //!
 //! This crate is all a third-party verifier needs. It does no I/O, reads no clock and
-//! uses no randomness, and it builds for `wasm32-unknown-unknown`.
+//! uses no randomness, and it builds for `wasm32-unknown-unknown`. Its one use of threads
+//! is [`verify_receipts`], which splits many receipts over the cores (not in WebAssembly).
 //!
 //! ```
 //! use heso_receipt::{SignerPins, verify_receipt};
@@ -59,7 +60,9 @@ pub use sign::{
 pub use status::{EXPIRED_MARK, OBSERVED_SUFFIX, RESUMED_MARK, RecordedStatus};
 pub use strict::{MAX_SAFE_INTEGER, parse_strict};
 pub use verdict::{Signers, Verdict};
-pub use verify::{ChainFailure, Checked, PinnedKey, SignerPins, verify_chain, verify_receipt};
+pub use verify::{
+    ChainFailure, Checked, PinnedKey, SignerPins, verify_chain, verify_receipt, verify_receipts,
+};
 
 /// The Ed25519 key types callers sign with and pin, re-exported so a verifier needs no
 /// direct dependency on `ed25519-dalek`.

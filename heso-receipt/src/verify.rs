@@ -11,7 +11,7 @@ use crate::canonical::{
     APPROVER_DOMAIN, OPERATOR_DOMAIN, action_hash_of, canonical_bytes_without_hash, signed_message,
 };
 use crate::chain::{ChainHead, check_link};
-use crate::keys::{public_key_from_base64, public_key_to_did_key};
+use crate::keys::{KeyDecodeError, public_key_from_base64, public_key_to_did_key};
 use crate::model::{ACTION_VERSION, ALG, KeyRole, Receipt, TrustLevel};
 use crate::redaction::check_redaction;
 use crate::strict::{find_lone_surrogate, parse_strict};
@@ -91,13 +91,106 @@ pub struct Checked {
 /// `InvalidSignature`, `SelfApproval`, `TrustLevelMismatch`, `UntrustedSigner`,
 /// `IdentityMismatch`, `MalformedRedaction`; the first that fails is the verdict.
 pub fn verify_receipt(bytes: &[u8], pins: &SignerPins) -> Checked {
+    verify_with(bytes, pins, &mut public_key_from_base64)
+}
+
+/// Lines per thread below which [`verify_receipts`] does not start another thread: a
+/// thread costs tens of microseconds to start, a receipt about a hundred to verify.
+#[cfg(not(target_arch = "wasm32"))]
+const LINES_PER_THREAD: usize = 64;
+
+/// Verifies many receipts, each on its own: the same verdicts, in the same order, as
+/// [`verify_receipt`] on each line, and the entry point for whole logs.
+///
+/// It costs less per receipt: each signer's key is decoded once per call instead of once
+/// per receipt, and outside WebAssembly the lines are split over the machine's cores
+/// (scoped threads; a call with few lines stays on the caller's thread). In WebAssembly it
+/// runs on the caller's thread.
+///
+/// Every signature is still checked on its own with `verify_strict`. Batched Ed25519
+/// verification (a random linear combination of the signature equations) does not give
+/// `verify_strict`'s verdicts: a key holder can put a small-order component into `R`, which
+/// `verify_strict` always rejects and a batch accepts whenever the random coefficient kills
+/// it (half the time for a point of order 2), even after rejecting non-canonical `s`, weak
+/// keys and small-order `R`. Excluding such `R` costs a scalar multiplication per signature,
+/// more than batching saves (the receipt section of `docs/benchmarks.md`); `tests/many.rs`
+/// keeps these signatures `InvalidSignature` here.
+pub fn verify_receipts(lines: &[&[u8]], pins: &SignerPins) -> Vec<Checked> {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let threads = std::thread::available_parallelism()
+            .map_or(1, std::num::NonZeroUsize::get)
+            .min(lines.len() / LINES_PER_THREAD)
+            .max(1);
+        if threads > 1 {
+            let per_thread = lines.len().div_ceil(threads);
+            return std::thread::scope(|scope| {
+                let workers: Vec<_> = lines
+                    .chunks(per_thread)
+                    .map(|chunk| (chunk, scope.spawn(move || verify_in_order(chunk, pins))))
+                    .collect();
+                workers
+                    .into_iter()
+                    .flat_map(|(chunk, worker)| {
+                        // A worker only ends early by panicking; doing its share again here
+                        // raises that panic on the caller's thread, as a plain loop would.
+                        worker
+                            .join()
+                            .unwrap_or_else(|_| verify_in_order(chunk, pins))
+                    })
+                    .collect()
+            });
+        }
+    }
+    verify_in_order(lines, pins)
+}
+
+/// [`verify_receipts`] on this thread, with one key cache for all the lines.
+fn verify_in_order(lines: &[&[u8]], pins: &SignerPins) -> Vec<Checked> {
+    let mut keys = KeyCache::default();
+    lines
+        .iter()
+        .map(|line| verify_with(line, pins, &mut |text| keys.decode(text)))
+        .collect()
+}
+
+/// The signing keys met so far, as the receipts spell them, decoded (or why not).
+#[derive(Default)]
+struct KeyCache {
+    keys: HashMap<String, Result<VerifyingKey, KeyDecodeError>>,
+}
+
+impl KeyCache {
+    /// Most logs have one to a few signers; a log with a new key on every line must not
+    /// grow the cache without bound.
+    const MAX: usize = 64;
+
+    fn decode(&mut self, text: &str) -> Result<VerifyingKey, KeyDecodeError> {
+        if let Some(known) = self.keys.get(text) {
+            return known.clone();
+        }
+        let decoded = public_key_from_base64(text);
+        if self.keys.len() >= Self::MAX {
+            self.keys.clear();
+        }
+        self.keys.insert(text.to_owned(), decoded.clone());
+        decoded
+    }
+}
+
+/// [`verify_receipt`], decoding the signature entries' keys with `decode_key`.
+fn verify_with(
+    bytes: &[u8],
+    pins: &SignerPins,
+    decode_key: &mut dyn FnMut(&str) -> Result<VerifyingKey, KeyDecodeError>,
+) -> Checked {
     match parse_receipt(bytes) {
         Err(verdict) => Checked {
             verdict,
             receipt: None,
         },
         Ok(parsed) => {
-            let verdict = match check_parsed(&parsed, pins) {
+            let verdict = match check_parsed(&parsed, pins, decode_key) {
                 Ok(signers) => Verdict::Valid(Box::new(signers)),
                 Err(verdict) => verdict,
             };
@@ -207,7 +300,11 @@ fn check_signature_entries(receipt: &Receipt) -> Result<(), Verdict> {
     Ok(())
 }
 
-fn check_parsed(parsed: &Parsed, pins: &SignerPins) -> Result<Signers, Verdict> {
+fn check_parsed(
+    parsed: &Parsed,
+    pins: &SignerPins,
+    decode_key: &mut dyn FnMut(&str) -> Result<VerifyingKey, KeyDecodeError>,
+) -> Result<Signers, Verdict> {
     let receipt = &parsed.receipt;
     let content = &receipt.content;
 
@@ -229,7 +326,7 @@ fn check_parsed(parsed: &Parsed, pins: &SignerPins) -> Result<Signers, Verdict> 
             KeyRole::Approver => (APPROVER_DOMAIN, "approver"),
         };
         let key = check_signature(
-            entry.public_key.as_str(),
+            decode_key(entry.public_key.as_str()),
             &entry.signature,
             domain,
             &canonical,
@@ -288,7 +385,7 @@ fn check_parsed(parsed: &Parsed, pins: &SignerPins) -> Result<Signers, Verdict> 
         }
     }
 
-    if public_key_from_base64(&content.agent_identity).ok() != Some(operator) {
+    if !names_key(&content.agent_identity, &operator) {
         return Err(Verdict::IdentityMismatch(
             "agent_identity is not the operator's signing key".into(),
         ));
@@ -306,7 +403,7 @@ fn check_parsed(parsed: &Parsed, pins: &SignerPins) -> Result<Signers, Verdict> 
             ));
         }
         (Some(key), Some(decision)) => {
-            if public_key_from_base64(&decision.approver_identity).ok() != Some(key) {
+            if !names_key(&decision.approver_identity, &key) {
                 return Err(Verdict::IdentityMismatch(
                     "approver_decision.approver_identity is not the approver's signing key".into(),
                 ));
@@ -325,13 +422,22 @@ fn check_parsed(parsed: &Parsed, pins: &SignerPins) -> Result<Signers, Verdict> 
     })
 }
 
+/// True when `text` decodes to `key`: the same as `public_key_from_base64(text) ==
+/// Ok(key)`, since keys are equal when their 32 bytes are, and bytes equal to a decoded
+/// key's decode to it. Without the second point decompression.
+fn names_key(text: &str, key: &VerifyingKey) -> bool {
+    STANDARD
+        .decode(text)
+        .is_ok_and(|bytes| bytes.as_slice() == key.as_bytes())
+}
+
 fn check_signature(
-    public_key: &str,
+    key: Result<VerifyingKey, KeyDecodeError>,
     signature: &str,
     domain: &[u8],
     canonical: &[u8],
 ) -> Result<VerifyingKey, String> {
-    let key = public_key_from_base64(public_key).map_err(|e| format!("public_key {e}"))?;
+    let key = key.map_err(|e| format!("public_key {e}"))?;
     let bytes = STANDARD
         .decode(signature)
         .map_err(|_| "signature is not padded standard base64".to_owned())?;
