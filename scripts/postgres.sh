@@ -4,7 +4,8 @@
 # other database: nothing is read from or written to any existing cluster.
 #
 #   eval "$(bash scripts/postgres.sh start)"   # exports HESO_TEST_PG_URL, HESO_PG_STATE,
-#                                               # HESO_TEST_PG_CA, HESO_TEST_PG_OTHER_CA
+#                                               # HESO_TEST_PG_CA, HESO_TEST_PG_OTHER_CA,
+#                                               # HESO_TEST_PG_CLIENT_CERT/_KEY
 #   bash scripts/postgres.sh halt               # stop the server, keep its data and port
 #   bash scripts/postgres.sh resume             # start it again (same data, same port)
 #   bash scripts/postgres.sh stop               # stop it and delete everything
@@ -15,7 +16,8 @@
 # server certificate for the name `localhost` (not for 127.0.0.1: the tests check that
 # verify-full compares names) signed by a CA made for it (HESO_TEST_PG_CA), and makes a
 # second, unrelated CA (HESO_TEST_PG_OTHER_CA) for the tests of a wrong CA. Clients that
-# do not ask for TLS connect without it, as before.
+# do not ask for TLS connect without it, as before. The role heso_cert (a superuser of this
+# throwaway server) logs in only with the client certificate HESO_TEST_PG_CLIENT_CERT/_KEY.
 set -euo pipefail
 
 PG_USER=heso-pg
@@ -65,7 +67,14 @@ make_certs() {
     'basicConstraints=critical,CA:FALSE' 'keyUsage=critical,digitalSignature' >"$tls/server.ext"
   openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.crt" -CAkey "$tls/ca.key" \
     -CAcreateserial -days 2 -extfile "$tls/server.ext" -out "$tls/server.crt" >/dev/null 2>&1
-  chmod 0600 "$tls/server.key"
+  # A client certificate for the role heso_cert, which may log in only with it.
+  openssl req -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 -subj "/CN=heso_cert" \
+    -keyout "$tls/client.key" -out "$tls/client.csr" >/dev/null 2>&1
+  printf '%s\n' 'extendedKeyUsage=clientAuth' 'basicConstraints=critical,CA:FALSE' \
+    'keyUsage=critical,digitalSignature' >"$tls/client.ext"
+  openssl x509 -req -in "$tls/client.csr" -CA "$tls/ca.crt" -CAkey "$tls/ca.key" \
+    -CAcreateserial -days 2 -extfile "$tls/client.ext" -out "$tls/client.crt" >/dev/null 2>&1
+  chmod 0600 "$tls/server.key" "$tls/client.key"
   [[ $(id -u) -eq 0 ]] && chown "$PG_USER" "$tls/server.key" "$tls/server.crt"
   return 0
 }
@@ -108,17 +117,27 @@ log_min_messages = warning
 ssl = on
 ssl_cert_file = '$dir/tls/server.crt'
 ssl_key_file = '$dir/tls/server.key'
+ssl_ca_file = '$dir/tls/ca.crt'
 EOF
+  # heso_cert logs in by client certificate only (over TLS); everyone else as initdb set.
+  { printf 'hostssl all heso_cert 127.0.0.1/32 cert\nhost all heso_cert 127.0.0.1/32 reject\n'
+    cat "$dir/data/pg_hba.conf"; } >"$dir/pg_hba.conf.new"
+  mv "$dir/pg_hba.conf.new" "$dir/data/pg_hba.conf"
+  [[ $(id -u) -eq 0 ]] && chown "$PG_USER" "$dir/data/pg_hba.conf"
   cat >"$dir/env" <<EOF
 PG_BIN=$bin
 PG_DIR=$dir
 PG_PORT=$port
 EOF
   HESO_PG_STATE=$dir resume
+  as_pg "$bin/psql" -h "$dir/socket" -p "$port" -U postgres -d postgres -qAtc \
+    'CREATE ROLE heso_cert LOGIN SUPERUSER' >/dev/null
   printf 'export HESO_PG_STATE=%q\n' "$dir"
   printf 'export HESO_TEST_PG_URL=%q\n' "postgresql://postgres@127.0.0.1:$port/postgres"
   printf 'export HESO_TEST_PG_CA=%q\n' "$dir/tls/ca.crt"
   printf 'export HESO_TEST_PG_OTHER_CA=%q\n' "$dir/tls/other-ca.crt"
+  printf 'export HESO_TEST_PG_CLIENT_CERT=%q\n' "$dir/tls/client.crt"
+  printf 'export HESO_TEST_PG_CLIENT_KEY=%q\n' "$dir/tls/client.key"
 }
 
 resume() {

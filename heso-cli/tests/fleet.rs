@@ -783,6 +783,36 @@ fn tls_sslmode_and_sslrootcert_work_as_with_libpq() {
         &format!("sslmode=verify-ca&sslrootcert={ca}")
     )));
 
+    // A client certificate (sslcert, sslkey): the role heso_cert logs in with it only.
+    let cert = std::env::var("HESO_TEST_PG_CLIENT_CERT").expect("HESO_TEST_PG_CLIENT_CERT");
+    let key = std::env::var("HESO_TEST_PG_CLIENT_KEY").expect("HESO_TEST_PG_CLIENT_KEY");
+    let as_cert = fleet_support::url_as(&db.url, "heso_cert", &db.name);
+    let with_cert = tls_url(
+        &as_cert,
+        true,
+        &format!("sslmode=verify-full&sslrootcert={ca}&sslcert={cert}&sslkey={key}"),
+    );
+    assert!(encrypted(&with_cert));
+    let without = heso_store::Store::connect(&tls_url(
+        &as_cert,
+        true,
+        &format!("sslmode=verify-full&sslrootcert={ca}"),
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(without.contains("valid client certificate"), "{without}");
+    let mut cert_env = heso_command(
+        temp.path(),
+        &["fleet", "list", &tls_url(&as_cert, true, "")],
+    );
+    cert_env
+        .env("PGSSLMODE", "verify-full")
+        .env("PGSSLROOTCERT", &ca)
+        .env("PGSSLCERT", &cert)
+        .env("PGSSLKEY", &key);
+    let listed = run(cert_env);
+    assert_eq!(listed.code, 0, "{}", listed.all());
+
     // verify-full without any CA file: refused before connecting, saying what to give.
     let none = heso(
         temp.path(),
