@@ -10,7 +10,7 @@ use std::sync::mpsc;
 
 use heso_receipt::{
     ChainHead, Checked, PinnedKey, SignerPins, VerifyingKey, check_link, public_key_from_did_key,
-    public_key_to_multibase, verify_receipt,
+    public_key_to_multibase, verify_receipts,
 };
 use heso_tlog::{CompactRange, Hash, SignedCheckpoint, VerifierKey, leaf_hash_from_hex};
 use postgres::IsolationLevel;
@@ -328,8 +328,7 @@ struct Verified {
 }
 
 impl Verified {
-    fn of(row: &FetchedRow, log_id: &str, pins: &SignerPins) -> Self {
-        let checked = verify_receipt(&row.bytes, pins);
+    fn of(row: &FetchedRow, log_id: &str, checked: Checked) -> Self {
         let (columns, leaf_hex) = match checked.receipt.as_ref() {
             Some(receipt) => {
                 let columns = if checked.verdict.is_valid() {
@@ -459,6 +458,7 @@ pub fn fleet_verify(
 
     let (sender, receiver) = mpsc::sync_channel::<Result<Vec<FetchedRow>, DbError>>(4);
     let mut done = 0u64;
+    let no_pins = SignerPins::Only(Vec::new());
     std::thread::scope(|scope| -> Result<(), FleetVerifyError> {
         let tx = &mut tx;
         let ids = &ids;
@@ -471,13 +471,25 @@ pub fn fleet_verify(
         });
         for chunk in receiver {
             let chunk = chunk?;
-            // Everything a receipt needs no other receipt for runs on all cores; only the
+            // Everything a receipt needs no other receipt for runs on all cores: the
+            // signatures by heso-receipt's verify_receipts (each log's run of rows at once,
+            // its signer keys decoded once), then the columns and leaf hashes; only the
             // chain, positions and tree are walked in order.
+            let mut checked: Vec<Checked> = Vec::with_capacity(chunk.len());
+            for run in chunk.chunk_by(|a, b| a.log == b.log) {
+                let lines: Vec<&[u8]> = run.iter().map(|row| row.bytes.as_slice()).collect();
+                let pins = run
+                    .first()
+                    .and_then(|row| states.get(row.log))
+                    .map_or(&no_pins, |state| &state.pins);
+                checked.extend(verify_receipts(&lines, pins));
+            }
             let verified: Vec<Verified> = chunk
                 .par_iter()
-                .map(|row| match states.get(row.log) {
-                    Some(state) => Verified::of(row, &state.result.log_id, &state.pins),
-                    None => Verified::of(row, "", &SignerPins::Only(Vec::new())),
+                .zip(checked.into_par_iter())
+                .map(|(row, checked)| {
+                    let log_id = states.get(row.log).map_or("", |s| s.result.log_id.as_str());
+                    Verified::of(row, log_id, checked)
                 })
                 .collect();
             for (row, verified) in chunk.iter().zip(verified) {
