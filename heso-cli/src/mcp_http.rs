@@ -105,9 +105,12 @@ pub(crate) fn run(
         let local = listener
             .local_addr()
             .map_err(|e| Failure::usage(format!("cannot listen on {addr}: {e}")))?;
+        // Small messages both ways: no Nagle delay on the upstream side either.
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
         let client = Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
-            .build_http();
+            .build(connector);
         let proxy = Arc::new(Proxy {
             engine,
             workflow: workflow.to_owned(),
