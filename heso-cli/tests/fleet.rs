@@ -757,6 +757,39 @@ fn tls_sslmode_and_sslrootcert_work_as_with_libpq() {
         "{}",
         refused.stderr
     );
+    // A refused certificate is not an outage: `push --follow` stops at once (exit 2)
+    // instead of retrying forever.
+    migrate(temp.path(), &db.url);
+    let host = db.host_role("host_tls");
+    let project = Project::new(temp.path(), "tls");
+    project.append(2);
+    let host_wrong = tls_url(
+        &host,
+        true,
+        &format!("sslmode=verify-full&sslrootcert={other_ca}"),
+    );
+    let mut follow = heso_command(&project.dir, &["push", &host_wrong, "--follow"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = follow.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            follow.kill().unwrap();
+            panic!("push --follow kept retrying a refused certificate");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let stderr = std::io::read_to_string(follow.stderr.take().unwrap()).unwrap();
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("UnknownIssuer"), "{stderr}");
+    assert!(!stderr.contains("retrying"), "{stderr}");
+
     let err = heso_store::Store::connect(&tls_url(
         &db.url,
         false,
