@@ -30,4 +30,4 @@ if [ -f package-lock.json ]; then npm ci --silent --no-audit --no-fund; else npm
 rm -rf ../test-artifacts
 # One file at a time: the speed test must not share the machine with the others.
 HESO_BIN="$(pwd)/../target/release/heso" HESO_MAKE_LOG="$(pwd)/../target/release/examples/make_log" \
-  node --test --test-concurrency=1 verifier.test.mjs bytes.test.mjs views.test.mjs perf.test.mjs
+  node --test --test-concurrency=1 verifier.test.mjs bytes.test.mjs views.test.mjs checkpoints.test.mjs perf.test.mjs

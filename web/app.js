@@ -22,6 +22,23 @@ const WORDS = {
   LinkBroken: "Not valid: out of place in its chain (a receipt removed, inserted or moved)",
   TornTail: "Not valid: the log ends in a partial line",
 };
+/** A bundle's verdicts (`heso verify BUNDLE`) beyond the receipt's own. */
+const BUNDLE_WORDS = {
+  OriginMismatch: "Not valid: the checkpoint is of another log than this receipt's",
+  InvalidSignature: "Not valid: the checkpoint is not signed by the receipt's operator",
+  SizeMismatch: "Not valid: the proof is for another tree than the checkpoint's",
+  LeafIndexMismatch: "Not valid: the proof is for another position than the receipt's seq",
+  HashMismatch: "Not valid: the receipt's action_hash cannot be a leaf of the tree",
+  NotIncluded: "Not valid: the proof does not lead from this receipt to the checkpoint's root",
+};
+/** A checkpoint's verdicts against a log (`heso log verify --checkpoint`). */
+const CHECKPOINT_WORDS = {
+  Contained: "The log still contains this checkpoint",
+  OriginMismatch: "Not valid: the checkpoint is of another log",
+  InvalidSignature: "Not valid: the checkpoint's signature does not verify",
+  Truncated: "Not valid: receipts were removed from the log's end since this checkpoint",
+  RootMismatch: "Not valid: the log's receipts up to this checkpoint were changed since it was signed (or this log is a fork)",
+};
 /** Short forms for the table's verdict column. */
 const SHORT = {
   Valid: "valid", WrongAlgorithm: "other algorithm", Unsupported: "unsupported version",
@@ -78,6 +95,7 @@ let wasmModule = null;
 let runs = 0;
 let job = null; // the verification under way or last finished
 let input = { kind: "text" }; // what Verify verifies: the text box, or the file chosen last
+let checkpoints = []; // checkpoint files given beside a log: [{name, blob}]
 let detailWorker = null;
 let detailSeq = 0;
 
@@ -139,7 +157,7 @@ function verifyFile(file) {
   // Path::extension: after the last dot of the name, when the dot is not its first byte).
   const dot = file.name.lastIndexOf(".");
   const isLog = dot > 0 && file.name.slice(dot + 1) === "jsonl";
-  start(isLog ? { type: "log", file, name: file.name } : { type: "receipt", file }, file.name);
+  start(isLog ? { type: "log", file, name: file.name, checkpoints } : { type: "receipt", file }, file.name);
 }
 
 function elapsed(j) {
@@ -169,6 +187,18 @@ function onMessage(j, data) {
       $("result").replaceChildren(el("div", { class: "card" },
         el("p", { class: "error", "data-testid": "pin-error" }, data.message)));
       status("Fix the pinned keys, then verify again.");
+      break;
+    case "bundle":
+      if (data.result.error && !data.result.cli) {
+        done(j);
+        $("result").replaceChildren(el("div", { class: "card" },
+          el("p", { class: "error", "data-testid": "bundle-error" }, `Not an inclusion bundle heso can read: ${data.result.error}`)));
+        status(`${j.label} looks like an inclusion bundle but does not parse.`);
+        break;
+      }
+      $("result").replaceChildren(bundleView(data.result, j.pins));
+      status(`Checked ${j.label} in ${elapsed(j)}.`);
+      done(j);
       break;
     case "receipt":
       if (data.result.error) { onMessage(j, { type: "pin-error", message: data.result.error }); return; }
@@ -334,6 +364,47 @@ function receiptView(result, pins, inLog) {
 }
 
 // ---------------------------------------------------------------------------------------
+// An inclusion bundle (heso prove): a receipt, a signed checkpoint and the proof
+
+function bundleView(result, pins) {
+  const cli = result.cli;
+  const card = el("div", { class: "card bundle" });
+  let words;
+  if (result.valid) {
+    words = `Included in checkpoint ${number(cli.tree_size)} of ${cli.origin}, signed by ${cli.operator}`;
+  } else if (cli.receipt_verdict !== "Valid") {
+    words = `Not valid: the receipt itself — ${WORDS[cli.receipt_verdict] || cli.receipt_verdict}`;
+  } else {
+    words = BUNDLE_WORDS[result.kind] || `Not valid: ${result.kind}`;
+  }
+  card.append(verdictLine(result.kind, result.kind, result.valid, words));
+  if (result.valid) {
+    card.append(el("p", { "data-testid": "bundle-inclusion" },
+      `Receipt ${number(result.leaf_index)} (its seq) is leaf ${number(result.leaf_index)} of the tree of ${number(cli.tree_size)} receipts whose root the checkpoint signs. `,
+      "The checkpoint is signed by the key that signed the receipt; keep a copy of the checkpoint somewhere the agent cannot write, and it shows this receipt can never be removed from the log unnoticed."));
+  } else if (result.detail) {
+    card.append(el("p", { class: "detail", "data-testid": "detail" }, result.detail));
+  }
+  card.append(details([
+    ["checkpoint origin", el("code", { "data-testid": "bundle-origin" }, result.claimed.origin)],
+    ["tree size", number(result.claimed.size)],
+    ["root hash", full(result.claimed.root)],
+    ["leaf index", number(result.leaf_index)],
+  ]));
+  if (!result.valid) card.append(el("p", { class: "muted" }, "The checkpoint's fields above are as the bundle states them: not verified."));
+  card.append(el("details", { class: "cli" }, el("summary", {}, "What heso verify prints for this bundle"),
+    el("pre", { "data-testid": "cli-words" }, result.words.join("\n"))));
+  card.append(el("details", {}, el("summary", {}, "The verdict as JSON (heso verify --json)"),
+    el("pre", { class: "json", "data-testid": "bundle-json" }, JSON.stringify(cli))));
+  const receipt = receiptView(result.receipt_view, pins);
+  receipt.prepend(el("h3", {}, "The receipt"));
+  // The bundle's verdict is the page's; the receipt's own is one part of it.
+  const own = receipt.querySelector("[data-testid=verdict]");
+  if (own) own.dataset.testid = "receipt-verdict";
+  return el("div", { "data-testid": "bundle" }, card, receipt);
+}
+
+// ---------------------------------------------------------------------------------------
 // A log
 
 const ROW_HEIGHT = 38;
@@ -454,9 +525,17 @@ function showRow(j, row, detail) {
 function logSummary(result) {
   const cli = result.cli;
   const failed = cli.receipts - (cli.counts.Valid || 0);
-  const words = result.all_valid
-    ? (cli.receipts ? "Valid: every receipt and every chain" : "Valid: the log is empty")
-    : `Not valid: ${number(failed)} of ${number(cli.receipts)} receipts failed${cli.torn_tail ? ", and the log ends in a partial line" : ""}`;
+  const checks = result.checkpoints || [];
+  const lost = checks.filter((c) => !c.valid).length;
+  let words;
+  if (result.log_valid) {
+    words = cli.receipts ? "Valid: every receipt and every chain" : "Valid: the log is empty";
+    if (checks.length) words += lost ? `, but it does not contain ${lost === 1 ? "a checkpoint" : `${lost} checkpoints`} given` : `, and it contains every checkpoint given`;
+    if (lost) words = `Not valid: ${words.slice("Valid: ".length)}`;
+  } else {
+    words = `Not valid: ${number(failed)} of ${number(cli.receipts)} receipts failed${cli.torn_tail ? ", and the log ends in a partial line" : ""}`;
+    if (lost) words += `, and it does not contain ${lost === 1 ? "a checkpoint" : `${lost} checkpoints`} given`;
+  }
   const out = [
     verdictLine(result.all_valid ? "Valid" : "NotValid", result.all_valid ? "all receipts valid, chains intact" : "NOT VALID", result.all_valid, words),
     logPinLine(result),
@@ -466,6 +545,17 @@ function logSummary(result) {
         `${number(n)} ${kind === "Valid" ? "valid" : SHORT[kind] || kind} `, el("code", {}, kind)))),
   ];
   if (result.torn_tail) out.push(el("p", { class: "bad", "data-testid": "torn-tail" }, `${WORDS.TornTail} — ${result.torn_tail}`));
+  if (checks.length) {
+    out.push(el("h3", {}, "Checkpoints"), el("p", { class: "muted" },
+      "A checkpoint signs the log's size and Merkle root: the log must still hold its receipts, unchanged."));
+    out.push(el("ul", { class: "checkpoints" }, checks.map((c) =>
+      el("li", { "data-testid": "checkpoint", "data-verdict": c.verdict, "data-file": c.file, class: c.valid ? "ok" : "bad" },
+        el("strong", {}, c.valid
+          ? `${CHECKPOINT_WORDS.Contained}: ${number(c.size)} receipts of ${c.origin}, signed by ${c.operator}`
+          : CHECKPOINT_WORDS[c.verdict] || `Not valid: ${c.verdict}`),
+        " — ", el("code", {}, c.verdict), el("br"),
+        el("span", { class: "detail", "data-testid": "checkpoint-detail" }, `${c.file}: ${c.detail}`)))));
+  }
   out.push(el("h3", {}, "Chains"), el("p", { class: "muted" },
     "Each session's last receipt: record its action_hash elsewhere, so a log cut short later is caught."));
   out.push(el("ul", { class: "sessions" }, cli.sessions.map((s) =>
@@ -501,6 +591,50 @@ function logPinLine(result) {
 // ---------------------------------------------------------------------------------------
 // Input
 
+/** Whether a file is a checkpoint (a signed note of a heso origin): its first bytes say. */
+async function isCheckpoint(file) {
+  if (file.size > (1 << 20)) return false;
+  const head = new TextDecoder().decode(await file.slice(0, 13).arrayBuffer());
+  return head === "heso.dev/log/";
+}
+
+function showCheckpoints() {
+  $("checkpoint-row").hidden = checkpoints.length === 0;
+  $("checkpoint-list").textContent = checkpoints.length
+    ? `Checkpoints: ${checkpoints.map((c) => c.name).join(", ")}`
+    : "";
+}
+
+/** Sets the checkpoint files; a log being shown is verified again with them. */
+function setCheckpoints(files) {
+  checkpoints = files.map((file) => ({ name: file.name, blob: file }));
+  showCheckpoints();
+  if (input.kind === "file" && input.file.name.endsWith(".jsonl")) verifyFile(input.file);
+  else if (checkpoints.length) {
+    stopJob();
+    clearResult();
+    setState("idle");
+    status("Checkpoints chosen: choose or drop the .jsonl log they are of.");
+  }
+}
+
+/** Files chosen or dropped together: checkpoints go beside the log, the rest is verified. */
+async function takeFiles(files) {
+  const given = [];
+  const rest = [];
+  for (const file of files) ((await isCheckpoint(file)) ? given : rest).push(file);
+  const area = $("receipt");
+  if (given.length) {
+    checkpoints = given.map((file) => ({ name: file.name, blob: file }));
+    showCheckpoints();
+  }
+  const file = rest.find((f) => f.name.endsWith(".jsonl")) || rest[0];
+  if (!file) { setCheckpoints(given); return; }
+  area.value = "";
+  area.placeholder = `Chosen file: ${file.name} (${number(file.size)} bytes), verified from its bytes. Type here to verify text instead.`;
+  verifyFile(file);
+}
+
 async function main() {
   if (location.protocol === "file:") return; // boot.js says how to serve the folder
   wasmModule = await WebAssembly.compileStreaming(fetch(new URL("pkg/heso_wasm_bg.wasm", import.meta.url)));
@@ -524,22 +658,25 @@ async function main() {
   });
   $("pins").addEventListener("keydown", (e) => { if (e.key === "Enter") { e.preventDefault(); verifyInput(); } });
   $("file").addEventListener("change", (e) => {
-    const file = e.target.files[0];
+    const files = [...e.target.files];
     // Cleared, so choosing the same file again is a change and verifies it again.
     e.target.value = "";
-    if (!file) return;
-    area.value = "";
-    area.placeholder = `Chosen file: ${file.name} (${number(file.size)} bytes), verified from its bytes. Type here to verify text instead.`;
-    verifyFile(file);
+    if (files.length) takeFiles(files);
   });
+  $("checkpoints").addEventListener("change", (e) => {
+    const files = [...e.target.files];
+    e.target.value = "";
+    if (files.length) setCheckpoints(files);
+  });
+  $("forget-checkpoints").addEventListener("click", () => setCheckpoints([]));
   for (const target of [area, document.body]) {
     target.addEventListener("dragover", (e) => { e.preventDefault(); area.classList.add("dragging"); });
     target.addEventListener("dragleave", () => area.classList.remove("dragging"));
     target.addEventListener("drop", (e) => {
       e.preventDefault();
       area.classList.remove("dragging");
-      const file = e.dataTransfer.files[0];
-      if (file) { area.value = ""; verifyFile(file); }
+      const files = [...e.dataTransfer.files];
+      if (files.length) takeFiles(files);
     });
   }
   setState("idle");

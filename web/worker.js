@@ -2,12 +2,15 @@
 // WebAssembly), never on the page's thread. One worker per verification; cancelling is
 // terminating it (its helpers go with it).
 //
-// A receipt: its bytes, verified whole. A log: its bytes split at "\n" as heso-chain splits
+// A receipt: its bytes, verified whole (an inclusion bundle, as `heso prove` writes, is
+// checked as `heso verify BUNDLE` checks it). A log: its bytes split at "\n" as heso-chain splits
 // a log file (a "\r" stays in its line, bytes after the last "\n" are a torn tail), sent in
 // batches to helper workers (verify-worker.js) that verify them in parallel, and folded here
 // in line order by a LogWalk (heso-receipt's LogChecker), which sends the page its rows.
+// Checkpoint files given beside a log are added to the LogWalk before its first line: it
+// computes the log's tree as it folds and reports whether the log contains each of them.
 import init, {
-  LogWalk, check_pins, pasted_lines, verify_lines_json, verify_receipt_json,
+  LogWalk, check_pins, pasted_lines, verify_document_json,
 } from "./pkg/heso_wasm.js";
 
 /** Lines per batch: a helper's share of work between two messages. */
@@ -32,23 +35,29 @@ onmessage = async ({ data }) => {
     }
     if (data.type === "receipt") {
       const bytes = data.file ? new Uint8Array(await data.file.arrayBuffer()) : data.bytes;
-      postMessage({ type: "receipt", result: JSON.parse(verify_receipt_json(bytes, data.pins)) });
+      postDocument(verify_document_json(bytes, data.pins));
     } else if (data.type === "pasted") {
       const bounds = pasted_lines(data.bytes);
       if (bounds.length === 0) {
-        postMessage({ type: "receipt", result: JSON.parse(verify_receipt_json(data.bytes, data.pins)) });
+        postDocument(verify_document_json(data.bytes, data.pins));
       } else {
         postMessage({ type: "log-start", total: data.bytes.length });
-        await verifyLog(pastedBatches(data.bytes, bounds), data.bytes.length, data.pins, data.name, data.helpers);
+        await verifyLog(pastedBatches(data.bytes, bounds), data.bytes.length, data.pins, data.name, data.helpers, []);
       }
     } else if (data.type === "log") {
       postMessage({ type: "log-start", total: data.file.size });
-      await verifyLog(fileBatches(data.file), data.file.size, data.pins, data.name, data.helpers);
+      await verifyLog(fileBatches(data.file), data.file.size, data.pins, data.name, data.helpers, data.checkpoints || []);
     }
   } catch (e) {
     postMessage({ type: "error", message: String(e && e.message ? e.message : e) });
   }
 };
+
+/** A receipt's or an inclusion bundle's result, to the page. */
+function postDocument(json) {
+  const result = JSON.parse(json);
+  postMessage({ type: result.bundle ? "bundle" : "receipt", result });
+}
 
 /** Batches of pasted text: the lines heso_receipt::split_pasted gave, with their numbers. */
 function* pastedBatches(bytes, bounds) {
@@ -146,8 +155,11 @@ class Helpers {
   }
 }
 
-async function verifyLog(batches, total, pins, name, helperCount) {
+async function verifyLog(batches, total, pins, name, helperCount, checkpoints) {
   const walk = new LogWalk(pins);
+  for (const { name: file, blob } of checkpoints) {
+    walk.add_checkpoint(file, new Uint8Array(await blob.arrayBuffer()));
+  }
   const helpers = total >= INLINE_BYTES && helperCount > 0 ? new Helpers(helperCount) : null;
   postMessage({ type: "workers", count: helpers ? helpers.workers.length : 0 });
   const inFlight = [];

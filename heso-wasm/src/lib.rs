@@ -17,6 +17,7 @@
 mod log;
 mod pins;
 mod receipt;
+mod tlog;
 
 use heso_receipt::{Pasted, split_pasted, verify_receipt};
 use serde_json::json;
@@ -38,6 +39,21 @@ pub fn verify_receipt_json(bytes: &[u8], pinned_keys: &str) -> String {
     match Pins::parse(pinned_keys) {
         Err(error) => json!({ "error": error }).to_string(),
         Ok(pins) => receipt::describe(&verify_receipt(bytes, &pins.pins), &pins).to_string(),
+    }
+}
+
+/// Verifies one JSON document from its bytes, as `heso verify FILE` does: an inclusion
+/// bundle (a JSON object with `receipt` and `checkpoint`, as `heso prove` writes) gets
+/// [`tlog::verify_bundle`]'s result (`{bundle: true, cli, words, ...}`), anything else
+/// [`verify_receipt_json`]'s.
+#[wasm_bindgen]
+pub fn verify_document_json(bytes: &[u8], pinned_keys: &str) -> String {
+    if !tlog::is_bundle(bytes) {
+        return verify_receipt_json(bytes, pinned_keys);
+    }
+    match Pins::parse(pinned_keys) {
+        Err(error) => json!({ "error": error }).to_string(),
+        Ok(pins) => tlog::verify_bundle(bytes, &pins).to_string(),
     }
 }
 
@@ -84,6 +100,14 @@ impl LogWalk {
     #[wasm_bindgen(constructor)]
     pub fn new(pinned_keys: &str) -> Result<LogWalk, String> {
         Ok(LogWalk(log::Walk::new(Pins::parse(pinned_keys)?)))
+    }
+
+    /// Adds a checkpoint file (`heso log checkpoint`'s output) the log must contain, before
+    /// the first batch. The report then holds each checkpoint's verdict, as `heso log
+    /// verify --checkpoint FILE` gives it. A file that is not a signed checkpoint is an
+    /// error (the CLI's message).
+    pub fn add_checkpoint(&mut self, name: &str, bytes: &[u8]) -> Result<(), String> {
+        self.0.add_checkpoint(name, bytes)
     }
 
     /// Folds the next batch; returns its rows as JSON: `[{n, o, l, k, t, st, v, tool, q,
@@ -184,6 +208,119 @@ mod tests {
         assert_eq!(report["signers"][0]["receipts"], 3);
         assert_eq!(report["signers"][0]["pins"], "none");
         assert_eq!(report["words"][0], "log.jsonl: 4 receipts in 1 sessions");
+    }
+
+    /// A log walked with checkpoint files beside it: `lines` folded as one batch.
+    fn checked(lines: &[String], checkpoints: &[(&str, String)], pins: &str) -> Value {
+        let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        let mut bounds = Vec::new();
+        let mut start = 0;
+        for (n, line) in lines.iter().enumerate() {
+            bounds.extend([(n + 1) as f64, start as f64, (start + line.len()) as f64]);
+            start += line.len() + 1;
+        }
+        let mut walk = LogWalk::new(pins).unwrap();
+        for (name, text) in checkpoints {
+            walk.add_checkpoint(name, text.as_bytes()).unwrap();
+        }
+        walk.verify_fold(text.as_bytes(), &bounds, 0.0).unwrap();
+        serde_json::from_str(&walk.finish("log.jsonl")).unwrap()
+    }
+
+    /// A checkpoint of the first `size` receipts of `lines`, of `session`, naming
+    /// `named` as operator and signed with the seed `signer`.
+    fn checkpoint(lines: &[String], size: usize, session: &str, named: u8, signer: u8) -> String {
+        let leaves: Vec<_> = lines[..size]
+            .iter()
+            .map(|l| {
+                let v: Value = serde_json::from_str(l).unwrap();
+                heso_tlog::leaf_hash_from_hex(v["content"]["action_hash"].as_str().unwrap())
+                    .unwrap()
+            })
+            .collect();
+        let root = heso_tlog::tree_root(&leaves[..], size as u64).unwrap();
+        let named = heso_tlog::SigningKey::from_bytes(&[named; 32]).verifying_key();
+        let origin = heso_tlog::origin(&heso_tlog::operator_multibase(&named), session).unwrap();
+        heso_tlog::Checkpoint::new(&origin, size as u64, root)
+            .unwrap()
+            .sign(&heso_tlog::SigningKey::from_bytes(&[signer; 32]))
+            .to_string()
+    }
+
+    #[test]
+    fn a_log_beside_its_checkpoints_gets_the_cli_verdicts() {
+        let lines = chain();
+        let three = checkpoint(&lines, 3, "sess-vec", 1, 1);
+        let verdict = |report: &Value| report["cli"]["checkpoints"][0]["verdict"].clone();
+        let whole = checked(&lines, &[("three", three.clone())], "");
+        assert_eq!(verdict(&whole), "Contained", "{whole}");
+        assert_eq!(whole["all_valid"], true);
+        assert_eq!(
+            whole["cli"]["checkpoints"][0]["detail"],
+            "Contained: the log's first 3 receipts (of 3) give the checkpoint's root"
+        );
+        // Two checkpoints, one of an earlier size: both roots are taken on the way.
+        let two = checkpoint(&lines, 2, "sess-vec", 1, 1);
+        let both = checked(&lines, &[("three", three.clone()), ("two", two)], "");
+        assert_eq!(
+            both["cli"]["checkpoints"][1]["verdict"], "Contained",
+            "{both}"
+        );
+
+        let cut = checked(&lines[..2], &[("three", three.clone())], "");
+        assert_eq!(verdict(&cut), "Truncated");
+        assert_eq!(cut["all_valid"], false);
+        assert_eq!(cut["log_valid"], true);
+        let empty = checked(&[], &[("three", three.clone())], "");
+        assert_eq!(
+            empty["cli"]["checkpoints"][0]["detail"],
+            "Truncated: the checkpoint covers 3 receipts, the log holds 0"
+        );
+        let swapped = [lines[1].clone(), lines[0].clone(), lines[2].clone()];
+        assert_eq!(
+            verdict(&checked(&swapped, &[("three", three.clone())], "")),
+            "RootMismatch"
+        );
+        let garbled = [lines[0].clone(), "{".into(), lines[2].clone()];
+        let report = checked(&garbled, &[("three", three.clone())], "");
+        assert_eq!(
+            report["cli"]["checkpoints"][0]["detail"],
+            "RootMismatch: the log's first 3 receipts include line 2, which is not a receipt"
+        );
+
+        // Signed by another key than the one its origin names.
+        let forged = checkpoint(&lines, 3, "sess-vec", 1, 3);
+        assert_eq!(
+            verdict(&checked(&lines, &[("f", forged)], "")),
+            "InvalidSignature"
+        );
+        // Another operator's log, or another log of this operator.
+        let theirs = checkpoint(&lines, 3, "sess-vec", 3, 3);
+        assert_eq!(
+            verdict(&checked(&lines, &[("t", theirs)], "")),
+            "OriginMismatch"
+        );
+        let elsewhere = checkpoint(&lines, 3, "sess-other", 1, 1);
+        assert_eq!(
+            verdict(&checked(&lines, &[("e", elsewhere)], "")),
+            "OriginMismatch"
+        );
+        // An emptied log: the key the origin names, which must be pinned when keys are.
+        let other_pin = "did:key:z6MkvRXNYcE7MMduynWTgeKbDaT1iijDSC8pZqXZc8rHPrf2";
+        assert_eq!(
+            verdict(&checked(&[], &[("three", three.clone())], other_pin)),
+            "OriginMismatch"
+        );
+
+        let mut walk = LogWalk::new("").unwrap();
+        let error = walk
+            .add_checkpoint("cp.txt", b"heso.dev/log/x\n")
+            .err()
+            .unwrap();
+        assert!(
+            error.starts_with("cp.txt is not a signed checkpoint: "),
+            "{error}"
+        );
     }
 
     #[test]

@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 
 use crate::pins::{PinStatus, Pins, did_of};
 use crate::receipt::role_name;
+use crate::tlog::{Checkpoints, TreeLine, lenient_entry};
 
 /// One verified line, as a verifying worker hands it to the fold.
 #[derive(Debug, Serialize, Deserialize)]
@@ -43,6 +44,10 @@ pub(crate) struct LineOut {
     v: Option<String>,
     tool: Option<String>,
     at: Option<String>,
+    /// For a line that did not parse as a receipt: its session and action_hash as the
+    /// log's tree reads them (leniently), when it has them with a seq.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    x: Option<(String, String)>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -117,6 +122,11 @@ fn verify_lines_out(
             v: receipt.map(|r| r.content.action.verb.as_str().to_owned()),
             tool: receipt.map(|r| r.content.action.tool_name.clone()),
             at: receipt.map(|r| r.content.captured_at.clone()),
+            x: if receipt.is_none() {
+                lenient_entry(line)
+            } else {
+                None
+            },
         });
     }
     Ok(out)
@@ -129,6 +139,8 @@ pub(crate) struct Walk {
     keys: HashMap<String, VerifyingKey>,
     /// Indexes (in the last batch folded) of its rows that are not valid.
     failed: Vec<u32>,
+    /// Checkpoint files given beside the log, and the trees they are checked against.
+    checkpoints: Checkpoints,
 }
 
 /// A row of the page's table.
@@ -163,7 +175,16 @@ impl Walk {
             pins,
             keys: HashMap::new(),
             failed: Vec::new(),
+            checkpoints: Checkpoints::default(),
         }
+    }
+
+    /// Adds a checkpoint file to check the log against (before any batch is folded).
+    pub(crate) fn add_checkpoint(&mut self, name: &str, bytes: &[u8]) -> Result<(), String> {
+        if self.checker.report().receipts > 0 {
+            return Err("checkpoints are given before the log's lines".into());
+        }
+        self.checkpoints.add(name, bytes)
     }
 
     fn key(&mut self, base64: &str) -> Result<VerifyingKey, String> {
@@ -245,6 +266,21 @@ impl Walk {
                 }),
                 signers: line.sg.clone(),
             };
+            if !self.checkpoints.is_empty() {
+                let entry = match &line.c {
+                    Some(c) => {
+                        c.s.as_deref()
+                            .filter(|_| c.q.is_some())
+                            .map(|s| (s, c.h.as_str()))
+                    }
+                    None => line.x.as_ref().map(|(s, h)| (s.as_str(), h.as_str())),
+                };
+                self.checkpoints.push(TreeLine {
+                    number: line.n,
+                    entry,
+                    operator: line.op.as_deref().filter(|_| line.k == "Valid"),
+                });
+            }
             let relinked = self.checker.push(line.n, check);
             if relinked.is_some() || line.k != "Valid" {
                 self.failed.push(u32::try_from(i).unwrap_or(u32::MAX));
@@ -285,7 +321,12 @@ impl Walk {
     /// The finished report: the CLI's JSON and words, and what the page shows of the
     /// sessions and signers.
     pub(crate) fn finish(self, name: &str) -> String {
-        let Walk { checker, pins, .. } = self;
+        let Walk {
+            checker,
+            pins,
+            checkpoints,
+            ..
+        } = self;
         let report = checker.finish();
         let signers: Vec<Value> = report
             .signers
@@ -312,14 +353,30 @@ impl Walk {
             PinStatus::NotPinned
         };
         let mut cli = report.to_json();
+        let mut words = cli_words(&report, name, &pins);
+        let mut all_valid = report.all_valid();
+        let given = !checkpoints.is_empty();
+        let (checks, check_words, contained) = checkpoints.finish(&pins);
         if let Some(object) = cli.as_object_mut() {
             object.insert("pinned".into(), json!(pins.any()));
             object.insert("pinned_keys".into(), json!(pins.did_keys()));
+            // As `heso log verify --checkpoint FILE --json`: the checkpoints' verdicts,
+            // and all_valid only when the log also contains every one of them.
+            if given {
+                all_valid &= contained;
+                object.insert("checkpoints".into(), json!(checks));
+                object.insert("all_valid".into(), json!(all_valid));
+            }
+        }
+        if given {
+            words.extend(check_words);
         }
         json!({
             "cli": cli,
-            "words": cli_words(&report, name, &pins),
-            "all_valid": report.all_valid(),
+            "words": words,
+            "all_valid": all_valid,
+            "log_valid": report.all_valid(),
+            "checkpoints": given.then_some(checks),
             "signers": signers,
             "pins": pin_status.as_str(),
             "torn_tail": report.torn_tail.as_ref().map(ToString::to_string),
@@ -343,6 +400,25 @@ fn cli_words(report: &LogReport, name: &str, pins: &Pins) -> Vec<String> {
         format!(
             "session {}: head seq {} action_hash {} (record it elsewhere to detect truncation)",
             s.session_id, s.last_seq, s.head_hash
+        )
+    }));
+    lines.extend(report.signers.iter().map(|s| {
+        let pinned = match pins.status_of_base64(&s.public_key) {
+            PinStatus::NothingPinned => "nothing pinned",
+            PinStatus::Pinned => "pinned",
+            PinStatus::NotPinned => "NOT pinned",
+        };
+        let receipts = if s.receipts == 1 {
+            "receipt"
+        } else {
+            "receipts"
+        };
+        format!(
+            "signer {} {}: {} {receipts} ({} valid), {pinned}",
+            role_name(s.role),
+            did_of(&s.public_key),
+            s.receipts,
+            s.valid
         )
     }));
     let pinned = if pins.any() {

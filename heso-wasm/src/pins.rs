@@ -57,6 +57,11 @@ impl Pins {
         !self.keys.is_empty()
     }
 
+    /// The pinned keys.
+    pub(crate) fn keys(&self) -> &[VerifyingKey] {
+        &self.keys
+    }
+
     /// The pinned keys as did:key, as `heso verify --json` lists them.
     pub(crate) fn did_keys(&self) -> Vec<String> {
         self.keys.iter().map(public_key_to_did_key).collect()
