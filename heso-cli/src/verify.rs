@@ -304,6 +304,9 @@ fn print_report(report: &heso_chain::LogReport, name: &str, pins: &Pins, json: b
             session.head_hash
         );
     }
+    for signer in &report.signers {
+        out!("{}", signer_line(signer, pins));
+    }
     out!(
         "{} (verified offline — {})",
         if ok {
@@ -314,6 +317,33 @@ fn print_report(report: &heso_chain::LogReport, name: &str, pins: &Pins, json: b
         pins.said
     );
     Ok(if ok { 0 } else { 1 })
+}
+
+/// Who signed a log: each key, its role, its receipts (and how many of them are valid) and
+/// whether it is pinned, so a log signed by an unexpected key is not read as all green.
+fn signer_line(signer: &heso_chain::SignerCount, pins: &Pins) -> String {
+    let role = match signer.role {
+        KeyRole::Operator => "operator",
+        KeyRole::Approver => "approver",
+    };
+    let key = public_key_from_base64(&signer.public_key).ok();
+    let pinned = if !pins.pinned() {
+        "nothing pinned"
+    } else if key.is_some_and(|k| heso_engine::pinned_keys(&pins.pins).contains(&k)) {
+        "pinned"
+    } else {
+        "NOT pinned"
+    };
+    format!(
+        "signer {role} {}: {} ({} valid), {pinned}",
+        key.map_or_else(|| signer.public_key.clone(), |k| public_key_to_did_key(&k)),
+        crate::output::counted(
+            usize::try_from(signer.receipts).unwrap_or(usize::MAX),
+            "receipt",
+            "receipts"
+        ),
+        signer.valid
+    )
 }
 
 /// A JSON document given to `heso verify`: an inclusion bundle (`heso prove`) is checked

@@ -304,6 +304,38 @@ fn verify_exit_codes() {
 }
 
 #[test]
+fn a_log_report_names_each_signer_with_its_count_and_whether_it_is_pinned() {
+    let sb = Sandbox::new();
+    assert_eq!(sb.heso(&["init"]).code, 0);
+    let minted = hashes(&sb, &sb.heso(&["demo"]).stdout);
+    let one = sb.heso(&["verify", &minted[0][..8]]);
+    let operator = one
+        .stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("operator "))
+        .unwrap()
+        .to_owned();
+
+    let log = sb.heso(&["log", "verify"]);
+    assert_eq!(log.code, 0, "{}", log.all());
+    let line = format!("signer operator {operator}: 2 receipts (2 valid), pinned");
+    assert!(log.stdout.contains(&line), "{}", log.stdout);
+
+    let file = "heso-local-data/receipts.jsonl";
+    let any = sb.heso(&["verify", file, "--any-signer"]);
+    let line = format!("signer operator {operator}: 2 receipts (2 valid), nothing pinned");
+    assert!(any.stdout.contains(&line), "{}", any.stdout);
+
+    let stranger = heso_receipt::public_key_to_did_key(
+        &heso_receipt::SigningKey::from_bytes(&[9u8; 32]).verifying_key(),
+    );
+    let other = sb.heso(&["verify", file, "--signer", &stranger]);
+    assert_eq!(other.code, 1, "{}", other.all());
+    let line = format!("signer operator {operator}: 2 receipts (0 valid), NOT pinned");
+    assert!(other.stdout.contains(&line), "{}", other.stdout);
+}
+
+#[test]
 fn a_receipt_resigned_by_another_key_is_untrusted_in_the_project() {
     let sb = Sandbox::new();
     assert_eq!(sb.heso(&["init"]).code, 0);
