@@ -316,7 +316,7 @@ async fn forward(
             StatusCode::BAD_GATEWAY,
             request_id(&bytes),
             format!(
-                "heso mcp-proxy: cannot reach the upstream MCP server at {}: {}",
+                "heso mcp-proxy: the upstream MCP server at {} did not answer: {}",
                 proxy.upstream,
                 error_chain(&e)
             ),

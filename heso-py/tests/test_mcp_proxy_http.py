@@ -236,7 +236,7 @@ def test_a_server_that_is_down_gives_a_clear_error(project: Path) -> None:
     assert response.status_code == 502
     error = response.json()["error"]
     assert response.json()["id"] == 1
-    assert "cannot reach the upstream MCP server at " + dead in error["message"], error
+    assert f"the upstream MCP server at {dead} did not answer" in error["message"], error
     assert "refused" in error["message"].lower(), error
 
 
@@ -288,3 +288,55 @@ def test_listen_refuses_a_non_loopback_address(project: Path) -> None:
     assert https.returncode == 2 and "--upstream" in https.stderr, https.stderr
     neither = run_heso("mcp-proxy", "--upstream", "http://127.0.0.1:1/mcp", cwd=project)
     assert neither.returncode == 2, neither.stderr
+
+
+def test_a_server_that_crashes_mid_call_ends_the_call_without_a_hang(project: Path) -> None:
+    _, _, calls = setup(project)
+    server = project.parent / "http_server.py"
+    server.write_text(HTTP_SERVER)
+
+    async def crash(s: ClientSession) -> Any:
+        return await s.call_tool("crash", {})
+
+    with upstream(server, calls, "sse") as up, proxy(project, up) as url:
+        started = time.monotonic()
+        try:
+            result = session(url, crash)
+        except BaseException as failed:  # the client may raise instead of returning an error
+            assert not isinstance(failed, asyncio.TimeoutError), "the client hung"
+        else:
+            assert is_error(result), result
+        assert time.monotonic() - started < 50, "the client waited for the call's timeout"
+
+
+def test_an_upstream_that_answers_garbage_gives_a_clear_error(project: Path) -> None:
+    setup(project)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+
+    def answer_garbage() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            with connection:
+                connection.recv(65536)
+                connection.sendall(b"\x00\x01 this is not HTTP\r\n\r\n")
+
+    import threading
+
+    threading.Thread(target=answer_garbage, daemon=True).start()
+    try:
+        with proxy(project, f"http://127.0.0.1:{port}/mcp") as url, httpx.Client(timeout=30) as client:
+            response = client.post(url, json={"jsonrpc": "2.0", "id": 3, "method": "tools/list"},
+                                   headers=TOOLS_CALL_ACCEPT)
+    finally:
+        listener.close()
+    assert response.status_code == 502, response.text
+    assert response.json()["id"] == 3
+    message = response.json()["error"]["message"]
+    assert f"the upstream MCP server at http://127.0.0.1:{port}/mcp did not answer" in message
+    assert "invalid HTTP" in message, message
