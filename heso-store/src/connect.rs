@@ -353,6 +353,35 @@ mod tests {
     use super::*;
 
     #[test]
+    fn tls_setting_errors_name_the_option_never_the_password() {
+        let errors = [
+            Store::connect(
+                "postgresql://u:hunter2@127.0.0.1:1/db?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem",
+            ),
+            Store::connect("host=127.0.0.1 port=1 password='hunter2' sslmode=bogus"),
+            Store::connect("host=127.0.0.1 password='hunter2 sslmode=require"),
+            Store::connect("postgresql://u:hunter2@127.0.0.1:1/db?sslcert=/c.pem"),
+        ];
+        let wanted = [
+            "does not exist",
+            "sslmode \"bogus\"",
+            "no closing quote",
+            "sslcert is given without sslkey",
+        ];
+        for (result, wanted) in errors.into_iter().zip(wanted) {
+            let message = match result {
+                Ok(_) => String::from("connected"),
+                Err(e) => {
+                    assert!(!e.is_transient(), "{e}");
+                    e.to_string()
+                }
+            };
+            assert!(message.contains(wanted), "{message}");
+            assert!(!message.contains("hunter2"), "{message}");
+        }
+    }
+
+    #[test]
     fn pgpass_lines_match_with_wildcards_and_escapes() {
         let text = "# comment\n\
                     db.example:5432:heso:alice:first\n\
