@@ -211,6 +211,12 @@ def test_a_refusal_comes_back_in_the_format_the_client_accepts(project: Path) ->
         assert as_json.json()["result"]["isError"] is True
         assert "wire.block" in as_json.json()["result"]["content"][0]["text"]
 
+        # The server's own SSE stream (GET) is relayed as it opens, not when it ends.
+        get_headers = {**headers, "Accept": "text/event-stream"}
+        with client.stream("GET", url, headers=get_headers, timeout=10) as stream:
+            assert stream.status_code == 200
+            assert stream.headers["content-type"].startswith("text/event-stream")
+
         # The session ends with DELETE, relayed: the upstream forgets it.
         ended = client.delete(url, headers=headers)
         assert ended.status_code in (200, 204), ended.text
