@@ -74,6 +74,8 @@ function el(tag, attrs = {}, ...children) {
 }
 
 const number = (n) => Number(n).toLocaleString("en-US");
+/** `1 receipt`, `2 receipts`: the CLI's words. */
+const counted = (n, one, many) => `${number(n)} ${Number(n) === 1 ? one : many}`;
 
 function copyButton(text) {
   return el("button", {
@@ -539,7 +541,7 @@ function logSummary(result) {
   const out = [
     verdictLine(result.all_valid ? "Valid" : "NotValid", result.all_valid ? "all receipts valid, chains intact" : "NOT VALID", result.all_valid, words),
     logPinLine(result),
-    el("p", {}, `${number(cli.receipts)} receipts in ${number(cli.sessions.length)} sessions.`),
+    el("p", {}, `${counted(cli.receipts, "receipt", "receipts")} in ${counted(cli.sessions.length, "session", "sessions")}.`),
     el("ul", { class: "counts" }, Object.entries(cli.counts).map(([kind, n]) =>
       el("li", { "data-testid": "count", "data-kind": kind, "data-count": n, class: kind === "Valid" ? "ok" : "bad" },
         `${number(n)} ${kind === "Valid" ? "valid" : SHORT[kind] || kind} `, el("code", {}, kind)))),

@@ -207,7 +207,7 @@ mod tests {
         assert_eq!(report["cli"]["counts"]["LinkBroken"], 2);
         assert_eq!(report["signers"][0]["receipts"], 3);
         assert_eq!(report["signers"][0]["pins"], "none");
-        assert_eq!(report["words"][0], "log.jsonl: 4 receipts in 1 sessions");
+        assert_eq!(report["words"][0], "log.jsonl: 4 receipts in 1 session");
     }
 
     /// A log walked with checkpoint files beside it: `lines` folded as one batch.

@@ -385,13 +385,18 @@ impl Walk {
     }
 }
 
+/// `1 receipt`, `2 receipts`: the CLI's `output::counted`.
+fn counted(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// What `heso verify LOG.jsonl` prints, line for line; its last line says how this page
 /// pinned instead of how the CLI did.
 fn cli_words(report: &LogReport, name: &str, pins: &Pins) -> Vec<String> {
     let mut lines = vec![format!(
-        "{name}: {} receipts in {} sessions",
-        report.receipts,
-        report.sessions.len()
+        "{name}: {} in {}",
+        counted(report.receipts, "receipt", "receipts"),
+        counted(report.sessions.len() as u64, "session", "sessions")
     )];
     lines.extend(report.counts.iter().map(|(k, n)| format!("  {k}: {n}")));
     lines.extend(report.failures.iter().map(|f| format!("  {f}")));
@@ -408,16 +413,11 @@ fn cli_words(report: &LogReport, name: &str, pins: &Pins) -> Vec<String> {
             PinStatus::Pinned => "pinned",
             PinStatus::NotPinned => "NOT pinned",
         };
-        let receipts = if s.receipts == 1 {
-            "receipt"
-        } else {
-            "receipts"
-        };
         format!(
-            "signer {} {}: {} {receipts} ({} valid), {pinned}",
+            "signer {} {}: {} ({} valid), {pinned}",
             role_name(s.role),
             did_of(&s.public_key),
-            s.receipts,
+            counted(s.receipts, "receipt", "receipts"),
             s.valid
         )
     }));
