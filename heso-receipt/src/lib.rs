@@ -23,6 +23,7 @@
 
 mod canonical;
 mod chain;
+mod jcs;
 mod keys;
 mod log;
 mod model;
