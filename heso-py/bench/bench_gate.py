@@ -3,7 +3,9 @@
     .venv/bin/python heso-py/bench/bench_gate.py [--calls 10000] [--big-log 100000]
 
 Reports (median per call): the bare function; an allowed @heso.tool call with
-[log] durability = "os" and with the default fsync; as the fsync baseline, a loop that
+[log] durability = "os" and with the default fsync; with "os", the same call with a
+nested argument of 45 values, and the binding's own share of it (the arguments bound and
+converted, and the call checked, by `_gate._gate_call`, without gating it); as the fsync baseline, a loop that
 appends a 1 KB line to a file in the same folder with os.write + os.fsync; the same gated
 call after the log holds --big-log receipts; `import heso` against `python -c pass`; and
 heso.init().
@@ -70,6 +72,28 @@ def main() -> None:
             gated("warm-up")
             per_call = median_ns(lambda: gated("pricing"), args.calls)
             rows.append((f"@heso.tool allowed, durability={durability}", per_call, base))
+
+            if durability == "os":
+                from heso import _bind, _gate
+
+                payload = {
+                    "query": "pricing",
+                    "filters": {"region": "eu", "tags": ["a", "b", "c"], "limit": 20},
+                    "rows": [{"id": i, "name": f"n{i}", "score": i * 0.5} for i in range(10)],
+                }
+
+                def rich(payload: dict) -> None:
+                    return None
+
+                gated_rich = heso.tool(rich)
+                rich_call = median_ns(lambda: gated_rich(payload), args.calls)
+                rows.append(("@heso.tool allowed, os, a 45-value argument", rich_call, base))
+                options = _bind._options(None, None, "commit_and_reveal", True, "tool_call")
+
+                def bind_only() -> None:
+                    _gate._gate_call(options, "rich", _bind._bind(rich, (payload,), {}))
+
+                rows.append(("  of which bind + convert + check (not gated)", median_ns(bind_only, args.calls), None))
 
             if durability == "fsync":
                 fd = os.open(root / "baseline.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)

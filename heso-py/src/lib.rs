@@ -13,9 +13,11 @@ use heso_receipt::{
     FieldPath, RedactionMode, SignerPins, Verb, parse_strict, public_key_from_str,
     public_key_to_did_key, verify_receipt,
 };
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
+mod convert;
 mod ship;
 
 /// Raises the Python exception class `name` of `heso._errors` with `message`.
@@ -153,12 +155,12 @@ impl Project {
     }
 
     /// Gates one action; returns a dict describing the outcome. The GIL is released while
-    /// deciding, signing and appending.
+    /// deciding, signing and appending. `prepare(...).run()` in one step.
     #[allow(
         clippy::too_many_arguments,
         reason = "mirrors the Python call one to one"
     )]
-    #[pyo3(signature = (verb, tool_name, workflow, account, target_host, fields_json, redact, redact_mode, blocking, exact_arguments=false))]
+    #[pyo3(signature = (verb, tool_name, workflow, account, target_host, fields_json, redact, redact_mode, blocking, exact_arguments=None, *, fields=None))]
     fn gate<'py>(
         &self,
         py: Python<'py>,
@@ -167,14 +169,57 @@ impl Project {
         workflow: String,
         account: String,
         target_host: Option<String>,
-        fields_json: &str,
+        fields_json: Option<&str>,
         redact: Vec<String>,
         redact_mode: &str,
         blocking: bool,
-        exact_arguments: bool,
+        exact_arguments: Option<bool>,
+        fields: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyDict>> {
+        let call = self.prepare(
+            py,
+            verb,
+            tool_name,
+            workflow,
+            account,
+            target_host,
+            fields_json,
+            redact,
+            redact_mode,
+            blocking,
+            exact_arguments,
+            fields,
+        )?;
+        call.run(py)
+    }
+
+    /// Checks one action and converts its fields now, on the caller's thread (holding the
+    /// GIL), into a `Call` whose `run()` gates it (without the GIL). `fields`: the call's
+    /// fields as Python values, converted by the rule of `heso.to_json_value` (the call
+    /// is then `exact_arguments` when they are JSON as they are, unless it says
+    /// otherwise); or `fields_json`: their JSON text, read strictly.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "mirrors the Python call one to one"
+    )]
+    #[pyo3(signature = (verb, tool_name, workflow, account, target_host, fields_json, redact, redact_mode, blocking, exact_arguments=None, *, fields=None))]
+    fn prepare<'py>(
+        &self,
+        py: Python<'py>,
+        verb: &str,
+        tool_name: String,
+        workflow: String,
+        account: String,
+        target_host: Option<String>,
+        fields_json: Option<&str>,
+        redact: Vec<String>,
+        redact_mode: &str,
+        blocking: bool,
+        exact_arguments: Option<bool>,
+        fields: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Call> {
         let Some(verb) = Verb::parse(verb) else {
-            return Err(pyo3::exceptions::PyValueError::new_err(format!(
+            return Err(PyValueError::new_err(format!(
                 "unknown verb {} ({})",
                 quoted(verb),
                 verb_names()
@@ -184,97 +229,87 @@ impl Project {
             "commit_and_reveal" => RedactionMode::CommitAndReveal,
             "destructive" => RedactionMode::Destructive,
             other => {
-                return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                return Err(PyValueError::new_err(format!(
                     "redact_mode must be commit_and_reveal or destructive, not {}",
                     quoted(other)
                 )));
             }
         };
-        // Strict: duplicate keys and integers outside ±(2^53−1) are refused, not silently
-        // collapsed or turned into floats. The text itself is never quoted (it may hold
-        // the very secrets `redact` names).
-        let fields = match parse_strict(fields_json.as_bytes()) {
-            Ok(serde_json::Value::Object(map)) => map,
-            Ok(other) => {
-                let kind = match other {
-                    serde_json::Value::Null => "null",
-                    serde_json::Value::Bool(_) => "a boolean",
-                    serde_json::Value::Number(_) => "a number",
-                    serde_json::Value::String(_) => "a string",
-                    serde_json::Value::Array(_) => "an array",
-                    serde_json::Value::Object(_) => "an object",
-                };
-                return Err(pyo3::exceptions::PyValueError::new_err(format!(
-                    "fields_json must be a JSON object, not {kind}"
-                )));
+        let (fields, exact) = match (fields, fields_json) {
+            (Some(fields), None) => {
+                let mut walker = convert::Walker::new(py);
+                match walker.convert(fields, 0)? {
+                    serde_json::Value::Object(map) => (map, walker.exact()),
+                    _ => {
+                        return Err(PyTypeError::new_err(format!(
+                            "fields must be a dict of the call's fields, not {}",
+                            fields.get_type().name()?
+                        )));
+                    }
+                }
             }
-            Err(e) => {
-                return Err(pyo3::exceptions::PyValueError::new_err(format!(
-                    "fields_json is not valid JSON: {e}"
-                )));
+            (None, Some(text)) => (fields_from_json(text)?, false),
+            _ => {
+                return Err(PyTypeError::new_err(
+                    "give the call's fields once: fields (a dict) or fields_json (its JSON text)",
+                ));
             }
-        };
-        let request = ActionRequest {
-            verb,
-            tool_name,
-            workflow,
-            account,
-            target_host,
-            fields,
-            redact,
-            redact_mode,
-            blocking,
-            exact_arguments,
         };
         let engine = self.engine(py)?;
-        let outcome = py
-            .detach(move || engine.gate(&request))
-            .map_err(|e| heso_error(py, "GateError", e.to_string()))?;
-        let out = PyDict::new(py);
-        let status = match outcome.status {
-            GateStatus::Allowed => "allowed",
-            GateStatus::Blocked => "blocked",
-            GateStatus::Suspended => "suspended",
-        };
-        out.set_item("status", status)?;
-        out.set_item("decision", outcome.decision.as_str())?;
-        out.set_item("observed", outcome.observed)?;
-        out.set_item("action_hash", outcome.action_hash)?;
-        out.set_item("seq", outcome.seq)?;
-        out.set_item("rule_id", outcome.rule_id)?;
-        out.set_item("rule_display", outcome.rule_display)?;
-        out.set_item("unmatched_redactions", outcome.unmatched_redactions)?;
-        out.set_item("repaired_tail", outcome.repaired_tail)?;
-        if let Some(ticket) = outcome.pending {
-            out.set_item("pending_id", ticket.id)?;
-            out.set_item("approvers", ticket.approvers)?;
-            out.set_item("expires_at", ticket.expires_at)?;
-        }
-        Ok(out)
+        Ok(Call {
+            pending: std::sync::Mutex::new(Some((
+                engine,
+                ActionRequest {
+                    verb,
+                    tool_name,
+                    workflow,
+                    account,
+                    target_host,
+                    fields,
+                    redact,
+                    redact_mode,
+                    blocking,
+                    exact_arguments: exact_arguments.unwrap_or(exact),
+                },
+            ))),
+        })
     }
 
     /// Claims the one run of an approved action (durably, exactly once across
-    /// processes). `fields_json`: the arguments this process holds, which must be the ones
-    /// approved; `None` runs with the sealed arguments. Returns `{"state": "pending"}`
-    /// while undecided, else `{"state": "claimed", "tool_name", "fields_json"}`; raises
-    /// `ApprovalError` for every other state.
-    #[pyo3(signature = (pending_id, fields_json=None))]
+    /// processes). `fields` (Python values, converted as `prepare` converts them) or
+    /// `fields_json` (their JSON text): the arguments this process holds, which must be the
+    /// ones approved; neither runs with the sealed arguments. Returns `{"state":
+    /// "pending"}` while undecided, else `{"state": "claimed", "tool_name",
+    /// "fields_json"}`; raises `ApprovalError` for every other state.
+    #[pyo3(signature = (pending_id, fields_json=None, *, fields=None))]
     fn claim<'py>(
         &self,
         py: Python<'py>,
         pending_id: String,
         fields_json: Option<&str>,
+        fields: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let arguments = match fields_json {
-            None => None,
-            Some(text) => match parse_strict(text.as_bytes()) {
-                Ok(serde_json::Value::Object(map)) => Some(map),
+        let arguments = match (fields, fields_json) {
+            (None, None) => None,
+            (Some(fields), None) => match convert::Walker::new(py).convert(fields, 0)? {
+                serde_json::Value::Object(map) => Some(map),
                 _ => {
-                    return Err(pyo3::exceptions::PyValueError::new_err(
-                        "fields_json must be a JSON object",
+                    return Err(PyTypeError::new_err(
+                        "fields must be a dict of the call's fields",
                     ));
                 }
             },
+            (None, Some(text)) => match parse_strict(text.as_bytes()) {
+                Ok(serde_json::Value::Object(map)) => Some(map),
+                _ => {
+                    return Err(PyValueError::new_err("fields_json must be a JSON object"));
+                }
+            },
+            (Some(_), Some(_)) => {
+                return Err(PyTypeError::new_err(
+                    "give the call's fields once: fields (a dict) or fields_json (its JSON text)",
+                ));
+            }
         };
         let engine = self.engine(py)?;
         let result = py.detach(move || engine.claim(&pending_id, arguments.as_ref()));
@@ -325,6 +360,108 @@ impl Project {
             .map_err(|e| heso_error(py, "ApprovalError", e.to_string()))?;
         pending_dict(py, &action)
     }
+}
+
+/// `fields_json` read strictly: duplicate keys and integers outside ±(2^53−1) are
+/// refused, not silently collapsed or turned into floats. The text itself is never quoted
+/// (it may hold the very secrets `redact` names).
+fn fields_from_json(text: &str) -> PyResult<serde_json::Map<String, serde_json::Value>> {
+    match parse_strict(text.as_bytes()) {
+        Ok(serde_json::Value::Object(map)) => Ok(map),
+        Ok(other) => {
+            let kind = match other {
+                serde_json::Value::Null => "null",
+                serde_json::Value::Bool(_) => "a boolean",
+                serde_json::Value::Number(_) => "a number",
+                serde_json::Value::String(_) => "a string",
+                serde_json::Value::Array(_) => "an array",
+                serde_json::Value::Object(_) => "an object",
+            };
+            Err(PyValueError::new_err(format!(
+                "fields_json must be a JSON object, not {kind}"
+            )))
+        }
+        Err(e) => Err(PyValueError::new_err(format!(
+            "fields_json is not valid JSON: {e}"
+        ))),
+    }
+}
+
+/// One checked action with its converted fields, gated once by `run()`.
+#[pyclass(module = "heso._core", frozen)]
+struct Call {
+    pending: std::sync::Mutex<Option<(Arc<Engine>, ActionRequest)>>,
+}
+
+impl Call {
+    fn take(&self) -> PyResult<(Arc<Engine>, ActionRequest)> {
+        self.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+            .ok_or_else(|| PyRuntimeError::new_err("this heso call has been gated already"))
+    }
+}
+
+#[pymethods]
+impl Call {
+    /// Decides, signs and appends the action (the GIL released); returns what
+    /// `Project.gate` returns. A second run raises `RuntimeError`.
+    fn run<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let (engine, request) = self.take()?;
+        let outcome = py.detach(move || engine.gate(&request));
+        outcome_dict(py, outcome)
+    }
+}
+
+/// A gate's outcome as a dict for Python, or its error as `GateError`.
+fn outcome_dict(
+    py: Python<'_>,
+    outcome: Result<heso_engine::GateOutcome, heso_engine::GateError>,
+) -> PyResult<Bound<'_, PyDict>> {
+    let outcome = outcome.map_err(|e| heso_error(py, "GateError", e.to_string()))?;
+    let out = PyDict::new(py);
+    let status = match outcome.status {
+        GateStatus::Allowed => "allowed",
+        GateStatus::Blocked => "blocked",
+        GateStatus::Suspended => "suspended",
+    };
+    out.set_item("status", status)?;
+    out.set_item("decision", outcome.decision.as_str())?;
+    out.set_item("observed", outcome.observed)?;
+    out.set_item("action_hash", outcome.action_hash)?;
+    out.set_item("seq", outcome.seq)?;
+    out.set_item("rule_id", outcome.rule_id)?;
+    out.set_item("rule_display", outcome.rule_display)?;
+    out.set_item("unmatched_redactions", outcome.unmatched_redactions)?;
+    out.set_item("repaired_tail", outcome.repaired_tail)?;
+    if let Some(ticket) = outcome.pending {
+        out.set_item("pending_id", ticket.id)?;
+        out.set_item("approvers", ticket.approvers)?;
+        out.set_item("expires_at", ticket.expires_at)?;
+    }
+    Ok(out)
+}
+
+/// Converts `value` by the rule of `heso.to_json_value` and returns the result as Python
+/// values (`dict`, `list`, `str`, `int`, `float`, `bool`, `None`). `depth`: the nesting
+/// it starts at.
+#[pyfunction]
+#[pyo3(signature = (value, depth=0))]
+fn to_json_value<'py>(
+    py: Python<'py>,
+    value: &Bound<'py, PyAny>,
+    depth: usize,
+) -> PyResult<Bound<'py, PyAny>> {
+    let converted = convert::Walker::new(py).convert(value, depth)?;
+    convert::to_python(py, &converted)
+}
+
+/// The JSON text of `value` converted by the rule of `heso.to_json_value`.
+#[pyfunction]
+fn fields_json(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<String> {
+    let converted = convert::Walker::new(py).convert(value, 0)?;
+    serde_json::to_string(&converted).map_err(|e| PyValueError::new_err(e.to_string()))
 }
 
 /// A parked action as a dict for Python.
@@ -439,7 +576,15 @@ fn check_field_path(path: &str) -> PyResult<()> {
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<Project>()?;
+    m.add_class::<Call>()?;
     m.add_class::<ship::Shipper>()?;
+    m.add_function(wrap_pyfunction!(to_json_value, m)?)?;
+    m.add_function(wrap_pyfunction!(fields_json, m)?)?;
+    m.add("MAX_DEPTH", convert::MAX_DEPTH)?;
+    m.add("MAX_VALUES", convert::MAX_VALUES)?;
+    m.add("MAX_SAFE_INTEGER", heso_receipt::MAX_SAFE_INTEGER)?;
+    m.add("TOO_DEEP", convert::TOO_DEEP)?;
+    m.add("TOO_LARGE", convert::TOO_LARGE)?;
     m.add_function(wrap_pyfunction!(verify, m)?)?;
     m.add_function(wrap_pyfunction!(run_cli, m)?)?;
     m.add_function(wrap_pyfunction!(check_field_path, m)?)?;

@@ -1,14 +1,46 @@
-"""Type stubs for heso._core, the Rust core of the heso package."""
+"""Type stubs for heso._core, the Rust core of the heso package.
 
-from typing import Any, Optional, Sequence, TypedDict
+Checked against the built module by ``python -m mypy.stubtest heso._core`` (tests/test_convert.py)."""
 
+from typing import Any, Mapping, Optional, Sequence, TypedDict, final
+
+__all__ = [
+    "Call",
+    "MAX_DEPTH",
+    "MAX_SAFE_INTEGER",
+    "MAX_VALUES",
+    "Project",
+    "Shipper",
+    "TOO_DEEP",
+    "TOO_LARGE",
+    "VERBS",
+    "__version__",
+    "check_field_path",
+    "fields_json",
+    "run_cli",
+    "to_json_value",
+    "verify",
+]
 __version__: str
 VERBS: tuple[str, ...]
+# The conversion's limits (heso.to_json_value), defined once in the core.
+MAX_DEPTH: int
+MAX_VALUES: int
+MAX_SAFE_INTEGER: int
+TOO_DEEP: str
+TOO_LARGE: str
 
+@final
+class Call:
+    """One checked action with its converted fields (``Project.prepare``), gated once."""
+
+    def run(self) -> dict[str, Any]: ...
+
+@final
 class Project:
     """An open heso project: policy loaded, operator key unlocked, log open."""
 
-    def __init__(self, path: Optional[str] = None) -> None: ...
+    def __new__(cls, path: Optional[str] = None) -> "Project": ...
     @property
     def root(self) -> str: ...
     @property
@@ -21,18 +53,41 @@ class Project:
         workflow: str,
         account: str,
         target_host: Optional[str],
-        fields_json: str,
+        fields_json: Optional[str],
         redact: Sequence[str],
         redact_mode: str,
         blocking: bool,
-        exact_arguments: bool = False,
+        exact_arguments: Optional[bool] = None,
+        *,
+        fields: Optional[Mapping[str, Any]] = None,
     ) -> dict[str, Any]: ...
-    def claim(self, pending_id: str, fields_json: Optional[str] = None) -> dict[str, Any]: ...
+    def prepare(
+        self,
+        verb: str,
+        tool_name: str,
+        workflow: str,
+        account: str,
+        target_host: Optional[str],
+        fields_json: Optional[str],
+        redact: Sequence[str],
+        redact_mode: str,
+        blocking: bool,
+        exact_arguments: Optional[bool] = None,
+        *,
+        fields: Optional[Mapping[str, Any]] = None,
+    ) -> Call: ...
+    def claim(
+        self,
+        pending_id: str,
+        fields_json: Optional[str] = None,
+        *,
+        fields: Optional[Mapping[str, Any]] = None,
+    ) -> dict[str, Any]: ...
     def pending_info(self, pending_id: str) -> dict[str, Any]: ...
     def wait(self, pending_id: str, timeout: float) -> dict[str, Any]: ...
 
 class VerifyResult(TypedDict):
-    """What ``verify`` returns (``heso.Verdict`` is built from it)."""
+    """What ``verify`` returns (``heso.Verdict`` is built from it). Typing only."""
 
     kind: str
     ok: bool
@@ -50,9 +105,12 @@ def verify(
 ) -> VerifyResult: ...
 def run_cli(argv: Sequence[str]) -> int: ...
 def check_field_path(path: str) -> None: ...
+def to_json_value(value: Any, depth: int = 0) -> Any: ...
+def fields_json(value: Any) -> str: ...
 
+@final
 class Shipper:
     """One `heso push` at a time, for heso.init(ship=True)'s background thread."""
 
-    def __init__(self, root: Optional[str] = None, url: Optional[str] = None) -> None: ...
+    def __new__(cls, root: Optional[str] = None, url: Optional[str] = None) -> "Shipper": ...
     def step(self) -> tuple[int, int]: ...

@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional, Sequence, TypeVar, overload
 
-from . import _state
+from . import _core, _state
 from ._bind import (
     _bind,
     _check_redact_paths,
@@ -18,7 +18,6 @@ from ._bind import (
     _signature,
     _tool_name,
 )
-from ._convert import fields_json
 from ._errors import ApprovalError, BlockedError, SuspendedError
 
 ALLOWED = "allowed"
@@ -46,42 +45,6 @@ def _register(tool_name: str, fn: Callable[..., Any], signature: Optional[inspec
     """Makes ``fn`` resumable under ``tool_name`` from any process that defines it."""
     with _state._lock:
         _registry[tool_name] = (fn, signature)
-
-
-# Past this many values a call is not checked for exactness (and so is resumable only in
-# the process that made it): the check is on every gated call's path.
-_EXACT_BUDGET = 10_000
-
-
-def _is_exact(fields: dict[str, Any]) -> bool:
-    """True when ``fields`` convert to JSON and back unchanged (so a call parked in one
-    process can be rebuilt from its recorded arguments in another)."""
-    stack: list[tuple[Any, int]] = [(v, 1) for v in fields.values()]
-    budget = _EXACT_BUDGET
-    while stack:
-        value, depth = stack.pop()
-        budget -= 1
-        if budget < 0 or depth > 64:
-            return False
-        kind = type(value)
-        if value is None or kind is str or kind is bool:
-            continue
-        if kind is int:
-            if not -(2**53) < value < 2**53:
-                return False
-        elif kind is float:
-            if value != value or value in (float("inf"), float("-inf")):
-                return False
-        elif kind is list:
-            stack.extend((v, depth + 1) for v in value)
-        elif kind is dict:
-            for key, v in value.items():
-                if type(key) is not str:
-                    return False
-                stack.append((v, depth + 1))
-        else:
-            return False
-    return True
 
 
 def _suspended_message(tool: str, pending_id: str, approvers: Sequence[str], expires_at: str) -> str:
@@ -172,21 +135,22 @@ def _gate_call(
     tool_name: str,
     fields: dict[str, Any],
     target_host: Optional[str] = None,
-) -> "functools.partial[dict[str, Any]]":
+) -> "_core.Call":
     """The core's gate call for one action, prepared on the caller's thread (the current
-    step is read and the fields converted there); calling it decides, signs and appends."""
-    return functools.partial(
-        _state._current().gate,
+    step is read and the fields converted there, in the core, which also notes whether
+    they are exactly JSON so another process may rebuild the call); calling it decides,
+    signs and appends."""
+    return _state._current().prepare(
         options.verb,
         tool_name,
         _state._workflow.get(),
         _state._account.get(),
         target_host,
-        fields_json(fields),
-        list(options.redact),
+        None,
+        options.redact,
         options.redact_mode,
         options.blocking and _state._blocking,
-        _is_exact(fields),
+        fields=fields,
     )
 
 
@@ -203,7 +167,7 @@ def _gate(
     """Gates one call. ``fields_of`` recomputes ``fields`` from the held arguments (at
     resume, to check they are still the ones approved); by default they are bound to
     ``fn``'s signature again."""
-    result = _gate_call(options, tool_name, fields, target_host)()
+    result = _gate_call(options, tool_name, fields, target_host).run()
     if fields_of is None:
         fields_of = functools.partial(_bind, fn, args, kwargs)
     return Gate(result, fn, args, kwargs, fields_of)
@@ -225,7 +189,7 @@ async def _gate_async(
     import asyncio  # loaded already wherever a coroutine runs
 
     call = _gate_call(options, tool_name, fields, target_host)
-    result = await asyncio.get_running_loop().run_in_executor(None, call)
+    result = await asyncio.get_running_loop().run_in_executor(None, call.run)
     if fields_of is None:
         fields_of = functools.partial(_bind, fn, args, kwargs)
     return Gate(result, fn, args, kwargs, fields_of)
@@ -378,7 +342,7 @@ def _claim(pending_id: str) -> Callable[[], Any]:
     with _state._lock:
         held = _held.get(pending_id)
     if held is not None:
-        claimed = project.claim(pending_id, fields_json(held.fields_of()))
+        claimed = project.claim(pending_id, fields=held.fields_of())
         if claimed["state"] == "pending":
             raise _suspended(project.pending_info(pending_id))
         with _state._lock:

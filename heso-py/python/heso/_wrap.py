@@ -565,7 +565,7 @@ def _gated_method(
         @functools.wraps(method)
         def lazy_call(*args: Any, **kwargs: Any) -> Any:
             options, fields, host = prepare(args, kwargs)
-            gate_call = _gate_call(options, tool, fields, host)
+            gate_call = _gate_call(options, tool, fields, host).run
             fields_of = lambda: _wrapped_fields(args, kwargs)  # noqa: E731
             result = method(*args, **kwargs)
             if _is_lazy(result):

@@ -7,7 +7,6 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 
 from .. import _state
 from .._bind import _check_redactions, _Options, _options
-from .._convert import fields_json
 from .._gate import ALLOWED, BLOCKED, SUSPENDED, Gate, _gate, _gate_async
 
 __all__ = ["ALLOWED", "BLOCKED", "SUSPENDED", "Gate", "arguments_of", "claim", "gate", "gate_async", "options", "refusal"]
@@ -80,7 +79,7 @@ def claim(pending_id: str, fields: dict[str, Any]) -> bool:
     processes (``Engine::claim``): ``True`` when this caller may now run it, ``False``
     while nobody has decided. Raises ``ApprovalError`` after a rejection, an expiry, a
     claim already made, or arguments other than the parked ones."""
-    outcome = _state._current().claim(pending_id, fields_json(fields))
+    outcome = _state._current().claim(pending_id, fields=fields)
     return bool(outcome["state"] == "claimed")
 
 
