@@ -10,11 +10,14 @@
 //! rather than with `rmcp`: the proxy needs only the JSON-RPC envelope and must forward
 //! every other message unchanged, including methods of protocol revisions it does not know.
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::io::{BufRead as _, BufReader, Write};
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
 
 use heso_engine::{ActionRequest, Engine, GateStatus};
 use heso_receipt::{Verb, parse_strict};
@@ -162,8 +165,111 @@ fn send(out: &Mutex<std::io::Stdout>, bytes: &[u8]) -> std::io::Result<()> {
     out.flush()
 }
 
-/// Runs the proxy until the client closes its end (then the server is closed and waited
-/// for) or the server exits (then the proxy exits with an error).
+/// How long the server has to exit once its input is closed (or its output closes), before
+/// the proxy stops it. MCP clients wait about as long before they stop the proxy itself.
+const EXIT_GRACE: Duration = Duration::from_secs(5);
+
+/// The session is running.
+const RUNNING: u8 = 0;
+/// The client closed its end first: the main thread ends the session.
+const CLIENT_ENDED: u8 = 1;
+/// The server closed its output first: the server-to-client thread ends the session.
+const SERVER_ENDED: u8 = 2;
+
+/// The client's requests the server has not answered yet (id as JSON text -> what it was),
+/// so that a server that dies can be reported with what it left unanswered.
+#[derive(Default)]
+struct InFlight(Mutex<BTreeMap<String, String>>);
+
+impl InFlight {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, String>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Notes each request (a message with a method and an id) in a client line.
+    fn sent(&self, line: &[u8]) {
+        let Ok(message) = serde_json::from_slice::<Value>(line.trim_ascii()) else {
+            return;
+        };
+        let mut open = self.lock();
+        for one in messages(&message) {
+            if let (Some(method), Some(id)) =
+                (one.get("method").and_then(Value::as_str), one.get("id"))
+            {
+                let what = match one.pointer("/params/name").and_then(Value::as_str) {
+                    Some(tool) if method == "tools/call" => format!("tools/call {tool}"),
+                    _ => method.to_owned(),
+                };
+                open.insert(id.to_string(), what);
+            }
+        }
+    }
+
+    /// Forgets the requests a server message answers (a response: an id and no method).
+    fn answered(&self, message: &Value) {
+        let mut open = self.lock();
+        for one in messages(message) {
+            if let (None, Some(id)) = (one.get("method"), one.get("id")) {
+                open.remove(&id.to_string());
+            }
+        }
+    }
+
+    /// `; 1 request unanswered (tools/call crash)`, or nothing.
+    fn describe(&self) -> String {
+        let open = self.lock();
+        match open.len() {
+            0 => String::new(),
+            n => {
+                let what: Vec<&str> = open.values().map(String::as_str).collect();
+                let noun = if n == 1 { "request" } else { "requests" };
+                format!("; {n} {noun} unanswered ({})", what.join(", "))
+            }
+        }
+    }
+}
+
+/// The messages of a JSON-RPC line: the object itself, or each object of a batch.
+fn messages(message: &Value) -> Vec<&Value> {
+    match message {
+        Value::Array(batch) => batch.iter().collect(),
+        one => vec![one],
+    }
+}
+
+fn describe_status(status: ExitStatus) -> String {
+    match status.code() {
+        Some(code) => format!("status {code}"),
+        None => status.to_string(), // killed by a signal: "signal: 9 (SIGKILL)"
+    }
+}
+
+/// Waits up to EXIT_GRACE for the server to exit, then stops it. Returns its status, and
+/// whether the proxy had to stop it.
+fn wait_or_stop(child: &Mutex<Child>) -> Result<(ExitStatus, bool), Failure> {
+    let mut child = child.lock().unwrap_or_else(|p| p.into_inner());
+    let waited = |e: std::io::Error| Failure::usage(format!("cannot wait for the MCP server: {e}"));
+    let deadline = Instant::now() + EXIT_GRACE;
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait().map_err(waited)? {
+            return Ok((status, false));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    Ok((child.wait().map_err(waited)?, true))
+}
+
+/// Runs the proxy until one side ends the session.
+///
+/// - The client closes its end (stdin): the proxy closes the server's input, relays what
+///   the server still says, and exits 0 without a word when the server then exits 0
+///   (within EXIT_GRACE; else it is stopped and the proxy exits 1 saying so, as it does
+///   when the server exits with a failure status).
+/// - The server closes its output first: the proxy exits quietly with 0 when the server
+///   exited 0 with every request answered; a server that crashed, was killed or left
+///   requests unanswered is reported on stderr (its status and the requests it left) and
+///   the proxy exits 1. Either way the client sees its end close rather than waiting.
 pub(crate) fn run(project: Option<&Path>, workflow: &str, server: &[OsString]) -> Outcome {
     let engine = open_engine(project)?;
     let Some((program, args)) = server.split_first() else {
@@ -188,35 +294,76 @@ pub(crate) fn run(project: Option<&Path>, workflow: &str, server: &[OsString]) -
             "cannot connect to the MCP server's stdin/stdout",
         ));
     };
+    let child = Arc::new(Mutex::new(child));
     let client = Arc::new(Mutex::new(std::io::stdout()));
+    let state = Arc::new(AtomicU8::new(RUNNING));
+    let in_flight = Arc::new(InFlight::default());
+    let (relayed_all, server_output_closed) = mpsc::channel::<()>();
 
-    // Server -> client, byte for byte. When the server goes away, so does the proxy: the
-    // client sees its end close instead of waiting for answers that will never come.
-    let to_client = Arc::clone(&client);
-    std::thread::spawn(move || {
-        let mut reader = BufReader::new(from_server);
-        let mut line = Vec::new();
-        loop {
-            line.clear();
-            match reader.read_until(b'\n', &mut line) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {
-                    if serde_json::from_slice::<Value>(line.trim_ascii()).is_err()
-                        && !line.trim_ascii().is_empty()
-                    {
-                        eprintln!(
-                            "heso mcp-proxy: warning: the server sent a line that is not JSON (passed on unchanged)"
-                        );
-                    }
-                    if send(&to_client, &line).is_err() {
-                        break;
+    // Server -> client, byte for byte, until the server closes its output.
+    {
+        let (to_client, state, in_flight, child) = (
+            Arc::clone(&client),
+            Arc::clone(&state),
+            Arc::clone(&in_flight),
+            Arc::clone(&child),
+        );
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(from_server);
+            let mut line = Vec::new();
+            loop {
+                line.clear();
+                match reader.read_until(b'\n', &mut line) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {
+                        match serde_json::from_slice::<Value>(line.trim_ascii()) {
+                            Ok(message) => in_flight.answered(&message),
+                            Err(_) if line.trim_ascii().is_empty() => {}
+                            Err(_) => eprintln!(
+                                "heso mcp-proxy: warning: the server sent a line that is not JSON (passed on unchanged)"
+                            ),
+                        }
+                        if send(&to_client, &line).is_err() {
+                            break;
+                        }
                     }
                 }
             }
-        }
-        eprintln!("heso mcp-proxy: the MCP server closed its output; stopping");
-        std::process::exit(1);
-    });
+            let _ = relayed_all.send(());
+            if state
+                .compare_exchange(RUNNING, SERVER_ENDED, Ordering::SeqCst, Ordering::SeqCst)
+                .is_err()
+            {
+                return; // the client ended the session; the main thread finishes it
+            }
+            // The server ended the session while the client was still there: exit now (the
+            // main thread may be blocked reading the client), and the client sees its end
+            // close instead of waiting for answers that will never come.
+            let code = match wait_or_stop(&child) {
+                Ok((status, false)) if status.success() && in_flight.describe().is_empty() => 0,
+                Ok((status, stopped)) => {
+                    let how = if stopped {
+                        format!(
+                            "closed its output but did not exit within {} s, so it was stopped",
+                            EXIT_GRACE.as_secs()
+                        )
+                    } else {
+                        format!("exited with {}", describe_status(status))
+                    };
+                    eprintln!(
+                        "heso mcp-proxy: the MCP server {how} while the client was connected{}",
+                        in_flight.describe()
+                    );
+                    1
+                }
+                Err(failure) => {
+                    eprintln!("heso mcp-proxy: {}", failure.message);
+                    1
+                }
+            };
+            std::process::exit(code);
+        });
+    }
 
     let stdin = std::io::stdin();
     let mut reader = stdin.lock();
@@ -231,9 +378,14 @@ pub(crate) fn run(project: Option<&Path>, workflow: &str, server: &[OsString]) -
         }
         match route(&engine, workflow, &line) {
             Route::Forward => {
+                in_flight.sent(&line);
                 let sent = to_server.write_all(&line).and_then(|()| to_server.flush());
                 if sent.is_err() {
-                    break; // the server is gone; the reader thread reports it
+                    // The server is gone: the other thread sees its output close and ends
+                    // the session with the server's status.
+                    loop {
+                        std::thread::park();
+                    }
                 }
             }
             Route::Reply(reply) => {
@@ -245,9 +397,59 @@ pub(crate) fn run(project: Option<&Path>, workflow: &str, server: &[OsString]) -
             Route::Drop(why) => eprintln!("heso mcp-proxy: dropped a message: {why}"),
         }
     }
+    if state
+        .compare_exchange(RUNNING, CLIENT_ENDED, Ordering::SeqCst, Ordering::SeqCst)
+        .is_err()
+    {
+        // The server ended first, at the same moment; the other thread is exiting.
+        loop {
+            std::thread::park();
+        }
+    }
+    // The client is done: close the server's input (MCP's stdio shutdown), relay what it
+    // still says (answers to requests sent just before the client closed), and wait for it.
     drop(to_server);
-    let status = child
-        .wait()
-        .map_err(|e| Failure::usage(format!("cannot wait for the MCP server: {e}")))?;
-    Ok(if status.success() { 0 } else { 1 })
+    let _ = server_output_closed.recv_timeout(EXIT_GRACE);
+    let (status, stopped) = wait_or_stop(&child)?;
+    if stopped {
+        eprintln!(
+            "heso mcp-proxy: the MCP server did not exit within {} s of its input closing, so it was stopped",
+            EXIT_GRACE.as_secs()
+        );
+        return Ok(1);
+    }
+    if !status.success() {
+        eprintln!(
+            "heso mcp-proxy: the MCP server exited with {} after the client closed the session",
+            describe_status(status)
+        );
+        return Ok(1);
+    }
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn in_flight_names_what_the_server_left_unanswered() {
+        let open = InFlight::default();
+        open.sent(br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#);
+        open.sent(br#"{"jsonrpc":"2.0","id":"a","method":"tools/call","params":{"name":"crash"}}"#);
+        open.sent(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+        open.sent(br#"[{"jsonrpc":"2.0","id":2,"method":"ping"}]"#);
+        open.sent(b"not json");
+        assert_eq!(
+            open.describe(),
+            "; 3 requests unanswered (tools/call crash, tools/list, ping)"
+        );
+        open.answered(&json!({"jsonrpc": "2.0", "id": 1, "result": {}}));
+        open.answered(&json!([{"jsonrpc": "2.0", "id": 2, "error": {"code": 1, "message": "x"}}]));
+        // A request from the server with the same id answers nothing.
+        open.answered(&json!({"jsonrpc": "2.0", "id": "a", "method": "sampling/createMessage"}));
+        assert_eq!(open.describe(), "; 1 request unanswered (tools/call crash)");
+        open.answered(&json!({"jsonrpc": "2.0", "id": "a", "result": {}}));
+        assert_eq!(open.describe(), "");
+    }
 }

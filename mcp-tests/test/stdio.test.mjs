@@ -1,0 +1,104 @@
+// heso mcp-proxy over stdio, between the real @modelcontextprotocol/sdk client and server.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { test } from 'node:test';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { count, envFor, hesoBin, makeProject, SERVER } from './helpers.mjs';
+import { allowedBlockedApproved, withClient } from './scenario.mjs';
+
+const proxyArgs = ['mcp-proxy', '--workflow', 'mcp-test', '--', process.execPath, SERVER, 'stdio'];
+
+function transport(fixture) {
+  return new StdioClientTransport({
+    command: hesoBin(), args: proxyArgs, cwd: fixture.project, env: envFor(fixture.root), stderr: 'inherit',
+  });
+}
+
+test('stdio: allowed, blocked and approved calls', async () => {
+  const fixture = makeProject();
+  await allowedBlockedApproved(fixture, () => transport(fixture));
+});
+
+const INIT = {
+  jsonrpc: '2.0', id: 1, method: 'initialize',
+  params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+};
+const line = (message) => `${JSON.stringify(message)}\n`;
+
+/**
+ * Runs the proxy with raw lines from a client: writes INIT and the initialized notification,
+ * then each of LINES; calls UNTIL(replies) after each reply and ends stdin when it says so
+ * (or never, when closeWhen is null). Resolves with the exit code, signal, replies and stderr.
+ */
+function rawSession(fixture, lines, closeWhen) {
+  const child = spawn(hesoBin(), proxyArgs, {
+    cwd: fixture.project, env: envFor(fixture.root), stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const replies = [];
+  let stdout = '';
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (c) => { stderr += c; });
+  child.stdout.setEncoding('utf8').on('data', (chunk) => {
+    stdout += chunk;
+    let newline;
+    while ((newline = stdout.indexOf('\n')) >= 0) {
+      replies.push(JSON.parse(stdout.slice(0, newline)));
+      stdout = stdout.slice(newline + 1);
+    }
+    if (closeWhen?.(replies)) child.stdin.end();
+  });
+  child.stdin.write(line(INIT) + line({ jsonrpc: '2.0', method: 'notifications/initialized' }));
+  for (const l of lines) child.stdin.write(l);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`the proxy did not exit within 30 s; stderr: ${stderr}`));
+    }, 30_000);
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, replies, stderr });
+    });
+  });
+}
+
+test('stdio: a session the client ends exits 0 and says nothing', async () => {
+  const fixture = makeProject();
+  const listed = line({ jsonrpc: '2.0', id: 2, method: 'tools/list' });
+  const done = await rawSession(fixture, [listed], (replies) => replies.some((r) => r.id === 2));
+  assert.equal(done.code, 0, done.stderr);
+  assert.equal(done.stderr, '');
+  assert.ok(done.replies.find((r) => r.id === 2).result.tools.length >= 4);
+});
+
+test('stdio: answers still on their way when the client closes its end are delivered', async () => {
+  const fixture = makeProject();
+  const search = line({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'search', arguments: { query: 'late' } } });
+  // Ends stdin right after writing: the call's answer comes after the client's EOF.
+  const done = await rawSession(fixture, [search], () => true);
+  assert.equal(done.code, 0, done.stderr);
+  const answer = done.replies.find((r) => r.id === 2);
+  assert.ok(answer, `no answer to the call: ${JSON.stringify(done.replies)}`);
+  assert.equal(answer.result.content[0].text, 'results for late');
+  assert.equal(count(fixture, 'search'), 1);
+});
+
+test('stdio: a server that crashes mid-call ends the proxy with a clear error', async () => {
+  const fixture = makeProject();
+  const crash = line({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'crash', arguments: {} } });
+  const done = await rawSession(fixture, [crash], null); // the client never closes its end
+  assert.equal(done.code, 1, done.stderr);
+  assert.match(done.stderr, /the MCP server exited with status 3/);
+  assert.match(done.stderr, /1 request unanswered \(tools\/call crash\)/);
+});
+
+test('stdio: the SDK client sees a crash as a closed connection, not a timeout', async () => {
+  const fixture = makeProject();
+  const started = Date.now();
+  await withClient(transport(fixture), async (client) => {
+    await assert.rejects(
+      client.callTool({ name: 'crash', arguments: {} }, undefined, { timeout: 60_000 }),
+      (error) => !/timed out/i.test(error.message) && /closed/i.test(error.message),
+    );
+  });
+  assert.ok(Date.now() - started < 50_000, 'the client waited for its timeout');
+});
