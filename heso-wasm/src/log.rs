@@ -3,14 +3,14 @@
 //!
 //! A batch's results cross from a verifying worker to the folding one as JSON
 //! ([`LineOut`]); the fold rebuilds each line's verdict from it. Nothing is decided here:
-//! the verdict is `verify_receipt`'s, the links, heads, counts and torn tail the
+//! the verdict is `verify_receipts`'s (`verify_receipt`'s, line for line), the links, heads, counts and torn tail the
 //! checker's.
 
 use std::collections::HashMap;
 
 use heso_receipt::{
     ApprovalOutcome, ChainClaim, KeyRole, LineCheck, LogChecker, LogReport, RecordedStatus,
-    Signers, TrustLevel, Verdict, VerifyingKey, public_key_from_base64, verify_receipt,
+    Signers, TrustLevel, Verdict, VerifyingKey, public_key_from_base64, verify_receipts,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -76,7 +76,8 @@ fn verify_lines_out(
     base: f64,
     pins: &Pins,
 ) -> Result<Vec<LineOut>, String> {
-    let mut out = Vec::with_capacity(bounds.len() / 3);
+    let mut lines = Vec::with_capacity(bounds.len() / 3);
+    let mut spans = Vec::with_capacity(bounds.len() / 3);
     for triple in bounds.chunks_exact(3) {
         let &[n, start, end] = triple else {
             continue;
@@ -84,7 +85,13 @@ fn verify_lines_out(
         let line = bytes
             .get(start as usize..end as usize)
             .ok_or_else(|| format!("line {n}: bounds {start}..{end} outside the batch"))?;
-        let checked = verify_receipt(line, &pins.pins);
+        lines.push(line);
+        spans.push((n, start, end, line));
+    }
+    // One call for the batch, so each signer's key is decoded once, not once a line.
+    let verified = verify_receipts(&lines, &pins.pins);
+    let mut out = Vec::with_capacity(verified.len());
+    for ((n, start, end, line), checked) in spans.into_iter().zip(verified) {
         let receipt = checked.receipt.as_ref();
         let signers = checked.verdict.signers();
         out.push(LineOut {
