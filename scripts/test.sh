@@ -50,7 +50,7 @@ step "Python: mypy --strict on a usage example, against the installed stubs"
 step "Node: npm run build (addon for this machine + TypeScript), then npm test (node --test; uses .venv's Python)"
 (cd heso-node && npm run build && npm test)
 
-step "MCP: heso mcp-proxy between the real @modelcontextprotocol/sdk client and server, stdio and streamable HTTP (mcp-tests/, node --test; uses .venv's heso)"
+step "MCP: heso mcp-proxy with @modelcontextprotocol/sdk (node --test) and with the mcp Python package 1.x (pytest in mcp-tests/.venv-mcp1), stdio and streamable HTTP"
 bash mcp-tests/run.sh
 
 step "fleet store: fleet verify of 1M receipts and the fleet benchmarks (release)"

@@ -324,7 +324,133 @@ async fn forward(
     })?;
     let (mut head, body) = response.into_parts();
     strip_hop_by_hop(&mut head.headers);
-    Ok(Response::from_parts(head, body.boxed()))
+    let is_sse = head
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("text/event-stream")
+        });
+    let body = match awaited_id(&bytes) {
+        Some(id) if is_sse => AnswerOnBreak {
+            inner: body,
+            id,
+            upstream: proxy.upstream.clone(),
+            event: Vec::new(),
+            data: Vec::new(),
+            answered: false,
+            finished: false,
+        }
+        .boxed(),
+        _ => body.boxed(),
+    };
+    Ok(Response::from_parts(head, body))
+}
+
+/// The id of the request a POST body carries (an object with a method and an id), whose
+/// answer the client will wait for.
+fn awaited_id(bytes: &[u8]) -> Option<Value> {
+    let message = serde_json::from_slice::<Value>(bytes).ok()?;
+    message.get("method")?;
+    message.get("id").filter(|id| !id.is_null()).cloned()
+}
+
+/// The upstream's SSE answer to one request, relayed as it comes. If the upstream breaks
+/// the stream off (it crashed) before the answer to the request came, the client gets a
+/// last event with a JSON-RPC error for that request instead of a cut connection: some
+/// clients (the `mcp` Python package 1.x) otherwise wait for the answer until their timeout.
+/// A stream that ends cleanly is left as it is (the server may mean the client to resume it).
+struct AnswerOnBreak {
+    inner: Incoming,
+    id: Value,
+    upstream: String,
+    /// The bytes of the current SSE line so far.
+    event: Vec<u8>,
+    /// The `data:` of the current SSE event so far.
+    data: Vec<u8>,
+    answered: bool,
+    finished: bool,
+}
+
+impl AnswerOnBreak {
+    /// Follows the SSE events in CHUNK, noting when one answers the request.
+    fn scan(&mut self, chunk: &[u8]) {
+        for &byte in chunk {
+            if byte != b'\n' {
+                self.event.push(byte);
+                continue;
+            }
+            let line = std::mem::take(&mut self.event);
+            let line = line.strip_suffix(b"\r").unwrap_or(&line);
+            if line.is_empty() {
+                let data = std::mem::take(&mut self.data);
+                if let Ok(message) = serde_json::from_slice::<Value>(&data) {
+                    let answers = |m: &Value| {
+                        m.get("method").is_none()
+                            && m.get("id") == Some(&self.id)
+                            && (m.get("result").is_some() || m.get("error").is_some())
+                    };
+                    self.answered |= match &message {
+                        Value::Array(batch) => batch.iter().any(answers),
+                        one => answers(one),
+                    };
+                }
+            } else if let Some(data) = line.strip_prefix(b"data:") {
+                if !self.data.is_empty() {
+                    self.data.push(b'\n');
+                }
+                self.data
+                    .extend_from_slice(data.strip_prefix(b" ").unwrap_or(data));
+            }
+        }
+    }
+}
+
+impl hyper::body::Body for AnswerOnBreak {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, hyper::Error>>> {
+        use std::task::Poll;
+        if self.finished {
+            return Poll::Ready(None);
+        }
+        match std::pin::Pin::new(&mut self.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(chunk) = frame.data_ref() {
+                    let chunk = chunk.clone();
+                    self.scan(&chunk);
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(e))) if !self.answered => {
+                self.finished = true;
+                let error = rpc_error(
+                    self.id.clone(),
+                    -32000,
+                    format!(
+                        "heso mcp-proxy: the upstream MCP server at {} broke off its response \
+                         before answering: {}",
+                        self.upstream,
+                        error_chain(&e)
+                    ),
+                );
+                // A blank line first ends any event the upstream left half-sent.
+                let event = format!("\n\nevent: message\ndata: {error}\n\n");
+                Poll::Ready(Some(Ok(hyper::body::Frame::data(Bytes::from(event)))))
+            }
+            other => other,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.finished || self.inner.is_end_stream()
+    }
 }
 
 /// Removes the hop-by-hop headers, including those the `Connection` header names.
