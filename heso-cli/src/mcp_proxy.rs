@@ -311,6 +311,7 @@ pub(crate) fn run(project: Option<&Path>, workflow: &str, server: &[OsString]) -
         std::thread::spawn(move || {
             let mut reader = BufReader::new(from_server);
             let mut line = Vec::new();
+            let mut client_gone = false;
             loop {
                 line.clear();
                 match reader.read_until(b'\n', &mut line) {
@@ -324,6 +325,7 @@ pub(crate) fn run(project: Option<&Path>, workflow: &str, server: &[OsString]) -
                             ),
                         }
                         if send(&to_client, &line).is_err() {
+                            client_gone = true;
                             break;
                         }
                     }
@@ -335,6 +337,17 @@ pub(crate) fn run(project: Option<&Path>, workflow: &str, server: &[OsString]) -
                 .is_err()
             {
                 return; // the client ended the session; the main thread finishes it
+            }
+            if client_gone {
+                // The client stopped reading but its input is still open: nothing the server
+                // says can reach it any more.
+                let mut child = child.lock().unwrap_or_else(|p| p.into_inner());
+                let _ = child.kill();
+                let _ = child.wait();
+                eprintln!(
+                    "heso mcp-proxy: cannot write to the MCP client (its end is closed); stopped the MCP server"
+                );
+                std::process::exit(1);
             }
             // The server ended the session while the client was still there: exit now (the
             // main thread may be blocked reading the client), and the client sees its end

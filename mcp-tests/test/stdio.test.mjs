@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { test } from 'node:test';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
 import { count, envFor, hesoBin, makeProject, SERVER } from './helpers.mjs';
 import { allowedBlockedApproved, withClient } from './scenario.mjs';
 
@@ -30,7 +31,7 @@ const line = (message) => `${JSON.stringify(message)}\n`;
  * then each of LINES; calls UNTIL(replies) after each reply and ends stdin when it says so
  * (or never, when closeWhen is null). Resolves with the exit code, signal, replies and stderr.
  */
-function rawSession(fixture, lines, closeWhen) {
+function rawSession(fixture, lines, closeWhen, init = INIT) {
   const child = spawn(hesoBin(), proxyArgs, {
     cwd: fixture.project, env: envFor(fixture.root), stdio: ['pipe', 'pipe', 'pipe'],
   });
@@ -47,7 +48,7 @@ function rawSession(fixture, lines, closeWhen) {
     }
     if (closeWhen?.(replies)) child.stdin.end();
   });
-  child.stdin.write(line(INIT) + line({ jsonrpc: '2.0', method: 'notifications/initialized' }));
+  child.stdin.write(line(init) + line({ jsonrpc: '2.0', method: 'notifications/initialized' }));
   for (const l of lines) child.stdin.write(l);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -101,4 +102,40 @@ test('stdio: the SDK client sees a crash as a closed connection, not a timeout',
     );
   });
   assert.ok(Date.now() - started < 50_000, 'the client waited for its timeout');
+});
+
+test('stdio: every protocol revision the SDK speaks is passed through and gated', async () => {
+  const fixture = makeProject();
+  const search = { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'search', arguments: { query: 'v' } } };
+  const wire = { jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'wire', arguments: { amount: 1, to: 'x' } } };
+  for (const version of SUPPORTED_PROTOCOL_VERSIONS) {
+    const init = { ...INIT, params: { ...INIT.params, protocolVersion: version } };
+    const done = await rawSession(fixture, [line(search), line(wire)],
+      (replies) => [1, 2, 3].every((id) => replies.some((r) => r.id === id)), init);
+    assert.equal(done.code, 0, done.stderr);
+    const reply = (id) => done.replies.find((r) => r.id === id);
+    assert.equal(reply(1).result.protocolVersion, version, 'the server agreed to the client\'s revision');
+    assert.equal(reply(2).result.content[0].text, 'results for v');
+    assert.equal(reply(3).result.isError, true);
+    assert.match(reply(3).result.content[0].text, /wire\.block/);
+  }
+  assert.equal(count(fixture, 'search'), SUPPORTED_PROTOCOL_VERSIONS.length);
+  assert.equal(count(fixture, 'wire'), 0);
+});
+
+test('stdio: a client that stops reading ends the session with a clear error', async () => {
+  const fixture = makeProject();
+  const child = spawn(hesoBin(), proxyArgs, {
+    cwd: fixture.project, env: envFor(fixture.root), stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (c) => { stderr += c; });
+  child.stdout.destroy(); // our end of the proxy's output: its writes now fail
+  child.stdin.write(line(INIT)); // the stdin stays open
+  const [code] = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`no exit: ${stderr}`)); }, 30_000);
+    child.on('exit', (...args) => { clearTimeout(timer); resolve(args); });
+  });
+  assert.equal(code, 1, stderr);
+  assert.match(stderr, /cannot write to the MCP client \(its end is closed\); stopped the MCP server/);
 });
