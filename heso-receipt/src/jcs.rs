@@ -31,7 +31,7 @@ pub(crate) fn write_object_without(
     write_members(out, map.iter().filter(|(k, _)| k.as_str() != skip))
 }
 
-fn write_members<'a>(
+pub(crate) fn write_members<'a>(
     out: &mut Vec<u8>,
     members: impl Iterator<Item = (&'a String, &'a Value)>,
 ) -> Result<(), Declined> {
@@ -62,11 +62,11 @@ fn key_cmp(a: &str, b: &str) -> Ordering {
     }
 }
 
-fn write_string(out: &mut Vec<u8>, s: &str) -> Result<(), Declined> {
+pub(crate) fn write_string(out: &mut Vec<u8>, s: &str) -> Result<(), Declined> {
     serde_json::to_writer(&mut *out, s).map_err(|_| Declined)
 }
 
-fn write_value(out: &mut Vec<u8>, value: &Value) -> Result<(), Declined> {
+pub(crate) fn write_value(out: &mut Vec<u8>, value: &Value) -> Result<(), Declined> {
     match value {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Bool(true) => out.extend_from_slice(b"true"),

@@ -325,6 +325,10 @@ fn first_unbound(
         // `action.fields` itself: no marker path is empty, so nothing can bind it.
         return Some(ConcretePath::from_steps(Vec::new()));
     }
+    if !holds_sd_key(fields) {
+        // The usual case, looked at without building a path for every value.
+        return None;
+    }
     let mut unbound = Vec::new();
     // An explicit stack: fields can nest as deep as the JSON parser allows.
     let mut stack: Vec<(Vec<Step>, &Value)> = fields
@@ -358,6 +362,20 @@ fn first_unbound(
         }
     }
     unbound.into_iter().min()
+}
+
+/// Whether any object below `fields` has an `_sd` key (an explicit stack, as below).
+fn holds_sd_key(fields: &Map<String, Value>) -> bool {
+    let mut stack: Vec<&Value> = fields.values().collect();
+    while let Some(value) = stack.pop() {
+        match value {
+            Value::Object(map) if map.contains_key(SD_KEY) => return true,
+            Value::Object(map) => stack.extend(map.values()),
+            Value::Array(items) => stack.extend(items),
+            _ => {}
+        }
+    }
+    false
 }
 
 fn is_hex_hash(text: &str) -> bool {
