@@ -28,8 +28,8 @@ const line = (message) => `${JSON.stringify(message)}\n`;
 
 /**
  * Runs the proxy with raw lines from a client: writes INIT and the initialized notification,
- * then each of LINES; calls UNTIL(replies) after each reply and ends stdin when it says so
- * (or never, when closeWhen is null). Resolves with the exit code, signal, replies and stderr.
+ * then each of LINES; calls CLOSEWHEN(replies) after each reply and ends stdin when it says
+ * so ('now': right after the lines; null: never). Resolves with the exit code, signal, replies and stderr.
  */
 function rawSession(fixture, lines, closeWhen, init = INIT) {
   const child = spawn(hesoBin(), proxyArgs, {
@@ -46,10 +46,11 @@ function rawSession(fixture, lines, closeWhen, init = INIT) {
       replies.push(JSON.parse(stdout.slice(0, newline)));
       stdout = stdout.slice(newline + 1);
     }
-    if (closeWhen?.(replies)) child.stdin.end();
+    if (typeof closeWhen === 'function' && closeWhen(replies)) child.stdin.end();
   });
   child.stdin.write(line(init) + line({ jsonrpc: '2.0', method: 'notifications/initialized' }));
   for (const l of lines) child.stdin.write(l);
+  if (closeWhen === 'now') child.stdin.end();
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
@@ -75,7 +76,7 @@ test('stdio: answers still on their way when the client closes its end are deliv
   const fixture = makeProject();
   const search = line({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'search', arguments: { query: 'late' } } });
   // Ends stdin right after writing: the call's answer comes after the client's EOF.
-  const done = await rawSession(fixture, [search], () => true);
+  const done = await rawSession(fixture, [search], 'now');
   assert.equal(done.code, 0, done.stderr);
   const answer = done.replies.find((r) => r.id === 2);
   assert.ok(answer, `no answer to the call: ${JSON.stringify(done.replies)}`);
