@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import importlib.metadata
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -83,3 +84,33 @@ def test_an_sse_answer_broken_off_by_a_crash_fails_the_call_at_once(project: Pat
     text = repr(failed.value)
     assert "broke off its response before answering" in text, text
     assert up in text, text
+
+
+def test_a_1x_client_through_the_proxy_to_a_typescript_sdk_server(project: Path) -> None:
+    # mcp-tests/test/server.mjs: the same tools with @modelcontextprotocol/sdk (run.sh has
+    # installed it by now).
+    server = REPO / "mcp-tests" / "test" / "server.mjs"
+    sdk = REPO / "mcp-tests" / "node_modules" / "@modelcontextprotocol" / "sdk"
+    assert sdk.is_dir(), f"no {sdk}: run mcp-tests/run.sh, which installs it"
+    node = shutil.which("node")
+    assert node, "node is not on PATH"
+    _, _, calls = setup(project)
+    params = StdioServerParameters(
+        command=heso_cli(),
+        args=["mcp-proxy", "--workflow", "mcp-test", "--", node, str(server), "stdio"],
+        env=env_for(calls),
+    )
+
+    async def run() -> tuple[Any, ...]:
+        async with stdio_client(params) as (read, write):
+            async with ClientSession(read, write) as s:
+                init = await s.initialize()
+                allowed = await s.call_tool("search", {"query": "mixed"})
+                blocked = await s.call_tool("wire", {"amount": 1, "to": "x"})
+                return init, allowed, blocked
+
+    init, allowed, blocked = asyncio.run(asyncio.wait_for(run(), 60))
+    assert init.serverInfo.name == "stub"
+    assert not is_error(allowed) and "results for mixed" in text_of(allowed)
+    assert is_error(blocked) and "wire.block" in text_of(blocked)
+    assert count(calls, "search") == 1 and count(calls, "wire") == 0

@@ -1,10 +1,11 @@
 // heso mcp-proxy over stdio, between the real @modelcontextprotocol/sdk client and server.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
-import { count, envFor, hesoBin, makeProject, SERVER } from './helpers.mjs';
+import { count, envFor, hesoBin, makeProject, REPO, SERVER, textOf } from './helpers.mjs';
 import { allowedBlockedApproved, withClient } from './scenario.mjs';
 
 const proxyArgs = ['mcp-proxy', '--workflow', 'mcp-test', '--', process.execPath, SERVER, 'stdio'];
@@ -139,4 +140,30 @@ test('stdio: a client that stops reading ends the session with a clear error', a
   });
   assert.equal(code, 1, stderr);
   assert.match(stderr, /cannot write to the MCP client \(its end is closed\); stopped the MCP server/);
+});
+
+test('stdio: the SDK client through the proxy to a server of the mcp Python package', async () => {
+  const fixture = makeProject();
+  // heso-py/tests/test_mcp_proxy.py's server (the same tools), run with the main .venv's mcp.
+  const python = process.env.HESO_MCP2_PYTHON || join(REPO, '.venv', 'bin', 'python');
+  const server = join(fixture.root, 'server.py');
+  const wrote = spawnSync(python, ['-c',
+    'import sys; sys.path.insert(0, sys.argv[1]); import test_mcp_proxy as t; open(sys.argv[2], "w").write(t.SERVER)',
+    join(REPO, 'heso-py', 'tests'), server], { encoding: 'utf8' });
+  assert.equal(wrote.status, 0, wrote.stderr);
+  const pyTransport = new StdioClientTransport({
+    command: hesoBin(), args: ['mcp-proxy', '--workflow', 'mcp-test', '--', python, server],
+    cwd: fixture.project, env: envFor(fixture.root),
+  });
+  const [info, allowed, blocked] = await withClient(pyTransport, async (client) => [
+    client.getServerVersion(),
+    await client.callTool({ name: 'search', arguments: { query: 'mixed' } }),
+    await client.callTool({ name: 'wire', arguments: { amount: 1, to: 'x' } }),
+  ]);
+  assert.equal(info.name, 'stub');
+  assert.ok(!allowed.isError && textOf(allowed).includes('results for mixed'), textOf(allowed));
+  assert.equal(blocked.isError, true);
+  assert.match(textOf(blocked), /wire\.block/);
+  assert.equal(count(fixture, 'search'), 1);
+  assert.equal(count(fixture, 'wire'), 0);
 });
