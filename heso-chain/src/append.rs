@@ -9,7 +9,7 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use heso_fs::{create_private_dir, open_no_follow, read_no_follow};
-use heso_receipt::{ChainPosition, chain_link};
+use heso_receipt::{ChainPosition, Receipt, chain_link};
 
 use crate::fileops::{FileOps, RealOps, write_all};
 use crate::index::{self, INDEX_FILE, IndexState, Record};
@@ -104,6 +104,27 @@ pub enum AppendError<E: fmt::Display> {
         "an fsync of {0} failed earlier and the log could not be rolled back; reopen the log (restart the process) before appending"
     )]
     Poisoned(PathBuf),
+}
+
+impl<E: fmt::Display> AppendError<E> {
+    /// The log's own error, with no room for a closure's error in its type
+    /// (`Ok`), or the closure's error (`Err`), so a caller can keep either as a typed source.
+    pub fn split_build(self) -> Result<AppendError<Infallible>, E> {
+        match self {
+            AppendError::Build(e) => Err(e),
+            AppendError::BadLine(why) => Ok(AppendError::BadLine(why)),
+            AppendError::Io {
+                action,
+                path,
+                source,
+            } => Ok(AppendError::Io {
+                action,
+                path,
+                source,
+            }),
+            AppendError::Poisoned(path) => Ok(AppendError::Poisoned(path)),
+        }
+    }
 }
 
 /// Where a receipt went.
@@ -607,9 +628,50 @@ impl Log {
     ///
     /// When the append brings the tree to a multiple of the interval given to
     /// [`set_tree_hook`](Self::set_tree_hook), the hook runs after the lock is released.
+    ///
+    /// The line is parsed back to check its position and link; a caller holding a typed
+    /// receipt uses [`append_receipt`](Self::append_receipt), which skips that parse.
     pub fn append<F, E>(&self, build: F) -> Result<Appended, AppendError<E>>
     where
         F: FnOnce(&ChainPosition) -> Result<String, E>,
+        E: fmt::Display,
+    {
+        self.append_built(|position| {
+            let line = build(position).map_err(AppendError::Build)?;
+            let entry = check_line(&line, position)?;
+            Ok(Built { line, entry })
+        })
+    }
+
+    /// Appends one receipt, as [`append`](Self::append) does, from the typed receipt
+    /// `build` returns for the next chain position: its position and link are checked on
+    /// the typed fields and it is serialised once, here, into its line. The receipt comes
+    /// back with where it went, so the caller keeps what it signed without a copy.
+    pub fn append_receipt<F, E>(&self, build: F) -> Result<(Appended, Receipt), AppendError<E>>
+    where
+        F: FnOnce(&ChainPosition) -> Result<Receipt, E>,
+        E: fmt::Display,
+    {
+        let mut kept = None;
+        let appended = self.append_built(|position| {
+            let receipt = build(position).map_err(AppendError::Build)?;
+            let entry = check_receipt(&receipt, position)?;
+            let line = receipt.to_json().map_err(|e| {
+                AppendError::BadLine(format!("the receipt cannot be serialised: {e}"))
+            })?;
+            kept = Some(receipt);
+            Ok(Built { line, entry })
+        })?;
+        // `append_built` runs the builder exactly once before anything is written.
+        let receipt = kept.ok_or_else(|| {
+            AppendError::BadLine("the log appended without building the receipt".to_owned())
+        })?;
+        Ok((appended, receipt))
+    }
+
+    fn append_built<F, E>(&self, build: F) -> Result<Appended, AppendError<E>>
+    where
+        F: FnOnce(&ChainPosition) -> Result<Built, AppendError<E>>,
         E: fmt::Display,
     {
         let (appended, due) = self.append_locked(build)?;
@@ -621,7 +683,7 @@ impl Log {
 
     fn append_locked<F, E>(&self, build: F) -> Result<(Appended, Option<TreeHead>), AppendError<E>>
     where
-        F: FnOnce(&ChainPosition) -> Result<String, E>,
+        F: FnOnce(&ChainPosition) -> Result<Built, AppendError<E>>,
         E: fmt::Display,
     {
         let mut guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
@@ -652,7 +714,7 @@ impl Log {
         build: F,
     ) -> Result<(Appended, Option<TreeHead>, Ticket), AppendError<E>>
     where
-        F: FnOnce(&ChainPosition) -> Result<String, E>,
+        F: FnOnce(&ChainPosition) -> Result<Built, AppendError<E>>,
         E: fmt::Display,
     {
         if writer.poisoned {
@@ -679,8 +741,7 @@ impl Log {
                 prev_receipt_hash: Some(chain_link(&tail.session_id, tail.seq, &tail.action_hash)),
             },
         };
-        let line = build(&position).map_err(AppendError::Build)?;
-        let entry = check_line(&line, &position)?;
+        let Built { line, entry } = build(&position)?;
         let leaf = match writer.tree {
             TreeSlot::Off => None,
             _ => Some(tree::leaf_of(&entry.action_hash).map_err(|e| {
@@ -1083,6 +1144,34 @@ impl Log {
 }
 
 /// The line must be one receipt at exactly the position given.
+/// A receipt's line, and the chain fields read from it.
+struct Built {
+    line: String,
+    entry: TailEntry,
+}
+
+/// The chain fields of a typed receipt, which must be at `position`.
+fn check_receipt<E: fmt::Display>(
+    receipt: &Receipt,
+    position: &ChainPosition,
+) -> Result<TailEntry, AppendError<E>> {
+    let content = &receipt.content;
+    let (Some(session_id), Some(seq)) = (&content.session_id, content.seq) else {
+        return Err(AppendError::BadLine(
+            "the receipt has no session_id and seq".into(),
+        ));
+    };
+    check_position(
+        TailEntry {
+            session_id: session_id.clone(),
+            seq,
+            action_hash: content.action_hash.clone(),
+            prev_receipt_hash: content.prev_receipt_hash.clone(),
+        },
+        position,
+    )
+}
+
 fn check_line<E: fmt::Display>(
     line: &str,
     position: &ChainPosition,
@@ -1095,6 +1184,14 @@ fn check_line<E: fmt::Display>(
     let entry = entry_of(line.as_bytes()).ok_or_else(|| {
         AppendError::BadLine("not a receipt with session_id, seq and action_hash".into())
     })?;
+    check_position(entry, position)
+}
+
+/// `entry` must sit at `position`: same session and seq, same link to its predecessor.
+fn check_position<E: fmt::Display>(
+    entry: TailEntry,
+    position: &ChainPosition,
+) -> Result<TailEntry, AppendError<E>> {
     if entry.session_id != position.session_id || entry.seq != position.seq {
         return Err(AppendError::BadLine(format!(
             "the receipt says session {} seq {}, the log's next position is session {} seq {}",

@@ -22,7 +22,7 @@ const CHILD_DIR: &str = "HESO_CHAIN_TEST_CHILD_DIR";
 const CHILD_COUNT: &str = "HESO_CHAIN_TEST_CHILD_COUNT";
 
 mod support;
-use support::{signed_line, test_key as key};
+use support::{signed_line, signed_receipt, test_key as key};
 
 fn append(log: &Log, tag: &str) -> Appended {
     log.append(|position| signed_line(position, tag)).unwrap()
@@ -188,6 +188,53 @@ fn a_bad_closure_or_line_writes_nothing() {
     }
     assert_eq!(lines(temp.path()).len(), 1);
     assert_eq!(append(&log, "second").seq, 1);
+}
+
+#[test]
+fn a_typed_receipt_is_written_once_as_its_line_and_checked_like_one() {
+    let temp = tempfile::tempdir().unwrap();
+    let log = open(temp.path());
+    append(&log, "first");
+    let (appended, receipt) = log
+        .append_receipt(|position| signed_receipt(position, "typed"))
+        .unwrap();
+    assert_eq!(appended.seq, 1);
+    assert_eq!(receipt.content.action_hash, appended.action_hash);
+    assert_eq!(lines(temp.path())[1], receipt.to_json().unwrap());
+
+    let wrong_seq: Result<_, AppendError<String>> = log.append_receipt(|position| {
+        let mut elsewhere = position.clone();
+        elsewhere.seq += 1;
+        signed_receipt(&elsewhere, "skips a seq")
+    });
+    match wrong_seq {
+        Err(AppendError::BadLine(message)) => assert!(message.contains("seq 3"), "{message}"),
+        other => panic!("{other:?}"),
+    }
+    let wrong_link: Result<_, AppendError<String>> = log.append_receipt(|position| {
+        let mut elsewhere = position.clone();
+        elsewhere.prev_receipt_hash = Some("00".repeat(32));
+        signed_receipt(&elsewhere, "mislinked")
+    });
+    assert!(
+        matches!(wrong_link, Err(AppendError::BadLine(_))),
+        "{wrong_link:?}"
+    );
+    let unchained: Result<_, AppendError<String>> = log.append_receipt(|position| {
+        let mut receipt = signed_receipt(position, "no chain")?;
+        receipt.content.seq = None;
+        Ok(receipt)
+    });
+    assert!(
+        matches!(unchained, Err(AppendError::BadLine(_))),
+        "{unchained:?}"
+    );
+    let failed: Result<_, AppendError<String>> = log.append_receipt(|_| Err("nope".to_owned()));
+    assert!(matches!(failed, Err(AppendError::Build(ref e)) if e == "nope"));
+
+    assert_eq!(lines(temp.path()).len(), 2);
+    let report = verify_log(&temp.path().join("receipts.jsonl"), &pins(), None).unwrap();
+    assert!(report.all_valid(), "{report:?}");
 }
 
 #[test]

@@ -161,6 +161,21 @@ pub struct ClaimedRun {
     pub claim_receipt: String,
 }
 
+/// Why an approval step's receipt could not be appended.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AppendCause {
+    /// Signing it failed.
+    #[error(transparent)]
+    Sign(heso_receipt::SignError),
+    /// The log refused it or could not write it.
+    #[error(transparent)]
+    Log(heso_chain::AppendError<std::convert::Infallible>),
+    /// The gate's own append (an expiry receipt) failed.
+    #[error(transparent)]
+    Gate(Box<crate::GateError>),
+}
+
 /// Why an approval step failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -274,12 +289,13 @@ pub enum ApprovalError {
         source: std::io::Error,
     },
     /// Appending to the log failed.
-    #[error("cannot append the {what} receipt: {reason}")]
+    #[error("cannot append the {what} receipt: {source}")]
     Append {
         /// Which receipt.
         what: &'static str,
-        /// The log's error.
-        reason: String,
+        /// Why: signing it, or the log.
+        #[source]
+        source: AppendCause,
     },
     /// The item file does not parse.
     #[error("pending item {path} is damaged: {reason}")]
@@ -611,7 +627,7 @@ impl Engine {
             .map(|_| ())
             .map_err(|e| ApprovalError::Append {
                 what: "expiry",
-                reason: e.to_string(),
+                source: AppendCause::Gate(Box::new(e)),
             })
     }
 
@@ -740,32 +756,30 @@ impl Engine {
             reason: reason.to_owned(),
             decided_at: now_rfc3339(),
         };
-        let appended = self
+        let (appended, _) = self
             .log
-            .append(|position| {
+            .append_receipt(|position| {
                 // Under the log's lock: nobody decided it since we looked.
                 let again = self.resolve(item.clone())?;
                 self.check_undecided(&again)?;
                 let mut draft = draft.clone();
                 draft.chain = Some(position.clone());
-                let receipt = sign_approved_receipt(
+                sign_approved_receipt(
                     draft,
                     approval.clone(),
                     approver.signing_key(),
                     self.operator.signing_key(),
                 )
-                .and_then(|r| r.to_json().map_err(heso_receipt::SignError::from))
                 .map_err(|e| ApprovalError::Append {
                     what: "approval",
-                    reason: e.to_string(),
-                })?;
-                Ok::<_, ApprovalError>(receipt)
+                    source: AppendCause::Sign(e),
+                })
             })
-            .map_err(|e| match e {
-                heso_chain::AppendError::Build(inner) => inner,
-                other => ApprovalError::Append {
+            .map_err(|e| match e.split_build() {
+                Err(inner) => inner,
+                Ok(log) => ApprovalError::Append {
                     what: "approval",
-                    reason: other.to_string(),
+                    source: AppendCause::Log(log),
                 },
             })?;
         Ok(appended.action_hash)
@@ -854,26 +868,26 @@ impl Engine {
             redaction: parked.redaction.clone(),
             chain: None,
         };
-        let appended = self
+        let (appended, _) = self
             .log
-            .append(|position| {
+            .append_receipt(|position| {
                 // Under the log's lock: nobody claimed it since we looked.
                 let again = self.resolve(item.clone())?;
                 self.check_runnable(&again)?;
                 let mut draft = draft.clone();
                 draft.chain = Some(position.clone());
-                sign_receipt(draft, self.operator.signing_key())
-                    .and_then(|r| r.to_json().map_err(heso_receipt::SignError::from))
-                    .map_err(|e| ApprovalError::Append {
+                sign_receipt(draft, self.operator.signing_key()).map_err(|e| {
+                    ApprovalError::Append {
                         what: "claim",
-                        reason: e.to_string(),
-                    })
+                        source: AppendCause::Sign(e),
+                    }
+                })
             })
-            .map_err(|e| match e {
-                heso_chain::AppendError::Build(inner) => inner,
-                other => ApprovalError::Append {
+            .map_err(|e| match e.split_build() {
+                Err(inner) => inner,
+                Ok(log) => ApprovalError::Append {
                     what: "claim",
-                    reason: other.to_string(),
+                    source: AppendCause::Log(log),
                 },
             })?;
         let mut claimed = item;

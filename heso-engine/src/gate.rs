@@ -380,28 +380,20 @@ impl Engine {
     /// Signs `draft` as an operator-only receipt at the log's next position and appends it.
     /// Returns where it went and the draft with its chain position.
     pub(crate) fn append_l0(&self, draft: Draft) -> Result<(Placed, Draft), GateError> {
-        // The draft moves into the receipt and back out of it: signed once, never copied.
-        let mut placed_draft = None;
-        let appended = self
+        // The draft moves into the receipt and back out of it: signed once, serialised
+        // once by the log, never copied.
+        let (appended, receipt) = self
             .log
-            .append(|position| {
+            .append_receipt(|position| {
                 let mut draft = draft;
                 draft.chain = Some(position.clone());
-                let receipt = sign_receipt(draft, self.operator.signing_key())?;
-                let line = receipt.to_json().map_err(heso_receipt::SignError::from)?;
-                placed_draft = Some(receipt.content.into_draft());
-                Ok(line)
+                sign_receipt(draft, self.operator.signing_key())
             })
             .map_err(|e| match e {
                 heso_chain::AppendError::Build(sign) => GateError::Sign(sign),
                 other => GateError::Log(other),
             })?;
-        // The log builds the line of every receipt it appends, so the draft is back.
-        let draft = placed_draft.ok_or_else(|| {
-            GateError::Log(heso_chain::AppendError::BadLine(
-                "the log appended without building the receipt".to_owned(),
-            ))
-        })?;
+        let draft = receipt.content.into_draft();
         Ok((
             Placed {
                 action_hash: appended.action_hash,

@@ -2,7 +2,7 @@
 //! unit tests (which include this file by path).
 
 use heso_receipt::{
-    Action, ChainPosition, Decision, Draft, PolicyRecord, SigningKey, Verb, sign_receipt,
+    Action, ChainPosition, Decision, Draft, PolicyRecord, Receipt, SigningKey, Verb, sign_receipt,
 };
 use serde_json::{Map, Value};
 
@@ -14,6 +14,14 @@ pub fn test_key() -> SigningKey {
 /// A signed `tool_call` receipt at `position`, as one compact JSON line; `tag` makes each
 /// one different.
 pub fn signed_line(position: &ChainPosition, tag: &str) -> Result<String, String> {
+    signed_receipt(position, tag)?
+        .to_json()
+        .map_err(|e| e.to_string())
+}
+
+/// The receipt of [`signed_line`], typed.
+#[allow(dead_code, reason = "not every test binary appends typed receipts")]
+pub fn signed_receipt(position: &ChainPosition, tag: &str) -> Result<Receipt, String> {
     let mut fields = Map::new();
     fields.insert("tag".into(), Value::String(tag.into()));
     let draft = Draft {
@@ -37,8 +45,5 @@ pub fn signed_line(position: &ChainPosition, tag: &str) -> Result<String, String
         redaction: None,
         chain: Some(position.clone()),
     };
-    sign_receipt(draft, &test_key())
-        .map_err(|e| e.to_string())?
-        .to_json()
-        .map_err(|e| e.to_string())
+    sign_receipt(draft, &test_key()).map_err(|e| e.to_string())
 }
