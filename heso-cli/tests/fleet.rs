@@ -23,6 +23,27 @@ use fleet_support::{Db, Project, heso, heso_command, migrate, receipts, run, wai
 
 const NEEDS_PG: &str = "needs PostgreSQL";
 
+/// A host's own INSERT of one receipt row, as a client other than heso could send it.
+fn insert_sql(
+    log_id: &str,
+    position: i64,
+    receipt: &[u8],
+    prev: Option<&str>,
+    hash: &str,
+) -> String {
+    format!(
+        "INSERT INTO heso.receipts (log_id, position, session_id, seq, action_hash, \
+         prev_receipt_hash, next_link, receipt, captured_at, verb, tool_name, workflow, \
+         decision, trust_level) VALUES ('{log_id}', {position}, '{log_id}', {position}, \
+         '{hash}', {prev}, 'x', '\\x{bytes}', now(), 'tool_call', 't', 'w', 'allow', 'L0')",
+        prev = prev.map_or("NULL".to_owned(), |p| format!("'{p}'")),
+        bytes = receipt
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>(),
+    )
+}
+
 fn stored(db: &Db, log_id: &str) -> i64 {
     db.count(&format!(
         "SELECT count(*) FROM heso.receipts WHERE log_id = '{log_id}'"
@@ -38,14 +59,20 @@ fn migrate_is_versioned_and_runs_once() {
     let first = heso(temp.path(), &["fleet", "migrate", &db.url]);
     assert_eq!(first.code, 0, "{}", first.all());
     assert!(
-        first.stdout.contains("schema version 0 -> 1"),
+        first.stdout.contains(&format!(
+            "schema version 0 -> {}",
+            heso_store::SCHEMA_VERSION
+        )),
         "{}",
         first.stdout
     );
     let again = heso(temp.path(), &["fleet", "migrate", &db.url]);
     assert_eq!(again.code, 0, "{}", again.all());
     assert!(again.stdout.contains("nothing to do"), "{}", again.stdout);
-    assert_eq!(db.count("SELECT count(*) FROM heso.schema_migrations"), 1);
+    assert_eq!(
+        db.count("SELECT count(*) FROM heso.schema_migrations"),
+        i64::from(heso_store::SCHEMA_VERSION)
+    );
     // Before a migration, the other commands say what to run.
     let bare = Db::new();
     let verify = heso(temp.path(), &["fleet", "verify", &bare.url]);
@@ -518,18 +545,7 @@ fn a_forked_insert_is_refused_and_recorded_and_fleet_verify_reports_it() {
 
     let mut as_host = postgres::Client::connect(&host, postgres::NoTls).unwrap();
     let copy_row = |position: i64, receipt: &[u8], prev: Option<&str>, hash: &str| {
-        format!(
-            "INSERT INTO heso.receipts (log_id, position, session_id, seq, action_hash, \
-             prev_receipt_hash, next_link, receipt, captured_at, verb, tool_name, workflow, \
-             decision, trust_level) VALUES ('{id}', {position}, '{id}', {position}, '{hash}', \
-             {prev}, 'x', '\\x{bytes}', now(), 'tool_call', 't', 'w', 'allow', 'L0')",
-            id = project.log_id,
-            prev = prev.map_or("NULL".to_owned(), |p| format!("'{p}'")),
-            bytes = receipt
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>(),
-        )
+        insert_sql(&project.log_id, position, receipt, prev, hash)
     };
     // Another receipt at a stored position (a rewritten history).
     let forged = receipts(&project.operator, &project.log_id, 0, None, 6, "forged");
@@ -589,6 +605,230 @@ fn a_forked_insert_is_refused_and_recorded_and_fleet_verify_reports_it() {
         verify.stdout
     );
     assert!(verify.stdout.contains("Valid: 20"), "{}", verify.stdout);
+}
+
+#[test]
+#[ignore = "needs PostgreSQL: scripts/test.sh, or eval \"$(bash scripts/postgres.sh start)\" then --ignored"]
+fn a_version_1_store_migrates_to_version_2_in_place_and_keeps_refusing_forks_and_changes() {
+    let temp = tempfile::tempdir().unwrap();
+    let db = Db::new();
+    // The store as a version 1 heso left it, holding a pushed log.
+    let mut store = heso_store::Store::connect(&db.url).unwrap();
+    let made = heso_store::migrate_to(&mut store, 1).unwrap();
+    assert_eq!((made.from, made.to), (0, 1));
+    drop(store);
+    let fk_to_logs = "SELECT count(*) FROM pg_constraint WHERE conrelid = 'heso.receipts'::regclass \
+                      AND contype = 'f'";
+    assert_eq!(db.count(fk_to_logs), 1);
+    let host = db.host_role("host_v");
+    let project = Project::new(temp.path(), "v");
+    project.append(30);
+    let push = project.heso(&["push", &host]);
+    assert_eq!(
+        push.code,
+        0,
+        "this heso pushes to a version 1 store: {}",
+        push.all()
+    );
+    assert_eq!(stored(&db, &project.log_id), 30);
+
+    let up = heso(temp.path(), &["fleet", "migrate", &db.url]);
+    assert_eq!(up.code, 0, "{}", up.all());
+    assert!(up.stdout.contains("schema version 1 -> 2"), "{}", up.stdout);
+    assert_eq!(
+        db.count(fk_to_logs),
+        0,
+        "the foreign key is now a statement check"
+    );
+    assert_eq!(
+        db.count("SELECT count(*) FROM pg_proc WHERE proname = 'receipt_insert'"),
+        0
+    );
+
+    // Pushes go on from where they were, each receipt once.
+    project.append(20);
+    let push = project.heso(&["push", &host]);
+    assert_eq!(push.code, 0, "{}", push.all());
+    assert!(
+        push.stdout.contains("pushed 20 receipt(s)"),
+        "{}",
+        push.stdout
+    );
+    assert_eq!(project.heso(&["push", &host]).code, 0);
+    assert_eq!(stored(&db, &project.log_id), 50);
+
+    // Forks are refused and recorded as before: another receipt at a stored position, a
+    // successor that does not link to the stored head, a gap; the same receipt again is
+    // skipped; a first receipt with a link is refused.
+    let mut as_host = postgres::Client::connect(&host, postgres::NoTls).unwrap();
+    let forged = receipts(&project.operator, &project.log_id, 0, None, 8, "forged");
+    let forged: Vec<serde_json::Value> = forged
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let seventh = &forged[7]["content"];
+    let refused = [
+        insert_sql(
+            &project.log_id,
+            7,
+            serde_json::to_string(&forged[7]).unwrap().as_bytes(),
+            seventh["prev_receipt_hash"].as_str(),
+            seventh["action_hash"].as_str().unwrap(),
+        ),
+        insert_sql(
+            &project.log_id,
+            50,
+            b"{}",
+            Some(&"0".repeat(64)),
+            &"1".repeat(64),
+        ),
+        insert_sql(
+            &project.log_id,
+            52,
+            b"{}",
+            Some(&"0".repeat(64)),
+            &"2".repeat(64),
+        ),
+        insert_sql(
+            &project.log_id,
+            0,
+            b"{}",
+            Some(&"0".repeat(64)),
+            &"3".repeat(64),
+        ),
+    ];
+    for sql in &refused {
+        assert_eq!(
+            as_host.execute(sql.as_str(), &[]).unwrap(),
+            0,
+            "stored: {sql}"
+        );
+    }
+    let line = project.lines()[12].clone();
+    let again: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let same = insert_sql(
+        &project.log_id,
+        12,
+        line.as_bytes(),
+        again["content"]["prev_receipt_hash"].as_str(),
+        again["content"]["action_hash"].as_str().unwrap(),
+    );
+    assert_eq!(as_host.execute(same.as_str(), &[]).unwrap(), 0);
+    let reasons: Vec<String> = db
+        .client()
+        .query("SELECT reason FROM heso.forks ORDER BY id", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(reasons.len(), 4, "{reasons:?}");
+    assert!(
+        reasons[0].contains("position 7 already holds"),
+        "{reasons:?}"
+    );
+    assert!(reasons[1].contains("does not link"), "{reasons:?}");
+    assert!(
+        reasons[2].contains("position 51 is not stored"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons[3].contains("position 0 already holds"),
+        "{reasons:?}"
+    );
+
+    // A malformed action_hash is refused (the check that replaced the pattern), on a row
+    // the insert trigger lets through: the true link to the stored head.
+    let head_link: String = db
+        .client()
+        .query_one(
+            "SELECT next_link FROM heso.receipts WHERE log_id = $1 AND position = 49",
+            &[&project.log_id],
+        )
+        .unwrap()
+        .get(0);
+    let bad_hashes = [
+        "A".repeat(64),
+        "g".repeat(64),
+        format!("{} ", "a".repeat(63)),
+        "ab".repeat(33),
+    ];
+    for bad in &bad_hashes {
+        let sql = insert_sql(&project.log_id, 50, b"{}", Some(&head_link), bad);
+        let error = as_host.batch_execute(&sql).unwrap_err();
+        let text = format!("{error:?}");
+        assert!(
+            text.contains("receipts_action_hash_hex") || text.contains("hexadecimal"),
+            "{bad}: {text}"
+        );
+    }
+
+    // Another host cannot add to this log: neither its true successor (refused by the
+    // statement check that holds the registration rules now) nor a fork.
+    project.append(1);
+    let other = db.host_role("host_w");
+    let mut as_other = postgres::Client::connect(&other, postgres::NoTls).unwrap();
+    let line = project.lines()[50].clone();
+    let next: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let successor = insert_sql(
+        &project.log_id,
+        50,
+        line.as_bytes(),
+        next["content"]["prev_receipt_hash"].as_str(),
+        next["content"]["action_hash"].as_str().unwrap(),
+    );
+    for sql in [&successor, &refused[1]] {
+        let error = as_other.batch_execute(sql).unwrap_err();
+        assert!(
+            format!("{error:?}").contains("which another role registered"),
+            "{error:?}"
+        );
+    }
+    // Receipts of a log nobody registered: refused for every role, as the foreign key did.
+    let mut as_owner = db.client();
+    for client in [&mut as_host, &mut as_owner] {
+        let sql = insert_sql("nobody", 0, b"{}", None, &"4".repeat(64));
+        let error = client.batch_execute(&sql).unwrap_err();
+        assert!(format!("{error:?}").contains("not registered"), "{error:?}");
+    }
+
+    // No UPDATE, DELETE or TRUNCATE, for the host or the owner.
+    let mut as_superuser = db.client();
+    for sql in [
+        "UPDATE heso.receipts SET verb = 'tool_call' WHERE position = 3",
+        "DELETE FROM heso.receipts WHERE position = 49",
+        "TRUNCATE heso.receipts",
+        "UPDATE heso.checkpoints SET size = 5",
+        "DELETE FROM heso.checkpoints",
+    ] {
+        let error = as_host.batch_execute(sql).unwrap_err();
+        let text = format!("{error:?}");
+        assert!(
+            text.contains("permission denied") || text.contains("append-only"),
+            "host: {sql}: {text}"
+        );
+        let error = as_superuser.batch_execute(sql).unwrap_err();
+        assert!(
+            format!("{error:?}").contains("append-only"),
+            "superuser: {sql}: {error:?}"
+        );
+    }
+
+    // The log's next receipt goes in from its own host, and the whole store verifies, the
+    // recorded forks reported.
+    let push = project.heso(&["push", &host]);
+    assert_eq!(push.code, 0, "{}", push.all());
+    assert_eq!(stored(&db, &project.log_id), 51);
+    assert_eq!(db.count("SELECT count(*) FROM heso.forks"), 4);
+    let verify = heso(temp.path(), &["fleet", "verify", &db.url]);
+    assert_eq!(verify.code, 1, "{}", verify.all());
+    assert!(
+        verify
+            .stdout
+            .contains("4 insert(s) refused and recorded as forks"),
+        "{}",
+        verify.stdout
+    );
+    assert!(verify.stdout.contains("Valid: 51"), "{}", verify.stdout);
 }
 
 #[test]

@@ -36,7 +36,8 @@ mod verify;
 
 pub use connect::{ConnectError, DbError, Store};
 pub use migrate::{
-    MigrateError, MigrateReport, SCHEMA_VERSION, SchemaError, check_schema, migrate,
+    MigrateError, MigrateReport, OLDEST_SCHEMA_VERSION, SCHEMA_VERSION, SchemaError, check_schema,
+    migrate, migrate_to,
 };
 pub use project::{
     ProjectError, ProjectLog, STORE_URL_ENV, host_name, project_log, ship_source, store_url,

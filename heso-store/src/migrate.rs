@@ -2,8 +2,13 @@
 
 use crate::connect::{DbError, Store};
 
-/// The schema version this heso writes and reads.
-pub const SCHEMA_VERSION: i32 = 1;
+/// The schema version `migrate` brings a store to.
+pub const SCHEMA_VERSION: i32 = 2;
+
+/// The oldest schema version this heso still pushes to and reads: version 2 changed how
+/// the rules on `heso.receipts` are checked, not the tables, so hosts can be upgraded
+/// before the store is migrated.
+pub const OLDEST_SCHEMA_VERSION: i32 = 1;
 
 /// One migration: its version, a name, and its SQL.
 struct Migration {
@@ -13,11 +18,18 @@ struct Migration {
 }
 
 /// Every migration, in order. A released migration is never edited: a change is a new one.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "logs, approvers, receipts, checkpoints, cosignatures, forks; append-only triggers; roles heso_host and heso_reader",
-    sql: include_str!("sql/0001_init.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "logs, approvers, receipts, checkpoints, cosignatures, forks; append-only triggers; roles heso_host and heso_reader",
+        sql: include_str!("sql/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "the same rules on receipts, cheaper per row: registration checked per statement instead of a foreign key, action_hash checked without a regular expression, one lookup of the log's head per insert",
+        sql: include_str!("sql/0002_cheaper_receipt_checks.sql"),
+    },
+];
 
 /// Serialises concurrent `migrate` runs (`pg_advisory_xact_lock` key).
 const MIGRATE_LOCK: i64 = 0x6865_736f_6d69_6772; // "hesomigr"
@@ -65,10 +77,10 @@ pub enum SchemaError {
     /// No heso schema: `heso fleet migrate URL` has not run.
     #[error("the store has no heso schema: run `heso fleet migrate URL` as its owner first")]
     Missing,
-    /// Older than this heso.
+    /// Older than this heso reads.
     #[error(
-        "the store's schema is version {found}, this heso needs {SCHEMA_VERSION}: run \
-         `heso fleet migrate URL` as its owner"
+        "the store's schema is version {found}, this heso needs {OLDEST_SCHEMA_VERSION} to \
+         {SCHEMA_VERSION}: run `heso fleet migrate URL` as its owner"
     )]
     Older {
         /// The store's version.
@@ -99,6 +111,13 @@ impl SchemaError {
 /// runs at once apply each migration once). Needs a role that can create schemas and roles
 /// (the database owner with CREATEROLE, or a superuser). Running it again does nothing.
 pub fn migrate(store: &mut Store) -> Result<MigrateReport, MigrateError> {
+    migrate_to(store, SCHEMA_VERSION)
+}
+
+/// [`migrate`], stopping at `target` (at most [`SCHEMA_VERSION`]): makes the stores older
+/// heso versions made, to test upgrading them in place.
+pub fn migrate_to(store: &mut Store, target: i32) -> Result<MigrateReport, MigrateError> {
+    let target = target.min(SCHEMA_VERSION);
     let mut tx = store.client.transaction().map_err(DbError::from)?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATE_LOCK])
         .map_err(DbError::from)?;
@@ -122,7 +141,10 @@ pub fn migrate(store: &mut Store) -> Result<MigrateReport, MigrateError> {
         return Err(MigrateError::Newer { found: from });
     }
     let mut applied = Vec::new();
-    for migration in MIGRATIONS.iter().filter(|m| m.version > from) {
+    for migration in MIGRATIONS
+        .iter()
+        .filter(|m| m.version > from && m.version <= target)
+    {
         let failed = |source: postgres::Error| MigrateError::Failed {
             version: migration.version,
             source: source.into(),
@@ -139,11 +161,12 @@ pub fn migrate(store: &mut Store) -> Result<MigrateReport, MigrateError> {
     Ok(MigrateReport {
         from,
         applied,
-        to: SCHEMA_VERSION,
+        to: from.max(target),
     })
 }
 
-/// Checks the store has exactly the schema this heso reads and writes.
+/// Checks the store's schema is one this heso reads and writes ([`OLDEST_SCHEMA_VERSION`]
+/// to [`SCHEMA_VERSION`]).
 pub fn check_schema(store: &mut Store) -> Result<(), SchemaError> {
     let exists: bool = store
         .client
@@ -166,7 +189,7 @@ pub fn check_schema(store: &mut Store) -> Result<(), SchemaError> {
         .get(0);
     match found {
         0 => Err(SchemaError::Missing),
-        v if v < SCHEMA_VERSION => Err(SchemaError::Older { found: v }),
+        v if v < OLDEST_SCHEMA_VERSION => Err(SchemaError::Older { found: v }),
         v if v > SCHEMA_VERSION => Err(SchemaError::Newer { found: v }),
         _ => Ok(()),
     }
