@@ -5,7 +5,7 @@
 Reports (median per call): the bare function; an allowed @heso.tool call with
 [log] durability = "os" and with the default fsync; with "os", the same call with a
 nested argument of 45 values, and the binding's own share of it (the arguments bound and
-converted, and the call checked, by `_gate._gate_call`, without gating it); as the fsync baseline, a loop that
+converted, and the call checked, by `_gate._prepare`, without gating it); as the fsync baseline, a loop that
 appends a 1 KB line to a file in the same folder with os.write + os.fsync; the same gated
 call after the log holds --big-log receipts; `import heso` against `python -c pass`; and
 heso.init().
@@ -89,9 +89,10 @@ def main() -> None:
                 rich_call = median_ns(lambda: gated_rich(payload), args.calls)
                 rows.append(("@heso.tool allowed, os, a 45-value argument", rich_call, base))
                 options = _bind._options(None, None, "commit_and_reveal", True, "tool_call")
+                binder = _bind._Binder(rich, _bind._signature(rich))
 
                 def bind_only() -> None:
-                    _gate._gate_call(options, "rich", _bind._bind(rich, (payload,), {}))
+                    _gate._prepare(options, "rich", binder, (payload,), {}, None, "default", "default")
 
                 rows.append(("  of which bind + convert + check (not gated)", median_ns(bind_only, args.calls), None))
 
@@ -119,6 +120,8 @@ def main() -> None:
 
         init_ns = median_ns(lambda: heso.init(root), 20)
         rows.append(("heso.init() (dev passphrase), median of 20", init_ns, None))
+        # Closed (its checkpoint kept) before the folder is removed, not at exit.
+        heso.shutdown()
 
     python_pass = process_time([sys.executable, "-c", "pass"])
     python_import = process_time([sys.executable, "-c", "import heso"])

@@ -189,6 +189,7 @@ impl Project {
             blocking,
             exact_arguments,
             fields,
+            false,
         )?;
         call.run(py)
     }
@@ -197,12 +198,15 @@ impl Project {
     /// GIL), into a `Call` whose `run()` gates it (without the GIL). `fields`: the call's
     /// fields as Python values, converted by the rule of `heso.to_json_value` (the call
     /// is then `exact_arguments` when they are JSON as they are, unless it says
-    /// otherwise); or `fields_json`: their JSON text, read strictly.
+    /// otherwise); or `fields_json`: their JSON text, read strictly. `read_twice`: convert
+    /// `fields` a second time and raise `GateError` if the two differ, for a thread that
+    /// reads another thread's arguments (a value whose reading runs Python code lets other
+    /// threads run, and one of them may change what is half read).
     #[allow(
         clippy::too_many_arguments,
         reason = "mirrors the Python call one to one"
     )]
-    #[pyo3(signature = (verb, tool_name, workflow, account, target_host, fields_json, redact, redact_mode, blocking, exact_arguments=None, *, fields=None))]
+    #[pyo3(signature = (verb, tool_name, workflow, account, target_host, fields_json, redact, redact_mode, blocking, exact_arguments=None, *, fields=None, read_twice=false))]
     fn prepare<'py>(
         &self,
         py: Python<'py>,
@@ -217,6 +221,7 @@ impl Project {
         blocking: bool,
         exact_arguments: Option<bool>,
         fields: Option<&Bound<'py, PyAny>>,
+        read_twice: bool,
     ) -> PyResult<Call> {
         let Some(verb) = Verb::parse(verb) else {
             return Err(PyValueError::new_err(format!(
@@ -238,7 +243,11 @@ impl Project {
         let (fields, exact) = match (fields, fields_json) {
             (Some(fields), None) => {
                 let mut walker = convert::Walker::new(py);
-                match walker.convert(fields, 0)? {
+                let converted = walker.convert(fields, 0)?;
+                if read_twice && convert::Walker::new(py).convert(fields, 0)? != converted {
+                    return Err(changed_while_read(py, &tool_name));
+                }
+                match converted {
                     serde_json::Value::Object(map) => (map, walker.exact()),
                     _ => {
                         return Err(PyTypeError::new_err(format!(
@@ -403,8 +412,49 @@ impl Call {
     }
 }
 
+/// The `GateError` for fields that changed between two readings of them. Names no value
+/// (they may hold what `redact` hides).
+fn changed_while_read(py: Python<'_>, tool_name: &str) -> PyErr {
+    heso_error(
+        py,
+        "GateError",
+        format!(
+            "heso refused {}: its arguments changed while they were being recorded (another \
+             task or thread modified one of them during the call), so the receipt could not \
+             say what the call ran with; pass a copy, or leave the arguments alone until the \
+             call returns (nothing was recorded and the call did not run)",
+            quoted(tool_name)
+        ),
+    )
+}
+
 #[pymethods]
 impl Call {
+    /// The fields that `run()` will gate, as Python values (`dict`, `list`, `str`, `int`,
+    /// `float`, `bool`, `None`), or `RuntimeError` after `run()`.
+    fn fields<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        // A copy, so no lock is held while Python objects are made (that may run Python
+        // code, which may run this call on another thread).
+        let fields = match self
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
+            Some((_, request)) => request.fields.clone(),
+            None => {
+                return Err(PyRuntimeError::new_err(
+                    "this heso call has been gated already",
+                ));
+            }
+        };
+        let dict = PyDict::new(py);
+        for (key, value) in &fields {
+            dict.set_item(key, convert::to_python(py, value)?)?;
+        }
+        Ok(dict.into_any())
+    }
+
     /// Decides, signs and appends the action (the GIL released); returns what
     /// `Project.gate` returns. A second run raises `RuntimeError`.
     fn run<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {

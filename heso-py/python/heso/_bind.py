@@ -82,19 +82,89 @@ def _bind(
     signature: Optional[inspect.Signature] = None,
     redact: Sequence[str] = (),
 ) -> dict[str, Any]:
+    """The call's arguments by name (see ``_bind_fields``). With ``redact``, every path
+    must find a value (see ``_check_redactions``)."""
+    signature = signature or _signature(fn)
+    fields = _bind_fields(fn, args, kwargs, signature)
+    if redact:
+        _check_redactions(_name_of(fn), redact, fields, _defaults(signature))
+    return fields
+
+
+def _defaults(signature: Optional[inspect.Signature]) -> dict[str, Any]:
+    """The parameters' default values by name."""
+    if signature is None:
+        return {}
+    return {
+        name: p.default
+        for name, p in signature.parameters.items()
+        if p.default is not inspect.Parameter.empty
+    }
+
+
+class _Binder:
+    """Binds the calls of one decorated function: made once, when it is decorated.
+
+    For a signature of plain parameters (positional-or-keyword and keyword-only, no
+    ``*args``, ``**kwargs`` or positional-only ones) it binds with dict operations, with
+    the same result as ``inspect.Signature.bind`` (fields in parameter order, defaults
+    applied, ``self``/``cls`` of a method left out); any other signature, and any call
+    that does not fit (a missing or unknown argument, one given twice, too many), goes
+    through ``_bind_fields``, which raises what ``Signature.bind`` raises."""
+
+    __slots__ = ("fn", "signature", "defaults", "_names", "_known", "_positional", "_skip", "_fast")
+
+    def __init__(self, fn: Callable[..., Any], signature: Optional[inspect.Signature]) -> None:
+        self.fn = fn
+        self.signature = signature
+        self.defaults = _defaults(signature)
+        self._skip = _self_parameter(fn, signature)
+        kinds = [p.kind for p in signature.parameters.values()] if signature is not None else []
+        plain = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        self._fast = signature is not None and all(kind in plain for kind in kinds)
+        self._names: tuple[str, ...] = tuple(signature.parameters) if signature is not None else ()
+        self._known = frozenset(self._names)
+        self._positional = sum(kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for kind in kinds)
+
+    def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        """The call's fields (see ``_bind_fields``)."""
+        if not self._fast or len(args) > self._positional:
+            return _bind_fields(self.fn, args, kwargs, self.signature)
+        names = self._names
+        fields = dict(zip(names, args))
+        if kwargs or len(fields) < len(names):
+            for key in kwargs:
+                if key in fields or key not in self._known:
+                    return _bind_fields(self.fn, args, kwargs, self.signature)
+            given = {**fields, **kwargs}
+            fields = {}
+            for name in names:
+                if name in given:
+                    fields[name] = given[name]
+                elif name in self.defaults:
+                    fields[name] = self.defaults[name]
+                else:  # a required argument is missing: Signature.bind says which
+                    return _bind_fields(self.fn, args, kwargs, self.signature)
+        if self._skip is not None:
+            del fields[self._skip]
+        return fields
+
+
+def _bind_fields(
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    signature: Optional[inspect.Signature],
+) -> dict[str, Any]:
     """The call's arguments by name, defaults applied (by index when there is no signature).
 
     ``self``/``cls`` of a method is left out; keyword arguments collected by ``**kwargs``
     are top-level fields. A keyword there that is also a parameter's name (possible for a
     positional-only parameter, ``*args`` or the ``**kwargs`` name itself) raises
-    ``GateError``: one of the two values would be lost. With ``redact``, every path must
-    find a value (see ``_check_redactions``)."""
-    signature = signature or _signature(fn)
+    ``GateError``: one of the two values would be lost."""
     if signature is None:
         fields: dict[str, Any] = {str(i): a for i, a in enumerate(args)}
         fields.update(kwargs)
-        if redact:
-            _check_redactions(_name_of(fn), redact, fields, {})
         return fields
     bound = signature.bind(*args, **kwargs)
     bound.apply_defaults()
@@ -116,11 +186,6 @@ def _bind(
                     "them apart; rename one (nothing was recorded and the call did not run)"
                 )
             fields[key] = item
-    if redact:
-        defaults = {
-            name: p.default for name, p in parameters.items() if p.default is not inspect.Parameter.empty
-        }
-        _check_redactions(_name_of(fn), redact, fields, defaults)
     return fields
 
 
@@ -267,6 +332,7 @@ def _check_redactions(
     paths: Sequence[str],
     fields: Mapping[str, Any],
     defaults: Mapping[str, Any],
+    converted_of: Optional[Callable[[], dict[str, Any]]] = None,
 ) -> None:
     """Raises ``GateError`` (before anything is recorded) when a ``redact`` path the caller
     named finds no value in ``fields``: a typo or a wrong shape would otherwise leave the
@@ -277,7 +343,11 @@ def _check_redactions(
     that is ``None`` where its default is ``None``. A ``*`` over an empty array or object
     finds nothing and is not refused either (there is nothing to hide). A left-out argument
     whose default is not ``None`` is a value like any other: the path must find its value
-    there."""
+    there.
+
+    ``converted_of`` gives the fields as the core converted them for the call it will
+    record (``_core.Call.fields``), so the paths are checked on exactly what is recorded;
+    without it the fields are converted here."""
     converted: Optional[dict[str, Any]] = None
     for path in paths:
         segments = _segments(path)
@@ -288,7 +358,7 @@ def _check_redactions(
             if fields[first] is None and defaults.get(first, _NO_DEFAULT) is None:
                 continue  # an optional argument left out (or given as its None default)
         if converted is None:
-            converted = to_json_value(dict(fields))
+            converted = converted_of() if converted_of is not None else to_json_value(dict(fields))
         found, short = _walk(segments, converted)
         if found or not short:
             continue

@@ -34,6 +34,7 @@ TOO_LARGE: str
 class Call:
     """One checked action with its converted fields (``Project.prepare``), gated once."""
 
+    def fields(self) -> dict[str, Any]: ...
     def run(self) -> dict[str, Any]: ...
 
 @final
@@ -75,6 +76,7 @@ class Project:
         exact_arguments: Optional[bool] = None,
         *,
         fields: Optional[Mapping[str, Any]] = None,
+        read_twice: bool = False,
     ) -> Call: ...
     def claim(
         self,

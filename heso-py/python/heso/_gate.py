@@ -5,13 +5,17 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+import os
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional, Sequence, TypeVar, overload
 
 from . import _core, _state
 from ._bind import (
     _bind,
+    _Binder,
     _check_redact_paths,
+    _check_redactions,
+    _name_of,
     _Options,
     _options,
     _self_parameter,
@@ -173,12 +177,73 @@ def _gate(
     return Gate(result, fn, args, kwargs, fields_of)
 
 
+def _prepare(
+    options: _Options,
+    tool_name: str,
+    binder: _Binder,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    project: Optional["_core.Project"],
+    workflow: str,
+    account: str,
+    read_twice: bool = False,
+) -> "_core.Call":
+    """Binds a call's arguments to its fields and has the core convert and check them
+    into the call to gate; every ``redact`` path is then checked on the converted fields,
+    exactly what will be recorded. ``read_twice`` for a thread that is not the caller's
+    (the caller may change the arguments meanwhile: see ``_core.Project.prepare``).
+    ``project``: the one open when the call was made, ``None`` if none was (then
+    ``ConfigError``, after a mistake in the arguments is raised)."""
+    fields = binder.bind(args, kwargs)
+    call = (project or _state._current()).prepare(
+        options.verb,
+        tool_name,
+        workflow,
+        account,
+        None,
+        None,
+        options.redact,
+        options.redact_mode,
+        options.blocking and _state._blocking,
+        fields=fields,
+        read_twice=read_twice,
+    )
+    if options.redact:
+        _check_redactions(_name_of(binder.fn), options.redact, fields, binder.defaults, call.fields)
+    return call
+
+
+def _gate_on_worker(
+    options: _Options,
+    tool_name: str,
+    binder: _Binder,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    project: Optional["_core.Project"],
+    workflow: str,
+    account: str,
+) -> Gate:
+    """A decorated coroutine's whole gate, on a heso worker thread: binding, conversion,
+    checks, the core's call and the ``Gate``. The event loop only reads the step and
+    queues this (see ``_Dispatcher``)."""
+    call = _prepare(options, tool_name, binder, args, kwargs, project, workflow, account, True)
+    fn = binder.fn
+    return Gate(call.run(), fn, args, kwargs, functools.partial(_bind, fn, args, kwargs))
+
+
+def _run_then_gate(run: Callable[[], Any], gate_args: tuple[Any, ...]) -> Gate:
+    """A prepared core call run, and its ``Gate`` built, on a heso worker thread."""
+    return Gate(run(), *gate_args)
+
+
 class _Dispatcher:
-    """Runs the core's gate calls of coroutines on a few worker threads (the core releases
-    the GIL while it decides, signs, appends and waits for the fsync) and completes their
-    futures on each event loop in batches: one ``call_soon_threadsafe`` (one wake-up of
-    the loop) for every result that finished while the loop had not yet drained the last
-    batch, not one per call as ``run_in_executor`` does."""
+    """Runs the gates of coroutines on a few worker threads (the core releases the GIL
+    while it decides, signs, appends and waits for the fsync) and completes their futures
+    on each event loop in batches: one ``call_soon_threadsafe`` (one wake-up of the loop)
+    for every result that finished while the loop had not yet drained the last batch, not
+    one per call as ``run_in_executor`` does. The loop itself only makes a future and
+    queues the job; the first worker is started from the loop, the others by the workers
+    when calls wait, so the loop does not wait for threads to start."""
 
     WORKERS = 4
 
@@ -186,31 +251,40 @@ class _Dispatcher:
         import queue
         import threading
 
-        self._queue: "queue.SimpleQueue[tuple[Any, Any, Callable[[], Any]]]" = queue.SimpleQueue()
+        self._queue: "queue.SimpleQueue[tuple[Any, Any, Callable[..., Any], tuple[Any, ...]]]" = (
+            queue.SimpleQueue()
+        )
         self._lock = threading.Lock()
         self._done: dict[Any, list[tuple[Any, Any, Optional[BaseException]]]] = {}
-        self._threads: list[threading.Thread] = []
+        self._threads: list[Any] = []
         self._threading = threading
 
-    def submit(self, loop: Any, run: Callable[[], Any]) -> Any:
-        """A future of ``loop`` that gets ``run()``'s result (or exception)."""
+    def submit(self, loop: Any, run: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+        """A future of ``loop`` that gets ``run(*args)``'s result (or exception)."""
         future = loop.create_future()
-        self._queue.put((loop, future, run))
-        if len(self._threads) < self.WORKERS:
-            with self._lock:
-                if len(self._threads) < self.WORKERS:
-                    thread = self._threading.Thread(target=self._work, name="heso-gate", daemon=True)
-                    thread.start()
-                    self._threads.append(thread)
+        self._queue.put((loop, future, run, args))
+        if not self._threads:
+            self._start()
         return future
+
+    def _start(self) -> None:
+        with self._lock:
+            if len(self._threads) >= self.WORKERS:
+                return
+            thread = self._threading.Thread(target=self._work, name="heso-gate", daemon=True)
+            self._threads.append(thread)
+        thread.start()
 
     def _work(self) -> None:
         while True:
-            loop, future, run = self._queue.get()
+            loop, future, run, args = self._queue.get()
+            if len(self._threads) < self.WORKERS and not self._queue.empty():
+                self._start()  # calls are waiting: one more worker, started off the loop
             try:
-                done: tuple[Any, Any, Optional[BaseException]] = (future, run(), None)
+                done: tuple[Any, Any, Optional[BaseException]] = (future, run(*args), None)
             except BaseException as error:  # handed to the awaiting task, never lost
                 done = (future, None, error)
+            args = None  # type: ignore[assignment]  # no reference kept while idle
             with self._lock:
                 batch = self._done.setdefault(loop, [])
                 batch.append(done)
@@ -221,7 +295,7 @@ class _Dispatcher:
                 except RuntimeError:  # the loop was closed meanwhile: nobody awaits
                     with self._lock:
                         self._done.pop(loop, None)
-            done = None  # type: ignore[assignment]  # no reference kept while idle
+            done = None  # type: ignore[assignment]
 
     def _drain(self, loop: Any) -> None:
         with self._lock:
@@ -238,16 +312,33 @@ class _Dispatcher:
 _dispatcher: Optional[_Dispatcher] = None
 
 
-def _run_off_loop(run: Callable[[], Any]) -> Any:
-    """Awaitable: ``run()`` on a heso worker thread, completed on the running loop."""
+def _forget_dispatcher() -> None:
+    """In a forked child: the parent's workers do not exist there."""
     global _dispatcher
-    import asyncio  # loaded already wherever a coroutine runs
+    _dispatcher = None
 
-    if _dispatcher is None:
+
+os.register_at_fork(after_in_child=_forget_dispatcher)
+
+
+def _the_dispatcher() -> _Dispatcher:
+    """The dispatcher, made on first use: when a coroutine function is decorated, so the
+    modules it loads are loaded then, not on an event loop's first gated call."""
+    global _dispatcher
+    dispatcher = _dispatcher
+    if dispatcher is None:
         with _state._lock:
             if _dispatcher is None:
                 _dispatcher = _Dispatcher()
-    return _dispatcher.submit(asyncio.get_running_loop(), run)
+            dispatcher = _dispatcher
+    return dispatcher
+
+
+def _run_off_loop(run: Callable[..., Any], *args: Any) -> Any:
+    """Awaitable: ``run(*args)`` on a heso worker thread, completed on the running loop."""
+    import asyncio  # loaded already wherever a coroutine runs
+
+    return _the_dispatcher().submit(asyncio.get_running_loop(), run, args)
 
 
 async def _gate_async(
@@ -260,15 +351,14 @@ async def _gate_async(
     target_host: Optional[str] = None,
     fields_of: Optional[Callable[[], dict[str, Any]]] = None,
 ) -> Gate:
-    """``_gate`` for coroutines: the fields are converted on the event loop (in the core,
-    fast), and only the core's call, which releases the GIL while it decides, signs,
-    appends and waits for the fsync, runs on a worker thread, so the loop never waits for
-    the disk (see ``_Dispatcher``)."""
+    """``_gate`` for coroutines whose fields are already bound (``heso.wrap``'s): they are
+    converted on the event loop, and the core's call, which releases the GIL while it
+    decides, signs, appends and waits for the fsync, runs on a worker thread with the
+    ``Gate`` built there, so the loop never waits for the disk (see ``_Dispatcher``)."""
     call = _gate_call(options, tool_name, fields, target_host)
-    result = await _run_off_loop(call.run)
     if fields_of is None:
         fields_of = functools.partial(_bind, fn, args, kwargs)
-    return Gate(result, fn, args, kwargs, fields_of)
+    return await _run_off_loop(_run_then_gate, call.run, (fn, args, kwargs, fields_of))  # type: ignore[no-any-return]
 
 
 def _decorate(fn: F, options: _Options) -> F:
@@ -279,17 +369,30 @@ def _decorate(fn: F, options: _Options) -> F:
         )
     tool_name = _tool_name(options, fn)
     signature = _signature(fn)  # computed once: binding is on every call's path
+    binder = _Binder(fn, signature)
     _check_redact_paths(options, fn, signature)
     if _self_parameter(fn, signature) is None:
         # A method's object is not in its fields, so another process cannot rebuild the
         # call: only the process that parked it may resume it.
         _register(tool_name, fn, signature)
     if inspect.iscoroutinefunction(fn):
+        _the_dispatcher()
 
         @functools.wraps(fn)
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-            fields = _bind(fn, args, kwargs, signature, options.redact)
-            gate = await _gate_async(options, tool_name, fields, fn, args, kwargs)
+            # Only the step (task-local) and the project are read on the loop; the rest
+            # of the gate runs on a heso worker thread.
+            gate: Gate = await _run_off_loop(
+                _gate_on_worker,
+                options,
+                tool_name,
+                binder,
+                args,
+                kwargs,
+                _state._project,
+                _state._workflow.get(),
+                _state._account.get(),
+            )
             gate._raise_if_refused()
             return await fn(*args, **kwargs)
 
@@ -298,8 +401,11 @@ def _decorate(fn: F, options: _Options) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        gate = _gate(options, tool_name, _bind(fn, args, kwargs, signature, options.redact), fn, args, kwargs)
-        gate._raise_if_refused()
+        call = _prepare(
+            options, tool_name, binder, args, kwargs,
+            _state._project, _state._workflow.get(), _state._account.get(),
+        )
+        Gate(call.run(), fn, args, kwargs, functools.partial(_bind, fn, args, kwargs))._raise_if_refused()
         return fn(*args, **kwargs)
 
     setattr(wrapper, "__heso_gated__", (fn, options))

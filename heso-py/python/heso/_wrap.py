@@ -13,7 +13,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence, TypeVar
 from ._bind import _check_redactions, _check_verb, _escape, _options, _Options, _signature
 from ._convert import _clean_str, to_json_value
 from ._errors import GateError
-from ._gate import Gate, _gate, _gate_async, _gate_call, _run_off_loop
+from ._gate import Gate, _gate, _gate_async, _gate_call, _run_off_loop, _run_then_gate
 
 # For objects of no known kind: the method names gated by default (``verbs=`` adds more).
 _DEFAULT_VERBS: dict[str, str] = {"create": "llm_call", "request": "http_request"}
@@ -466,8 +466,7 @@ class _GatedLater:
 
     async def _ensure(self) -> None:
         if self._gate is None:
-            outcome = await _run_off_loop(self._gate_call)
-            self._gate = Gate(outcome, *self._gate_args)
+            self._gate = await _run_off_loop(_run_then_gate, self._gate_call, self._gate_args)
         try:
             self._gate._raise_if_refused()
         except BaseException:
