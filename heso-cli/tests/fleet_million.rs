@@ -2,6 +2,8 @@
 //! `heso push` against a bare batched INSERT of the same rows, `heso fleet verify` against
 //! the local `heso log verify` of the same receipts. Prints the figures (and writes them to
 //! `target/fleet-bench.txt`); `HESO_FLEET_RECEIPTS` changes the size (default 1,000,000).
+//! With `HESO_FLEET_V1=1` the same log is also pushed, right after, into a store left at
+//! schema version 1, for the before/after of schema version 2.
 #![cfg(unix)]
 #![allow(
     clippy::unwrap_used,
@@ -19,9 +21,36 @@ use std::time::{Duration, Instant};
 
 use fleet_support::{Db, Project, heso_command, migrate, repo_root};
 
-/// Runs `command` to its end; its wall time, exit code, stdout and peak resident memory
-/// (VmHWM, sampled from /proc while it runs).
-fn measured(mut command: Command) -> (Duration, i32, String, u64) {
+/// CPU time (user + system) process `pid` has used so far, from /proc; None once it is gone.
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The fields after the command name, from the state (field 3): utime and stime are
+    // fields 14 and 15, in USER_HZ ticks (100 a second on Linux).
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
+}
+
+/// What one run of a command took.
+struct Measured {
+    took: Duration,
+    code: i32,
+    out: String,
+    peak_kib: u64,
+    /// CPU seconds of the process (its last sample, up to 20 ms short).
+    cpu: f64,
+    /// CPU seconds of the PostgreSQL backend serving `role`'s connection, when asked.
+    backend_cpu: f64,
+}
+
+/// Runs `command` to its end: its wall time, exit code, output, peak resident memory
+/// (VmHWM) and CPU time, sampled from /proc while it runs; with a database and a role's
+/// URL, also the CPU time of the server process serving that role's connection.
+fn measured(mut command: Command, server: Option<(&Db, &str)>) -> Measured {
+    let mut server = server.map(|(db, url)| {
+        let user = url.split_once("://").unwrap().1.split_once('@').unwrap().0;
+        (db.client(), user.to_owned(), None::<i32>)
+    });
     let started = Instant::now();
     let mut child: Child = command
         .stdin(Stdio::null())
@@ -29,8 +58,9 @@ fn measured(mut command: Command) -> (Duration, i32, String, u64) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let status_path = format!("/proc/{}/status", child.id());
-    let mut peak_kib = 0u64;
+    let pid = child.id();
+    let status_path = format!("/proc/{pid}/status");
+    let (mut peak_kib, mut cpu, mut backend_cpu) = (0u64, 0f64, 0f64);
     let stdout = child.stdout.take().unwrap();
     let reader = std::thread::spawn(move || std::io::read_to_string(stdout).unwrap());
     let stderr = child.stderr.take().unwrap();
@@ -47,21 +77,38 @@ fn measured(mut command: Command) -> (Duration, i32, String, u64) {
                 .unwrap_or(0);
             peak_kib = peak_kib.max(kib);
         }
+        cpu = cpu_seconds(pid).unwrap_or(cpu);
+        if let Some((client, user, backend)) = &mut server {
+            if backend.is_none() {
+                *backend = client
+                    .query_opt(
+                        "SELECT pid FROM pg_stat_activity WHERE usename = $1 LIMIT 1",
+                        &[&*user],
+                    )
+                    .unwrap()
+                    .map(|row| row.get(0));
+            }
+            if let Some(backend) = backend {
+                backend_cpu = cpu_seconds(backend.unsigned_abs()).unwrap_or(backend_cpu);
+            }
+        }
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    let elapsed = started.elapsed();
+    let took = started.elapsed();
     let stdout = reader.join().unwrap();
     let stderr = err_reader.join().unwrap();
     assert!(!stderr.contains("panicked"), "{stderr}");
-    (
-        elapsed,
-        status.code().unwrap_or(-1),
-        format!("{stdout}{stderr}"),
+    Measured {
+        took,
+        code: status.code().unwrap_or(-1),
+        out: format!("{stdout}{stderr}"),
         peak_kib,
-    )
+        cpu,
+        backend_cpu,
+    }
 }
 
 /// The rows of a log, as push reads them, for the bare INSERT.
@@ -115,13 +162,18 @@ fn bare_rows(lines: &[String]) -> Vec<BareRow> {
 
 /// The same rows into a table with the same columns, key and indexes but no triggers, by
 /// multi-row INSERT statements (1,000 rows each, 5,000 a transaction).
-fn bare_insert(url: &str, log_id: &str, rows: &[BareRow]) -> Duration {
+fn bare_insert(url: &str, log_id: &str, rows: &[BareRow]) -> (Duration, f64) {
     let mut client = postgres::Client::connect(url, postgres::NoTls).unwrap();
     client
         .batch_execute(
             "CREATE TABLE bare_receipts (LIKE heso.receipts INCLUDING DEFAULTS INCLUDING INDEXES)",
         )
         .unwrap();
+    let backend: i32 = client
+        .query_one("SELECT pg_backend_pid()", &[])
+        .unwrap()
+        .get(0);
+    let cpu_before = cpu_seconds(backend.unsigned_abs()).unwrap();
     let started = Instant::now();
     for transaction in rows.chunks(5_000) {
         let mut tx = client.transaction().unwrap();
@@ -171,7 +223,11 @@ fn bare_insert(url: &str, log_id: &str, rows: &[BareRow]) -> Duration {
         }
         tx.commit().unwrap();
     }
-    started.elapsed()
+    let took = started.elapsed();
+    (
+        took,
+        cpu_seconds(backend.unsigned_abs()).unwrap() - cpu_before,
+    )
 }
 
 #[test]
@@ -181,6 +237,7 @@ fn fleet_verify_of_a_million_receipts_and_the_fleet_benchmarks() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
+    let load_start = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let temp = tempfile::tempdir().unwrap();
     let db = Db::new();
     migrate(temp.path(), &db.url);
@@ -197,29 +254,58 @@ fn fleet_verify_of_a_million_receipts_and_the_fleet_benchmarks() {
     let generated = started.elapsed();
     let log_bytes = std::fs::metadata(project.log()).unwrap().len();
 
-    let (local, code, out, local_kib) = measured(heso_command(&project.dir, &["log", "verify"]));
-    assert_eq!(code, 0, "{out}");
+    let local = measured(heso_command(&project.dir, &["log", "verify"]), None);
+    assert_eq!(local.code, 0, "{}", local.out);
     // The bare INSERT below connects without TLS; so does heso here (the test server
     // offers TLS, which `sslmode=prefer` would take), so both send the same bytes.
     let plain = |mut command: Command| {
         command.env("PGSSLMODE", "disable");
         command
     };
-    let (push, code, out, push_kib) = measured(plain(heso_command(&project.dir, &["push", &host])));
-    assert_eq!(code, 0, "{out}");
-    assert!(out.contains(&format!("checkpoint of size {n}")), "{out}");
-    let (fleet, code, out, fleet_kib) = measured(plain(heso_command(
-        temp.path(),
-        &["fleet", "verify", &db.url],
-    )));
-    assert_eq!(code, 0, "{out}");
+    let push = measured(
+        plain(heso_command(&project.dir, &["push", &host])),
+        Some((&db, &host)),
+    );
+    assert_eq!(push.code, 0, "{}", push.out);
     assert!(
-        out.contains(&format!("{n} receipts in 1 logs, all valid")),
-        "{out}"
+        push.out.contains(&format!("checkpoint of size {n}")),
+        "{}",
+        push.out
+    );
+    let v1_push = std::env::var_os("HESO_FLEET_V1").is_some().then(|| {
+        let v1 = Db::new();
+        let mut store = heso_store::Store::connect(&v1.url).unwrap();
+        heso_store::migrate_to(&mut store, 1).unwrap();
+        drop(store);
+        let host = v1.host_role("host_m1");
+        let push = measured(
+            plain(heso_command(&project.dir, &["push", &host])),
+            Some((&v1, &host)),
+        );
+        assert_eq!(push.code, 0, "{}", push.out);
+        assert!(
+            push.out.contains(&format!("checkpoint of size {n}")),
+            "{}",
+            push.out
+        );
+        push
+    });
+    let fleet = measured(
+        plain(heso_command(temp.path(), &["fleet", "verify", &db.url])),
+        None,
+    );
+    assert_eq!(fleet.code, 0, "{}", fleet.out);
+    assert!(
+        fleet
+            .out
+            .contains(&format!("{n} receipts in 1 logs, all valid")),
+        "{}",
+        fleet.out
     );
     assert!(
-        fleet_kib < 300 * 1024,
-        "fleet verify peaked at {fleet_kib} KiB"
+        fleet.peak_kib < 300 * 1024,
+        "fleet verify peaked at {} KiB",
+        fleet.peak_kib
     );
 
     let table_bytes: i64 = db
@@ -230,38 +316,58 @@ fn fleet_verify_of_a_million_receipts_and_the_fleet_benchmarks() {
     let lines = project.lines();
     let rows = bare_rows(&lines);
     drop(lines);
-    let bare = bare_insert(&db.url, &project.log_id, &rows);
+    let (bare, bare_backend_cpu) = bare_insert(&db.url, &project.log_id, &rows);
     drop(rows);
 
     let rate = |d: Duration| n as f64 / d.as_secs_f64();
+    let secs = |d: Duration| d.as_secs_f64();
+    let v1_line = v1_push.map_or_else(String::new, |v1| {
+        format!(
+            "heso push into schema v1:     {:.1}s  {:>9.0} receipts/s  push / bare {:.2}  \
+             cpu: heso {:.1}s, server {:.1}s\n",
+            secs(v1.took),
+            rate(v1.took),
+            secs(v1.took) / secs(bare),
+            v1.cpu,
+            v1.backend_cpu,
+        )
+    });
     let report = format!(
         "fleet benchmarks, {n} receipts ({:.0} MB of log), PostgreSQL {} on this machine\n\
          generate the log (test only): {:.1}s\n\
          heso log verify (local):      {:.1}s  {:>9.0} receipts/s  peak {} MiB\n\
          heso fleet verify:            {:.1}s  {:>9.0} receipts/s  peak {} MiB  ratio to local {:.2}\n\
-         heso push (COPY, triggers):   {:.1}s  {:>9.0} receipts/s  peak {} MiB\n\
-         bare batched INSERT:          {:.1}s  {:>9.0} receipts/s  push / bare {:.2}\n\
+         heso push (COPY, triggers):   {:.1}s  {:>9.0} receipts/s  peak {} MiB  \
+         cpu: heso {:.1}s, server {:.1}s\n\
+         bare batched INSERT:          {:.1}s  {:>9.0} receipts/s  push / bare {:.2}  \
+         cpu: server {:.1}s\n\
+         {v1_line}\
          heso.receipts with its indexes: {:.0} MB, {} bytes a receipt (the log: {} bytes a receipt)\n",
         log_bytes as f64 / 1e6,
         server_version(&db),
-        generated.as_secs_f64(),
-        local.as_secs_f64(),
-        rate(local),
-        local_kib / 1024,
-        fleet.as_secs_f64(),
-        rate(fleet),
-        fleet_kib / 1024,
-        fleet.as_secs_f64() / local.as_secs_f64(),
-        push.as_secs_f64(),
-        rate(push),
-        push_kib / 1024,
-        bare.as_secs_f64(),
+        secs(generated),
+        secs(local.took),
+        rate(local.took),
+        local.peak_kib / 1024,
+        secs(fleet.took),
+        rate(fleet.took),
+        fleet.peak_kib / 1024,
+        secs(fleet.took) / secs(local.took),
+        secs(push.took),
+        rate(push.took),
+        push.peak_kib / 1024,
+        push.cpu,
+        push.backend_cpu,
+        secs(bare),
         rate(bare),
-        push.as_secs_f64() / bare.as_secs_f64(),
+        secs(push.took) / secs(bare),
+        bare_backend_cpu,
         table_bytes as f64 / 1e6,
         table_bytes as u64 / n,
         log_bytes / n,
     );
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let report = format!("{report}load average at the start: {load_start}at the end: {load}");
     eprintln!("{report}");
     let out = repo_root().join("target").join("fleet-bench.txt");
     if let Ok(mut file) = std::fs::File::create(&out) {
