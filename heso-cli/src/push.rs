@@ -170,10 +170,10 @@ pub(crate) fn log_verify_store(json: bool, url: &str) -> Outcome {
     let store_ok = verdict.is_consistent();
     if json {
         let local = local_report(&project)?;
-        let local_ok = local.as_ref().is_none_or(heso_chain::LogReport::all_valid);
+        let local_ok = local.as_ref().is_none_or(|(report, _)| report.all_valid());
         let document = json!({
             "all_valid": local_ok && store_ok,
-            "log": local.map(|r| r.to_json()),
+            "log": local.map(|(report, pins)| heso_receipt::PinnedLogReport::new(&report, &pins)),
             "store": {
                 "target": store.target(),
                 "log_id": project.log_id,
@@ -193,10 +193,10 @@ pub(crate) fn log_verify_store(json: bool, url: &str) -> Outcome {
     Ok(if store_ok { local_code } else { 1 })
 }
 
-/// The local log's report, pinned as `heso log verify` pins it.
+/// The local log's report, pinned as `heso log verify` pins it, and those pins.
 fn local_report(
     project: &heso_store::ProjectLog,
-) -> Result<Option<heso_chain::LogReport>, Failure> {
+) -> Result<Option<(heso_chain::LogReport, heso_receipt::SignerPins)>, Failure> {
     let log = project.paths.receipts();
     heso_fs::refuse_symlink(&log).map_err(Failure::usage)?;
     if !log.is_file() {
@@ -206,6 +206,6 @@ fn local_report(
     let pins =
         heso_engine::project_pins(&config.policy, project.operator, &config.retired_operators);
     heso_chain::verify_log(&log, &pins, None)
-        .map(Some)
+        .map(|report| Some((report, pins)))
         .map_err(|e| Failure::usage(format!("cannot read the log: {e}")))
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use heso_engine::{ProjectPaths, discover, load_config};
 use heso_receipt::{
-    KeyRole, Receipt, SignerPins, Verdict, public_key_from_base64, public_key_from_str,
+    KeyRole, PinnedLogReport, Receipt, ReceiptReport, SignerPins, Verdict, public_key_from_base64,
     public_key_to_did_key, verify_receipt,
 };
 use serde_json::json;
@@ -20,25 +20,12 @@ pub(crate) struct Pins {
 }
 
 impl Pins {
-    /// True when signers are pinned at all (`--any-signer`, or no project and no
-    /// `--signer`, pin nothing).
-    fn pinned(&self) -> bool {
-        !matches!(self.pins, SignerPins::Any)
-    }
-
-    /// The pinned keys as did:key (`heso_engine::pinned_keys`).
-    fn keys(&self) -> Vec<String> {
-        heso_engine::pinned_keys(&self.pins)
-            .iter()
-            .map(public_key_to_did_key)
-            .collect()
-    }
-
-    /// `"pinned"` and `"pinned_keys"` added to a JSON object.
+    /// `"pinned"` and `"pinned_keys"` added to a JSON object (a bundle's or a disclosure's),
+    /// as the receipt and log reports carry them.
     pub(crate) fn add_to(&self, value: &mut serde_json::Value) {
         if let Some(object) = value.as_object_mut() {
-            object.insert("pinned".into(), json!(self.pinned()));
-            object.insert("pinned_keys".into(), json!(self.keys()));
+            object.insert("pinned".into(), json!(self.pins.is_pinned()));
+            object.insert("pinned_keys".into(), json!(self.pins.did_keys()));
         }
     }
 }
@@ -98,18 +85,10 @@ fn resolve_pins(signers: &[String], any_signer: bool) -> Result<Pins, Failure> {
         });
     }
     if !signers.is_empty() {
-        let keys = signers
-            .iter()
-            .map(|s| {
-                public_key_from_str(s).map_err(|e| {
-                    Failure::usage(format!(
-                        "--signer {s:?}: {e} (give a did:key or base64 key)"
-                    ))
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let pins = SignerPins::from_keys(signers.iter().map(String::as_str))
+            .map_err(|e| Failure::usage(format!("--signer {e}")))?;
         return Ok(Pins {
-            pins: SignerPins::Only(keys),
+            pins,
             said: "signers pinned to the --signer keys".into(),
         });
     }
@@ -172,9 +151,11 @@ fn verify_one(bytes: &[u8], pins: &Pins, json: bool) -> Outcome {
     let receipt = checked.receipt.as_ref();
     let hash = receipt.map(|r| r.content.action_hash.clone());
     if json {
-        let mut value = verdict_json(&checked.verdict, receipt);
-        pins.add_to(&mut value);
-        out!("{value}");
+        let report = ReceiptReport::new(&checked, &pins.pins);
+        out!(
+            "{}",
+            serde_json::to_string(&report).map_err(Failure::usage)?
+        );
     } else {
         out!("  action {}", hash.as_deref().unwrap_or("(unreadable)"));
         out!("  {}", checked.verdict);
@@ -204,20 +185,6 @@ fn print_signers(verdict: &Verdict, receipt: Option<&Receipt>) {
             .unwrap_or_else(|_| entry.public_key.clone());
         out!("  claimed {role} {key} (not verified)");
     }
-}
-
-fn verdict_json(verdict: &Verdict, receipt: Option<&Receipt>) -> serde_json::Value {
-    let signers = verdict.signers();
-    json!({
-        "action_hash": receipt.map(|r| r.content.action_hash.clone()),
-        "valid": verdict.is_valid(),
-        "verdict": verdict.kind(),
-        "detail": verdict.detail(),
-        "trust_level": signers.map(|s| s.trust_level.to_string()),
-        "operator": signers.map(|s| public_key_to_did_key(&s.operator)),
-        "approver": signers.and_then(|s| s.approver.as_ref().map(|(k, _)| public_key_to_did_key(k))),
-        "approver_decision": signers.and_then(|s| s.approver.as_ref().map(|(_, d)| d.to_string())),
-    })
 }
 
 /// Several receipts from stdin, numbered by their lines in it: each verified, then the
@@ -274,11 +241,10 @@ pub(crate) fn log_verify(json: bool) -> Outcome {
 fn print_report(report: &heso_chain::LogReport, name: &str, pins: &Pins, json: bool) -> Outcome {
     let ok = report.all_valid();
     if json {
-        let mut value = report.to_json();
-        pins.add_to(&mut value);
+        let report = PinnedLogReport::new(report, &pins.pins);
         out!(
             "{}",
-            serde_json::to_string_pretty(&value).map_err(Failure::usage)?
+            serde_json::to_string_pretty(&report).map_err(Failure::usage)?
         );
         return Ok(if ok { 0 } else { 1 });
     }
@@ -304,8 +270,8 @@ fn print_report(report: &heso_chain::LogReport, name: &str, pins: &Pins, json: b
             session.head_hash
         );
     }
-    for signer in &report.signers {
-        out!("{}", signer_line(signer, pins));
+    for signer in &PinnedLogReport::new(report, &pins.pins).signers {
+        out!("{}", signer_line(signer));
     }
     out!(
         "{} (verified offline — {})",
@@ -321,28 +287,21 @@ fn print_report(report: &heso_chain::LogReport, name: &str, pins: &Pins, json: b
 
 /// Who signed a log: each key, its role, its receipts (and how many of them are valid) and
 /// whether it is pinned, so a log signed by an unexpected key is not read as all green.
-fn signer_line(signer: &heso_chain::SignerCount, pins: &Pins) -> String {
+fn signer_line(signer: &heso_receipt::SignerReport) -> String {
     let role = match signer.role {
         KeyRole::Operator => "operator",
         KeyRole::Approver => "approver",
     };
-    let key = public_key_from_base64(&signer.public_key).ok();
-    let pinned = if !pins.pinned() {
-        "nothing pinned"
-    } else if key.is_some_and(|k| heso_engine::pinned_keys(&pins.pins).contains(&k)) {
-        "pinned"
-    } else {
-        "NOT pinned"
-    };
     format!(
-        "signer {role} {}: {} ({} valid), {pinned}",
-        key.map_or_else(|| signer.public_key.clone(), |k| public_key_to_did_key(&k)),
+        "signer {role} {}: {} ({} valid), {}",
+        signer.key,
         crate::output::counted(
             usize::try_from(signer.receipts).unwrap_or(usize::MAX),
             "receipt",
             "receipts"
         ),
-        signer.valid
+        signer.valid,
+        signer.pin.words()
     )
 }
 
@@ -379,8 +338,8 @@ pub(crate) fn log_verify_checkpoints(
     };
     let contained = checks.iter().all(|c| c.is_valid());
     if json {
-        let mut value = report.to_json();
-        pins.add_to(&mut value);
+        let mut value = serde_json::to_value(PinnedLogReport::new(&report, &pins.pins))
+            .map_err(Failure::usage)?;
         if let Some(object) = value.as_object_mut() {
             object.insert(
                 "checkpoints".into(),

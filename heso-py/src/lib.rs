@@ -9,16 +9,14 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
 use heso_engine::{ActionRequest, ApprovalError, ApprovalState, Engine, GateStatus, PendingAction};
-use heso_receipt::{
-    FieldPath, RedactionMode, SignerPins, Verb, parse_strict, public_key_from_str,
-    public_key_to_did_key, verify_receipt,
-};
+use heso_receipt::{FieldPath, RedactionMode, Verb, parse_strict};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 mod convert;
 mod ship;
+mod verify;
 
 /// Raises the Python exception class `name` of `heso._errors` with `message`.
 fn heso_error(py: Python<'_>, name: &str, message: String) -> PyErr {
@@ -537,74 +535,6 @@ fn pending_dict<'py>(py: Python<'py>, action: &PendingAction) -> PyResult<Bound<
     Ok(out)
 }
 
-/// Verifies one receipt's bytes. `signers`: pin exactly these keys; `None` pins the
-/// project's keys when `project` is given, else nothing. The result says whether signers
-/// were pinned (`pinned`) and to which keys (`pinned_keys`, did:key).
-#[pyfunction]
-#[pyo3(signature = (data, signers=None, project=None))]
-fn verify<'py>(
-    py: Python<'py>,
-    data: &[u8],
-    signers: Option<Vec<String>>,
-    project: Option<PyRef<'py, Project>>,
-) -> PyResult<Bound<'py, PyDict>> {
-    let pins = match (signers, project) {
-        (Some(keys), _) => {
-            let mut decoded = Vec::new();
-            for key in keys {
-                let parsed = public_key_from_str(&key).map_err(|e| {
-                    pyo3::exceptions::PyValueError::new_err(format!(
-                        "signer {} is not a public key (did:key or base64): {e}",
-                        quoted(&key)
-                    ))
-                })?;
-                decoded.push(parsed);
-            }
-            SignerPins::Only(decoded)
-        }
-        (None, Some(project)) => project
-            .engine(py)?
-            .pins()
-            .map_err(|e| heso_error(py, "ConfigError", e.to_string()))?,
-        (None, None) => SignerPins::Any,
-    };
-    let pinned = !matches!(pins, SignerPins::Any);
-    let pinned_keys: Vec<String> = heso_engine::pinned_keys(&pins)
-        .iter()
-        .map(public_key_to_did_key)
-        .collect();
-    let bytes = data.to_vec();
-    let checked = py.detach(move || verify_receipt(&bytes, &pins));
-    let out = PyDict::new(py);
-    out.set_item("pinned", pinned)?;
-    out.set_item("pinned_keys", pinned_keys)?;
-    out.set_item("kind", checked.verdict.kind())?;
-    out.set_item("ok", checked.verdict.is_valid())?;
-    out.set_item("detail", checked.verdict.detail())?;
-    out.set_item(
-        "action_hash",
-        checked
-            .receipt
-            .as_ref()
-            .map(|r| r.content.action_hash.clone()),
-    )?;
-    let signers = checked.verdict.signers();
-    out.set_item("trust_level", signers.map(|s| s.trust_level.to_string()))?;
-    out.set_item(
-        "operator",
-        signers.map(|s| public_key_to_did_key(&s.operator)),
-    )?;
-    out.set_item(
-        "approver",
-        signers.and_then(|s| s.approver.as_ref().map(|(k, _)| public_key_to_did_key(k))),
-    )?;
-    out.set_item(
-        "approver_decision",
-        signers.and_then(|s| s.approver.as_ref().map(|(_, d)| d.to_string())),
-    )?;
-    Ok(out)
-}
-
 /// Runs the `heso` command line with `argv` and returns its exit code. Arguments are OS
 /// strings, so bytes that are not UTF-8 (which Python's `sys.argv` holds as lone
 /// surrogates) reach the command as they were typed.
@@ -635,7 +565,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("MAX_SAFE_INTEGER", heso_receipt::MAX_SAFE_INTEGER)?;
     m.add("TOO_DEEP", convert::TOO_DEEP)?;
     m.add("TOO_LARGE", convert::TOO_LARGE)?;
-    m.add_function(wrap_pyfunction!(verify, m)?)?;
+    m.add_function(wrap_pyfunction!(verify::verify, m)?)?;
+    m.add_function(wrap_pyfunction!(verify::verify_log, m)?)?;
     m.add_function(wrap_pyfunction!(run_cli, m)?)?;
     m.add_function(wrap_pyfunction!(check_field_path, m)?)?;
     let verbs: Vec<&str> = Verb::ALL.iter().map(|v| v.as_str()).collect();

@@ -1,7 +1,38 @@
 //! Chain links between consecutive receipts of one session.
 
+use std::fmt;
+
 use crate::model::Receipt;
-use crate::verdict::Verdict;
+
+/// A receipt that does not follow its predecessor in its session. A log's verdict on a
+/// line, never a receipt's own: a receipt alone has no predecessor, so [`crate::Verdict`] has no
+/// such kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkBroken {
+    /// The seq of the receipt where the chain breaks, when it has one.
+    pub seq: Option<u64>,
+    /// What is wrong.
+    pub detail: String,
+}
+
+impl LinkBroken {
+    /// `LinkBroken`, as [`crate::Verdict::kind`] names the receipt's own kinds.
+    pub fn kind(&self) -> &'static str {
+        "LinkBroken"
+    }
+
+    /// What is wrong.
+    pub fn detail(&self) -> &str {
+        &self.detail
+    }
+}
+
+/// `LinkBroken: detail`, as [`crate::Verdict`] displays.
+impl fmt::Display for LinkBroken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "LinkBroken: {}", self.detail)
+    }
+}
 
 const LINK_DOMAIN: &[u8] = b"heso-rcpt-chain/v1\0";
 
@@ -71,7 +102,7 @@ impl ChainClaim {
 /// Checks that `receipt` is the correct successor of `head` (or a genesis when `head` is
 /// `None`) in its session, and returns the new head. The receipt's own signatures are not
 /// checked here; see [`crate::verify_chain`] for the whole check.
-pub fn check_link(head: Option<&ChainHead>, receipt: &Receipt) -> Result<ChainHead, Verdict> {
+pub fn check_link(head: Option<&ChainHead>, receipt: &Receipt) -> Result<ChainHead, LinkBroken> {
     let content = &receipt.content;
     check(
         head,
@@ -83,7 +114,7 @@ pub fn check_link(head: Option<&ChainHead>, receipt: &Receipt) -> Result<ChainHe
 }
 
 /// [`check_link`] on what a receipt claims, for callers that keep only that.
-pub fn check_claim(head: Option<&ChainHead>, claim: &ChainClaim) -> Result<ChainHead, Verdict> {
+pub fn check_claim(head: Option<&ChainHead>, claim: &ChainClaim) -> Result<ChainHead, LinkBroken> {
     check(
         head,
         claim.session_id.as_deref(),
@@ -99,8 +130,8 @@ fn check(
     seq: Option<u64>,
     prev_receipt_hash: Option<&str>,
     action_hash: &str,
-) -> Result<ChainHead, Verdict> {
-    let broken = |seq: Option<u64>, detail: String| Verdict::LinkBroken { seq, detail };
+) -> Result<ChainHead, LinkBroken> {
+    let broken = |seq: Option<u64>, detail: String| LinkBroken { seq, detail };
     let (Some(session_id), Some(seq)) = (session_id, seq) else {
         return Err(broken(seq, "receipt has no session_id or seq".into()));
     };

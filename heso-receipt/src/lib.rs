@@ -29,6 +29,7 @@ mod log;
 mod model;
 mod path;
 mod redaction;
+mod report;
 mod sign;
 mod status;
 mod strict;
@@ -38,14 +39,14 @@ mod verify;
 pub use canonical::{
     APPROVER_DOMAIN, CanonicalError, OPERATOR_DOMAIN, action_hash_of, canonical_bytes,
 };
-pub use chain::{ChainClaim, ChainHead, chain_link, check_claim, check_link};
+pub use chain::{ChainClaim, ChainHead, LinkBroken, chain_link, check_claim, check_link};
 pub use keys::{
     KeyDecodeError, public_key_from_base64, public_key_from_did_key, public_key_from_str,
     public_key_to_base64, public_key_to_did_key, public_key_to_multibase,
 };
 pub use log::{
-    LineCheck, LineFailure, LogChecker, LogReport, MAX_FAILURES, Pasted, SessionHead, SignerCount,
-    TornTail, split_pasted,
+    LineCheck, LineFailure, LineVerdict, LogChecker, LogReport, MAX_FAILURES, Pasted, SessionHead,
+    SignerCount, TornTail, split_pasted, verify_log_bytes,
 };
 pub use model::{
     ACTION_VERSION, ALG, Action, ApprovalOutcome, ApproverDecision, Content, Decision, KeyRole,
@@ -54,6 +55,9 @@ pub use model::{
 };
 pub use path::{ConcretePath, FieldPath, PathError, Segment, Step, jcs_key_cmp};
 pub use redaction::{RedactionError, merkle_root, salted_commitment};
+pub use report::{
+    ClaimedSigner, FailureReport, PinError, PinStatus, PinnedLogReport, ReceiptReport, SignerReport,
+};
 pub use sign::{
     Approval, ChainPosition, Draft, SignError, content_canonical_bytes, sign_approved_receipt,
     sign_receipt,

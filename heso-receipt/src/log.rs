@@ -11,15 +11,56 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
-use serde_json::{Value, json};
+use serde::Serialize;
 
-use crate::chain::{ChainClaim, ChainHead, check_claim};
+use crate::chain::{ChainClaim, ChainHead, LinkBroken, check_claim};
 use crate::model::KeyRole;
 use crate::verdict::Verdict;
-use crate::verify::Checked;
+use crate::verify::{Checked, SignerPins, verify_receipts};
 
 /// How many failures a report keeps (counts cover all of them).
 pub const MAX_FAILURES: usize = 20;
+
+/// A line's verdict in a log: the receipt's own, or, for a valid receipt, a broken link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LineVerdict {
+    /// The receipt's own verdict.
+    Receipt(Verdict),
+    /// A valid receipt that does not follow its predecessor in its session.
+    LinkBroken(LinkBroken),
+}
+
+impl LineVerdict {
+    /// True only for a valid receipt whose link holds.
+    pub fn is_valid(&self) -> bool {
+        matches!(self, LineVerdict::Receipt(v) if v.is_valid())
+    }
+
+    /// The PascalCase kind: the receipt's, or `LinkBroken`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            LineVerdict::Receipt(v) => v.kind(),
+            LineVerdict::LinkBroken(b) => b.kind(),
+        }
+    }
+
+    /// The one-line detail.
+    pub fn detail(&self) -> &str {
+        match self {
+            LineVerdict::Receipt(v) => v.detail(),
+            LineVerdict::LinkBroken(b) => b.detail(),
+        }
+    }
+}
+
+impl fmt::Display for LineVerdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LineVerdict::Receipt(v) => v.fmt(f),
+            LineVerdict::LinkBroken(b) => b.fmt(f),
+        }
+    }
+}
 
 /// One line that is not valid.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,7 +70,7 @@ pub struct LineFailure {
     /// The receipt's seq, when it has one.
     pub seq: Option<u64>,
     /// What is wrong.
-    pub verdict: Verdict,
+    pub verdict: LineVerdict,
 }
 
 impl fmt::Display for LineFailure {
@@ -42,7 +83,7 @@ impl fmt::Display for LineFailure {
 }
 
 /// Bytes at the end of the log that are not a complete line.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TornTail {
     /// The line number they would have.
     pub line: u64,
@@ -61,7 +102,7 @@ impl fmt::Display for TornTail {
 }
 
 /// Where one session's chain ends.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SessionHead {
     /// The session id.
     pub session_id: String,
@@ -107,28 +148,6 @@ impl LogReport {
     /// True when every receipt is valid, every link holds and there is no torn tail.
     pub fn all_valid(&self) -> bool {
         self.torn_tail.is_none() && self.counts.keys().all(|k| k == "Valid")
-    }
-
-    /// The report as JSON (the CLI's `--json` schema).
-    pub fn to_json(&self) -> Value {
-        json!({
-            "receipts": self.receipts,
-            "all_valid": self.all_valid(),
-            "counts": self.counts,
-            "failures": self.failures.iter().map(|f| json!({
-                "line": f.line,
-                "seq": f.seq,
-                "verdict": f.verdict.kind(),
-                "detail": f.verdict.detail(),
-            })).collect::<Vec<_>>(),
-            "torn_tail": self.torn_tail.as_ref().map(|t| json!({"line": t.line, "bytes": t.bytes})),
-            "sessions": self.sessions.iter().map(|s| json!({
-                "session_id": s.session_id,
-                "last_seq": s.last_seq,
-                "head_hash": s.head_hash,
-                "receipts": s.receipts,
-            })).collect::<Vec<_>>(),
-        })
     }
 }
 
@@ -186,10 +205,9 @@ impl LogChecker {
     }
 
     /// Adds the next line (1-based `line`; lines come in increasing order, and may skip
-    /// numbers a caller did not count as receipts). Returns the `LinkBroken` verdict when
-    /// the link check changed this line's verdict from `Valid`, else `None` (the line's own
-    /// verdict stands).
-    pub fn push(&mut self, line: u64, check: LineCheck) -> Option<Verdict> {
+    /// numbers a caller did not count as receipts). Returns the broken link when it changed
+    /// this line's verdict from `Valid`, else `None` (the line's own verdict stands).
+    pub fn push(&mut self, line: u64, check: LineCheck) -> Option<LinkBroken> {
         self.last_line = line;
         self.report.receipts += 1;
         let LineCheck {
@@ -222,13 +240,9 @@ impl LogChecker {
             *self.per_session.entry(session.clone()).or_default() += 1;
             self.heads.insert(session, head);
         }
-        let counted = relinked.as_ref().unwrap_or(&verdict);
-        let valid = counted.is_valid();
-        *self
-            .report
-            .counts
-            .entry(counted.kind().to_owned())
-            .or_default() += 1;
+        let valid = relinked.is_none() && verdict.is_valid();
+        let kind = relinked.as_ref().map_or(verdict.kind(), LinkBroken::kind);
+        *self.report.counts.entry(kind.to_owned()).or_default() += 1;
         for (role, public_key) in signers {
             let signers = &mut self.report.signers;
             let at = *self
@@ -252,7 +266,10 @@ impl LogChecker {
             self.report.failures.push(LineFailure {
                 line,
                 seq,
-                verdict: relinked.clone().unwrap_or(verdict),
+                verdict: match relinked.clone() {
+                    Some(broken) => LineVerdict::LinkBroken(broken),
+                    None => LineVerdict::Receipt(verdict),
+                },
             });
         }
         relinked
@@ -298,6 +315,23 @@ impl LogChecker {
     }
 }
 
+/// Verifies a log file's bytes: every complete line (up to a `\n`) is a receipt, bytes
+/// after the last `\n` a torn tail. What `heso-chain` does streaming from a file, for
+/// callers that hold the bytes.
+pub fn verify_log_bytes(bytes: &[u8], pins: &SignerPins) -> LogReport {
+    let mut lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
+    // The piece after the last newline: empty, or a torn tail.
+    let tail = lines.pop().unwrap_or_default();
+    let mut checker = LogChecker::new();
+    for (n, checked) in (1u64..).zip(verify_receipts(&lines, pins)) {
+        checker.push(n, checked.into());
+    }
+    if !tail.is_empty() {
+        checker.torn_tail(tail.len() as u64);
+    }
+    checker.finish()
+}
+
 /// Text given whole (stdin, a paste), read as `heso verify -` reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Pasted<'a> {
@@ -330,8 +364,10 @@ pub fn split_pasted(bytes: &[u8]) -> Pasted<'_> {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "test code")]
 
+    use serde_json::Value;
+
     use super::*;
-    use crate::{SignerPins, verify_receipt};
+    use crate::verify_receipt;
 
     fn chain() -> Vec<String> {
         let doc: Value = serde_json::from_str(include_str!("../tests/data/chain_3.json")).unwrap();

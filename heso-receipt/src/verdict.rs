@@ -1,4 +1,6 @@
-//! Verdicts: the outcome of verifying a receipt or a chain.
+//! Verdicts: the outcome of verifying one receipt. A log's verdicts on its lines add a
+//! broken link ([`crate::LinkBroken`], in [`crate::LineVerdict`]) and its torn tail
+//! ([`crate::TornTail`]); neither is a receipt's own.
 
 use std::fmt;
 
@@ -46,15 +48,6 @@ pub enum Verdict {
     /// A redaction marker does not match `fields`, markers are out of JCS order, an
     /// `_sd` object in `fields` is bound to no marker, or `merkle_root` is wrong.
     MalformedRedaction(String),
-    /// A receipt does not follow its predecessor in its session.
-    LinkBroken {
-        /// The seq of the receipt where the chain breaks, when it has one.
-        seq: Option<u64>,
-        /// What is wrong.
-        detail: String,
-    },
-    /// A log file ends in a partial line.
-    TornTail(String),
 }
 
 impl Verdict {
@@ -77,8 +70,6 @@ impl Verdict {
             Verdict::UntrustedSigner(_) => "UntrustedSigner",
             Verdict::IdentityMismatch(_) => "IdentityMismatch",
             Verdict::MalformedRedaction(_) => "MalformedRedaction",
-            Verdict::LinkBroken { .. } => "LinkBroken",
-            Verdict::TornTail(_) => "TornTail",
         }
     }
 
@@ -95,9 +86,7 @@ impl Verdict {
             | Verdict::TrustLevelMismatch(d)
             | Verdict::UntrustedSigner(d)
             | Verdict::IdentityMismatch(d)
-            | Verdict::MalformedRedaction(d)
-            | Verdict::TornTail(d) => d,
-            Verdict::LinkBroken { detail, .. } => detail,
+            | Verdict::MalformedRedaction(d) => d,
         }
     }
 

@@ -12,6 +12,7 @@ use crate::canonical::{
 };
 use crate::chain::{ChainHead, check_link};
 use crate::keys::{KeyDecodeError, public_key_from_base64, public_key_to_did_key};
+use crate::log::LineVerdict;
 use crate::model::{ACTION_VERSION, ALG, KeyRole, Receipt, TrustLevel};
 use crate::redaction::check_redaction;
 use crate::strict::{find_lone_surrogate, parse_strict};
@@ -469,8 +470,8 @@ fn claimed_hash(hash: &str) -> String {
 pub struct ChainFailure {
     /// Index of the receipt (0-based, in the order given).
     pub index: usize,
-    /// Its verdict: the receipt's own failure, or `LinkBroken`.
-    pub verdict: Verdict,
+    /// Its verdict: the receipt's own failure, or a broken link.
+    pub verdict: LineVerdict,
 }
 
 /// Verifies receipts in order: each one on its own, then its link to the previous
@@ -485,11 +486,18 @@ pub fn verify_chain<'a>(
         let checked = verify_receipt(bytes, pins);
         let receipt = match (checked.verdict, checked.receipt) {
             (Verdict::Valid(_), Some(receipt)) => receipt,
-            (verdict, _) => return Err(ChainFailure { index, verdict }),
+            (verdict, _) => {
+                return Err(ChainFailure {
+                    index,
+                    verdict: LineVerdict::Receipt(verdict),
+                });
+            }
         };
         let session = receipt.content.session_id.clone().unwrap_or_default();
-        let head = check_link(heads.get(&session), &receipt)
-            .map_err(|verdict| ChainFailure { index, verdict })?;
+        let head = check_link(heads.get(&session), &receipt).map_err(|broken| ChainFailure {
+            index,
+            verdict: LineVerdict::LinkBroken(broken),
+        })?;
         if !heads.contains_key(&session) {
             order.push(session.clone());
         }

@@ -9,13 +9,14 @@
 use std::collections::HashMap;
 
 use heso_receipt::{
-    ApprovalOutcome, ChainClaim, KeyRole, LineCheck, LogChecker, LogReport, RecordedStatus,
-    Signers, TrustLevel, Verdict, VerifyingKey, public_key_from_base64, verify_receipts,
+    ApprovalOutcome, ChainClaim, KeyRole, LineCheck, LogChecker, LogReport, PinnedLogReport,
+    RecordedStatus, Signers, TrustLevel, Verdict, VerifyingKey, public_key_from_base64,
+    verify_receipts,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::pins::{PinStatus, Pins, did_of};
+use crate::pins::{Pins, all_of, page_word};
 use crate::receipt::role_name;
 use crate::tlog::{Checkpoints, TreeLine, lenient_entry};
 
@@ -297,7 +298,7 @@ impl Walk {
                 o: line.o,
                 l: line.l,
                 k: relinked.as_ref().map_or(line.k.as_str(), |v| v.kind()),
-                t: relinked.as_ref().map_or(own_text, Verdict::to_string),
+                t: relinked.as_ref().map_or(own_text, ToString::to_string),
                 st: line.st.as_deref(),
                 v: line.v.as_deref(),
                 tool: line.tool.as_deref(),
@@ -335,38 +336,27 @@ impl Walk {
             ..
         } = self;
         let report = checker.finish();
-        let signers: Vec<Value> = report
+        let shared = PinnedLogReport::new(&report, &pins.pins);
+        let signers: Vec<Value> = shared
             .signers
             .iter()
             .map(|s| {
                 json!({
                     "role": role_name(s.role),
-                    "key": did_of(&s.public_key),
+                    "key": s.key,
                     "receipts": s.receipts,
                     "valid": s.valid,
-                    "pins": pins.status_of_base64(&s.public_key).as_str(),
+                    "pins": page_word(s.pin),
                 })
             })
             .collect();
-        let pin_status = if !pins.any() {
-            PinStatus::NothingPinned
-        } else if report
-            .signers
-            .iter()
-            .all(|s| pins.status_of_base64(&s.public_key) == PinStatus::Pinned)
-        {
-            PinStatus::Pinned
-        } else {
-            PinStatus::NotPinned
-        };
-        let mut cli = report.to_json();
-        let mut words = cli_words(&report, name, &pins);
+        let pin_status = all_of(&pins, shared.signers.iter().map(|s| s.pin));
+        let mut words = cli_words(&report, &shared, name, &pins);
+        let mut cli = serde_json::to_value(&shared).unwrap_or_default();
         let mut all_valid = report.all_valid();
         let given = !checkpoints.is_empty();
         let (checks, check_words, contained) = checkpoints.finish(&pins);
         if let Some(object) = cli.as_object_mut() {
-            object.insert("pinned".into(), json!(pins.any()));
-            object.insert("pinned_keys".into(), json!(pins.did_keys()));
             // As `heso log verify --checkpoint FILE --json`: the checkpoints' verdicts,
             // and all_valid only when the log also contains every one of them.
             if given {
@@ -385,7 +375,7 @@ impl Walk {
             "log_valid": report.all_valid(),
             "checkpoints": given.then_some(checks),
             "signers": signers,
-            "pins": pin_status.as_str(),
+            "pins": page_word(pin_status),
             "torn_tail": report.torn_tail.as_ref().map(ToString::to_string),
         })
         .to_string()
@@ -399,7 +389,7 @@ fn counted(n: u64, one: &str, many: &str) -> String {
 
 /// What `heso verify LOG.jsonl` prints, line for line; its last line says how this page
 /// pinned instead of how the CLI did.
-fn cli_words(report: &LogReport, name: &str, pins: &Pins) -> Vec<String> {
+fn cli_words(report: &LogReport, shared: &PinnedLogReport, name: &str, pins: &Pins) -> Vec<String> {
     let mut lines = vec![format!(
         "{name}: {} in {}",
         counted(report.receipts, "receipt", "receipts"),
@@ -414,18 +404,14 @@ fn cli_words(report: &LogReport, name: &str, pins: &Pins) -> Vec<String> {
             s.session_id, s.last_seq, s.head_hash
         )
     }));
-    lines.extend(report.signers.iter().map(|s| {
-        let pinned = match pins.status_of_base64(&s.public_key) {
-            PinStatus::NothingPinned => "nothing pinned",
-            PinStatus::Pinned => "pinned",
-            PinStatus::NotPinned => "NOT pinned",
-        };
+    lines.extend(shared.signers.iter().map(|s| {
         format!(
-            "signer {} {}: {} ({} valid), {pinned}",
+            "signer {} {}: {} ({} valid), {}",
             role_name(s.role),
-            did_of(&s.public_key),
+            s.key,
             counted(s.receipts, "receipt", "receipts"),
-            s.valid
+            s.valid,
+            s.pin.words()
         )
     }));
     let pinned = if pins.any() {

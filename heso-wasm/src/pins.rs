@@ -1,8 +1,7 @@
-//! The keys a reader pins in the page's pin field, and whether a signer is among them.
+//! The keys a reader pins in the page's pin field: parsed by heso-receipt
+//! (`SignerPins::from_field`), as every verifier parses pins, and shown in the page's words.
 
-use heso_receipt::{
-    SignerPins, VerifyingKey, public_key_from_base64, public_key_from_str, public_key_to_did_key,
-};
+use heso_receipt::{PinStatus, SignerPins, VerifyingKey};
 
 /// Pinned keys from the pin field: did:key or base64, separated by spaces, commas or
 /// lines. An empty field pins nothing.
@@ -11,85 +10,53 @@ pub(crate) struct Pins {
     keys: Vec<VerifyingKey>,
 }
 
-/// Whether a signer was pinned, as the page shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum PinStatus {
-    /// The reader pinned nothing.
-    NothingPinned,
-    /// The key is among the pinned keys.
-    Pinned,
-    /// Keys are pinned and this is not one of them (or it does not decode).
-    NotPinned,
+/// A pin status as the page's scripts name it (`data-pins`, CSS classes).
+pub(crate) fn page_word(status: PinStatus) -> &'static str {
+    match status {
+        PinStatus::NothingPinned => "none",
+        PinStatus::Pinned => "pinned",
+        PinStatus::NotPinned => "not-pinned",
+    }
 }
 
-impl PinStatus {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            PinStatus::NothingPinned => "none",
-            PinStatus::Pinned => "pinned",
-            PinStatus::NotPinned => "not-pinned",
-        }
+/// The status of several signers together: nothing pinned, every one pinned, or not
+/// (no signer at all is not pinned, when keys are).
+pub(crate) fn all_of(pins: &Pins, statuses: impl IntoIterator<Item = PinStatus>) -> PinStatus {
+    if !pins.any() {
+        return PinStatus::NothingPinned;
+    }
+    let mut statuses = statuses.into_iter().peekable();
+    if statuses.peek().is_none() {
+        return PinStatus::NotPinned;
+    }
+    if statuses.all(|s| s == PinStatus::Pinned) {
+        PinStatus::Pinned
+    } else {
+        PinStatus::NotPinned
     }
 }
 
 impl Pins {
     pub(crate) fn parse(text: &str) -> Result<Pins, String> {
-        let keys = text
-            .split(|c: char| c.is_whitespace() || c == ',')
-            .filter(|k| !k.is_empty())
-            .map(|k| {
-                public_key_from_str(k)
-                    .map_err(|e| format!("pinned key {k:?}: {e} (give a did:key or base64 key)"))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let pins = SignerPins::from_field(text).map_err(|e| format!("pinned key {e}"))?;
         Ok(Pins {
-            pins: if keys.is_empty() {
-                SignerPins::Any
-            } else {
-                SignerPins::Only(keys.clone())
-            },
-            keys,
+            keys: pins.keys(),
+            pins,
         })
     }
 
     /// True when any key is pinned.
     pub(crate) fn any(&self) -> bool {
-        !self.keys.is_empty()
+        self.pins.is_pinned()
     }
 
-    /// The pinned keys.
+    /// The pinned keys, each once.
     pub(crate) fn keys(&self) -> &[VerifyingKey] {
         &self.keys
     }
 
-    /// The pinned keys as did:key, as `heso verify --json` lists them.
+    /// The pinned keys as did:key, as the reports list them.
     pub(crate) fn did_keys(&self) -> Vec<String> {
-        self.keys.iter().map(public_key_to_did_key).collect()
+        self.pins.did_keys()
     }
-
-    pub(crate) fn status(&self, key: &VerifyingKey) -> PinStatus {
-        if !self.any() {
-            PinStatus::NothingPinned
-        } else if self.keys.contains(key) {
-            PinStatus::Pinned
-        } else {
-            PinStatus::NotPinned
-        }
-    }
-
-    /// The status of a key as a signature entry carries it (base64).
-    pub(crate) fn status_of_base64(&self, key: &str) -> PinStatus {
-        match public_key_from_base64(key) {
-            Ok(key) => self.status(&key),
-            Err(_) if self.any() => PinStatus::NotPinned,
-            Err(_) => PinStatus::NothingPinned,
-        }
-    }
-}
-
-/// A key as the page names it: did:key when it decodes, else as written.
-pub(crate) fn did_of(base64: &str) -> String {
-    public_key_from_base64(base64)
-        .map(|k| public_key_to_did_key(&k))
-        .unwrap_or_else(|_| base64.to_owned())
 }

@@ -1,10 +1,10 @@
-//! One receipt, described for the page: the CLI's `--json` verdict, and everything the
-//! receipt records (marked by the page as unverified unless the verdict is `Valid`).
+//! One receipt, described for the page: heso-receipt's report (`heso verify --json`), and
+//! everything the receipt records (marked by the page as unverified unless it is `Valid`).
 
-use heso_receipt::{Checked, KeyRole, RecordedStatus, Verdict, public_key_to_did_key};
+use heso_receipt::{Checked, KeyRole, ReceiptReport, RecordedStatus, public_key_from_base64};
 use serde_json::{Value, json};
 
-use crate::pins::{PinStatus, Pins, did_of};
+use crate::pins::{Pins, all_of, page_word};
 
 pub(crate) fn role_name(role: KeyRole) -> &'static str {
     match role {
@@ -13,65 +13,28 @@ pub(crate) fn role_name(role: KeyRole) -> &'static str {
     }
 }
 
-/// `heso verify FILE --json` for one receipt: the same keys, the same values.
-pub(crate) fn cli_json(checked: &Checked, pins: &Pins) -> Value {
-    let verdict = &checked.verdict;
-    let signers = verdict.signers();
-    json!({
-        "action_hash": checked.receipt.as_ref().map(|r| r.content.action_hash.clone()),
-        "valid": verdict.is_valid(),
-        "verdict": verdict.kind(),
-        "detail": verdict.detail(),
-        "trust_level": signers.map(|s| s.trust_level.to_string()),
-        "operator": signers.map(|s| public_key_to_did_key(&s.operator)),
-        "approver": signers.and_then(|s| s.approver.as_ref().map(|(k, _)| public_key_to_did_key(k))),
-        "approver_decision": signers.and_then(|s| s.approver.as_ref().map(|(_, d)| d.to_string())),
-        "pinned": pins.any(),
-        "pinned_keys": pins.did_keys(),
-    })
+/// A key as the page names it: did:key when it decodes, else as written.
+pub(crate) fn did_of(base64: &str) -> String {
+    public_key_from_base64(base64)
+        .map(|k| heso_receipt::public_key_to_did_key(&k))
+        .unwrap_or_else(|_| base64.to_owned())
 }
 
-/// Whether the receipt's signers were pinned: nothing pinned, every signer pinned, or at
-/// least one not.
-fn pin_status(checked: &Checked, pins: &Pins) -> PinStatus {
-    if !pins.any() {
-        return PinStatus::NothingPinned;
-    }
-    let entries = checked
-        .receipt
-        .as_ref()
-        .map(|r| r.signatures.as_slice())
-        .unwrap_or_default();
-    if entries.is_empty() {
-        return PinStatus::NotPinned;
-    }
-    if entries
-        .iter()
-        .all(|e| pins.status_of_base64(&e.public_key) == PinStatus::Pinned)
-    {
-        PinStatus::Pinned
-    } else {
-        PinStatus::NotPinned
-    }
-}
-
-/// Everything the page shows of one receipt.
+/// Everything the page shows of one receipt: `cli` is the report, the rest its words.
 pub(crate) fn describe(checked: &Checked, pins: &Pins) -> Value {
-    let verdict: &Verdict = &checked.verdict;
-    let receipt = checked.receipt.as_ref();
-    let signers: Vec<Value> = receipt
-        .map(|r| r.signatures.as_slice())
-        .unwrap_or_default()
+    let report = ReceiptReport::new(checked, &pins.pins);
+    let signers: Vec<Value> = report
+        .signers
         .iter()
         .map(|s| {
             json!({
-                "role": role_name(s.key_id),
-                "key": did_of(&s.public_key),
-                "pins": pins.status_of_base64(&s.public_key).as_str(),
+                "role": role_name(s.role),
+                "key": s.key,
+                "pins": page_word(s.pin),
             })
         })
         .collect();
-    let recorded = receipt.map(|r| {
+    let recorded = checked.receipt.as_ref().map(|r| {
         let c = &r.content;
         json!({
             "content": c,
@@ -81,13 +44,13 @@ pub(crate) fn describe(checked: &Checked, pins: &Pins) -> Value {
         })
     });
     json!({
-        "cli": cli_json(checked, pins),
-        "kind": verdict.kind(),
-        "valid": verdict.is_valid(),
-        "text": verdict.to_string(),
-        "detail": verdict.detail(),
-        "pins": pin_status(checked, pins).as_str(),
+        "kind": report.verdict,
+        "valid": report.valid,
+        "text": checked.verdict.to_string(),
+        "detail": report.detail,
+        "pins": page_word(all_of(pins, report.signers.iter().map(|s| s.pin))),
         "signers": signers,
         "receipt": recorded,
+        "cli": report,
     })
 }

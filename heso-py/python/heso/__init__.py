@@ -44,7 +44,7 @@ if TYPE_CHECKING:
         tool,
     )
     from ._state import init, shutdown, step
-    from ._verify import Verdict, verify
+    from ._verify import LogReport, Verdict, verify, verify_log
     from ._wrap import wrap
 
 # Where each public name lives. They are imported on first use (PEP 562), so `import
@@ -63,8 +63,10 @@ _LAZY = {
     "init": "._state",
     "shutdown": "._state",
     "step": "._state",
+    "LogReport": "._verify",
     "Verdict": "._verify",
     "verify": "._verify",
+    "verify_log": "._verify",
     "wrap": "._wrap",
 }
 
@@ -94,6 +96,7 @@ __all__ = [
     "Gate",
     "GateError",
     "HesoError",
+    "LogReport",
     "SuspendedError",
     "Verdict",
     "destructive",
@@ -105,6 +108,7 @@ __all__ = [
     "step",
     "tool",
     "verify",
+    "verify_log",
     "wrap",
     "to_json_value",
 ]

@@ -2,7 +2,7 @@
 
 Checked against the built module by ``python -m mypy.stubtest heso._core`` (tests/test_convert.py)."""
 
-from typing import Any, Mapping, Optional, Sequence, TypedDict, final
+from typing import Any, Mapping, Optional, Sequence, final
 
 __all__ = [
     "Call",
@@ -20,6 +20,7 @@ __all__ = [
     "run_cli",
     "to_json_value",
     "verify",
+    "verify_log",
 ]
 __version__: str
 VERBS: tuple[str, ...]
@@ -88,23 +89,21 @@ class Project:
     def pending_info(self, pending_id: str) -> dict[str, Any]: ...
     def wait(self, pending_id: str, timeout: float) -> dict[str, Any]: ...
 
-class VerifyResult(TypedDict):
-    """What ``verify`` returns (``heso.Verdict`` is built from it). Typing only."""
-
-    kind: str
-    ok: bool
-    detail: str
-    action_hash: Optional[str]
-    trust_level: Optional[str]
-    operator: Optional[str]
-    approver: Optional[str]
-    approver_decision: Optional[str]
-    pinned: bool
-    pinned_keys: list[str]
-
 def verify(
     data: bytes, signers: Optional[Sequence[str]] = None, project: Optional[Project] = None
-) -> VerifyResult: ...
+) -> str:
+    """The receipt's report as JSON (``heso verify FILE --json``); ``heso.Verdict`` is read
+    from it."""
+
+def verify_log(
+    data: Optional[bytes] = None,
+    path: Optional[str] = None,
+    signers: Optional[Sequence[str]] = None,
+    project: Optional[Project] = None,
+) -> str:
+    """The log's report as JSON (``heso verify LOG.jsonl --json``); ``heso.LogReport`` is
+    read from it."""
+
 def run_cli(argv: Sequence[str]) -> int: ...
 def check_field_path(path: str) -> None: ...
 def to_json_value(value: Any, depth: int = 0) -> Any: ...

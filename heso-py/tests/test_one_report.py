@@ -1,0 +1,175 @@
+"""One verifier report: `heso verify … --json`, `heso.verify`/`heso.verify_log` and the
+browser verifier (heso-wasm's exported functions, called natively by its `report` example)
+give the same report, field for field, on the reference vectors, on logs made from them
+(tampered lines, a torn tail, two signers) and on a log made with the CLI (a rotated
+operator key, so two operator keys and a retired pin), each under several pin sets."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any, Optional
+
+import pytest
+
+import heso
+from heso import _state
+from conftest import run_heso
+
+REPO = Path(__file__).resolve().parents[2]
+VECTORS = REPO / "heso-receipt" / "tests" / "data"
+
+
+def wasm_report_bin() -> Path:
+    """heso-wasm's `report` example: `cargo test --workspace` builds it (scripts/test.sh
+    runs that first); built here when missing (a second or two when it is current)."""
+    exe = REPO / "target" / "debug" / "examples" / "report"
+    built = subprocess.run(
+        ["cargo", "build", "--quiet", "-p", "heso-wasm", "--example", "report"],
+        cwd=REPO, capture_output=True, text=True, timeout=1200,
+    )
+    assert built.returncode == 0, built.stderr
+    assert exe.exists(), exe
+    return exe
+
+
+@pytest.fixture(scope="module")
+def wasm_bin() -> Path:
+    return wasm_report_bin()
+
+
+def keys() -> dict[str, dict[str, str]]:
+    return json.loads((VECTORS / "keys.json").read_text())  # type: ignore[no-any-return]
+
+
+def compact(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+# Pin sets: name -> the keys (None: nothing pinned, the CLI's --any-signer).
+def pin_sets() -> dict[str, Optional[list[str]]]:
+    k = keys()
+    return {
+        "any": None,
+        "operator": [k["operator"]["did_key"]],
+        # One as did:key, one as base64: both forms parse the same.
+        "both": [k["operator"]["did_key"], k["approver"]["public_key_b64"]],
+        # The same key twice, in both forms: pinned once.
+        "twice": [k["operator"]["did_key"], k["operator"]["public_key_b64"]],
+        "other": [k["other"]["did_key"]],
+    }
+
+
+def cli_json(target: Path, pins: Optional[list[str]], cwd: Path, *extra: str) -> Any:
+    flags = ["--any-signer"] if pins is None else [a for key in pins for a in ("--signer", key)]
+    result = run_heso("verify", str(target), *flags, "--json", *extra, cwd=cwd)
+    assert result.returncode in (0, 1), result.stderr
+    return json.loads(result.stdout)
+
+
+def wasm_json(exe: Path, what: str, target: Path, pins: Optional[list[str]]) -> Any:
+    field = "" if pins is None else ", ".join(pins)
+    result = subprocess.run([str(exe), what, str(target), field], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def agree(label: str, cli: Any, py: Any, wasm: Any) -> None:
+    assert py == cli, f"{label}: heso.verify differs from the CLI\n py:  {compact(py)}\n cli: {compact(cli)}"
+    assert wasm == cli, f"{label}: the browser verifier differs from the CLI\n wasm: {compact(wasm)}\n cli:  {compact(cli)}"
+
+
+def receipt_cases() -> dict[str, bytes]:
+    cases: dict[str, bytes] = {}
+    for name in ("receipt_l0", "receipt_l1", "redaction_commit_reveal", "redaction_destructive"):
+        cases[name] = compact(json.loads((VECTORS / f"{name}.json").read_text())["receipt"]).encode()
+    for case in json.loads((VECTORS / "tampered.json").read_text())["cases"]:
+        cases["tampered: " + case["name"]] = compact(case["receipt"]).encode()
+    cases["not json"] = b"{not json"
+    cases["empty"] = b""
+    cases["not utf-8"] = b"\xff"
+    return cases
+
+
+def log_cases() -> dict[str, bytes]:
+    chain = [compact(r).encode() for r in json.loads((VECTORS / "chain_3.json").read_text())["receipts"]]
+    l0 = compact(json.loads((VECTORS / "receipt_l0.json").read_text())["receipt"]).encode()
+    l1 = compact(json.loads((VECTORS / "receipt_l1.json").read_text())["receipt"]).encode()
+    edited = json.loads(chain[2])
+    edited["content"]["action"]["tool_name"] = "exfiltrate"
+    cases = {"chain_3": b"".join(line + b"\n" for line in chain)}
+    for case in json.loads((VECTORS / "chain_tampered.json").read_text())["cases"]:
+        cases["chain_tampered: " + case["name"]] = b"".join(compact(r).encode() + b"\n" for r in case["receipts"])
+    mixed = [chain[0], chain[1], compact(edited).encode(), l1, l0, b"", b"{not json", chain[2]]
+    cases["mixed, torn tail"] = b"".join(line + b"\n" for line in mixed) + l0[:40]
+    cases["empty"] = b""
+    cases["only a torn tail"] = l0[:10]
+    return cases
+
+
+def py_verify(data: bytes, pins: Optional[list[str]]) -> Any:
+    return heso.verify(data, signers=pins).to_dict()
+
+
+def test_receipts_get_one_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, wasm_bin: Path) -> None:
+    monkeypatch.setattr(_state, "_project", None)  # nothing pinned unless signers= says so
+    for name, data in receipt_cases().items():
+        target = tmp_path / "receipt.json"
+        target.write_bytes(data)
+        for pins_name, pins in pin_sets().items():
+            label = f"{name} / pins {pins_name}"
+            cli = cli_json(target, pins, tmp_path)
+            agree(label, cli, py_verify(data, pins), wasm_json(wasm_bin, "receipt", target, pins))
+            assert heso.verify(target, signers=pins).to_dict() == cli, label
+
+
+def test_logs_get_one_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, wasm_bin: Path) -> None:
+    monkeypatch.setattr(_state, "_project", None)
+    seen_kinds: set[str] = set()
+    for name, data in log_cases().items():
+        target = tmp_path / "log.jsonl"
+        target.write_bytes(data)
+        for pins_name, pins in pin_sets().items():
+            label = f"{name} / pins {pins_name}"
+            cli = cli_json(target, pins, tmp_path)
+            py = heso.verify_log(target, signers=pins).to_dict()
+            agree(label, cli, py, wasm_json(wasm_bin, "log", target, pins))
+            assert heso.verify_log(data, signers=pins).to_dict() == cli, label
+            seen_kinds |= set(cli["counts"])
+    # The cases reach what they are meant to (a test that could not fail otherwise).
+    assert {"Valid", "LinkBroken", "HashMismatch", "Malformed", "UntrustedSigner"} <= seen_kinds
+
+
+def test_a_log_made_with_the_cli_gets_one_report(project: Path, wasm_bin: Path) -> None:
+    """Two demos around an operator key rotation: two operator keys, one retired; then a
+    line edited and a torn tail. Pinned by the project (heso.init), and by keys given."""
+    assert run_heso("demo", cwd=project).returncode == 0
+    rotated = run_heso("keys", "rotate", cwd=project)
+    assert rotated.returncode == 0, rotated.stderr
+    assert run_heso("demo", cwd=project).returncode == 0
+    log = project / "heso-local-data" / "receipts.jsonl"
+    lines = log.read_bytes().split(b"\n")
+    assert len(lines) >= 5, lines
+    second = json.loads(lines[1])
+    second["content"]["captured_at"] = "2020-01-01T00:00:00Z"
+    lines[1] = compact(second).encode()
+    copy = project.parent / "copy.jsonl"
+    copy.write_bytes(b"\n".join(lines) + b'{"alg":"heso-act')
+
+    project_cli = json.loads(run_heso("verify", str(copy), "--json", cwd=project).stdout)
+    assert project_cli["pinned"] is True
+    assert len(project_cli["pinned_keys"]) == 2, project_cli
+    assert len(project_cli["signers"]) == 2, project_cli
+    assert project_cli["torn_tail"] is not None and project_cli["counts"].get("HashMismatch") == 1, project_cli
+    heso.init(project)
+    try:
+        py = heso.verify_log(copy).to_dict()
+    finally:
+        heso.shutdown()
+    agree("project pins", project_cli, py, wasm_json(wasm_bin, "log", copy, project_cli["pinned_keys"]))
+
+    for pins_name, pins in pin_sets().items():
+        cli = cli_json(copy, pins, project.parent)
+        py = heso.verify_log(copy, signers=pins).to_dict()
+        agree(f"cli log / pins {pins_name}", cli, py, wasm_json(wasm_bin, "log", copy, pins))

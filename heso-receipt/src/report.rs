@@ -1,0 +1,406 @@
+//! What a verifier reports, as one serialisable type for a receipt ([`ReceiptReport`]) and
+//! one for a log ([`PinnedLogReport`]), and the signer pins they are verified under.
+//!
+//! `heso verify … --json`, the Python binding's `heso.verify`/`heso.verify_log` and the
+//! browser verifier all serialise these, so they agree field for field; each only adds its
+//! own words around them. Pins are parsed here too ([`SignerPins::from_keys`],
+//! [`SignerPins::from_field`]), so a key is accepted or refused the same way everywhere.
+
+use std::collections::BTreeMap;
+
+use ed25519_dalek::VerifyingKey;
+use serde::Serialize;
+
+use crate::keys::{
+    KeyDecodeError, public_key_from_base64, public_key_from_str, public_key_to_did_key,
+};
+use crate::log::{LogReport, SessionHead, TornTail};
+use crate::model::{ApprovalOutcome, KeyRole, TrustLevel};
+use crate::verify::{Checked, SignerPins};
+
+/// A pinned key that does not decode.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{key} is not a public key (did:key or base64): {source}")]
+pub struct PinError {
+    /// The key as given, quoted, cut to 80 characters (a paste can be huge).
+    key: String,
+    #[source]
+    source: KeyDecodeError,
+}
+
+/// `text` quoted, cut to 80 characters with its length when longer.
+fn quoted(text: &str) -> String {
+    match text.char_indices().nth(80) {
+        None => format!("{text:?}"),
+        Some((cut, _)) => format!(
+            "{:?}… ({} characters)",
+            text.get(..cut).unwrap_or_default(),
+            text.chars().count()
+        ),
+    }
+}
+
+/// Whether a signer's key is among the pinned keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PinStatus {
+    /// Nothing is pinned: any key is accepted.
+    NothingPinned,
+    /// The key is pinned.
+    Pinned,
+    /// Keys are pinned and this is not one of them (or it does not decode).
+    NotPinned,
+}
+
+impl PinStatus {
+    /// The words the CLI prints: `pinned`, `NOT pinned`, `nothing pinned`.
+    pub fn words(self) -> &'static str {
+        match self {
+            PinStatus::NothingPinned => "nothing pinned",
+            PinStatus::Pinned => "pinned",
+            PinStatus::NotPinned => "NOT pinned",
+        }
+    }
+}
+
+impl SignerPins {
+    /// Pins exactly `keys` (did:key or base64 each), in either role. No keys pins nothing
+    /// trusted: every signer is then `UntrustedSigner`.
+    pub fn from_keys<'a>(keys: impl IntoIterator<Item = &'a str>) -> Result<SignerPins, PinError> {
+        let keys = keys
+            .into_iter()
+            .map(|key| {
+                public_key_from_str(key).map_err(|source| PinError {
+                    key: quoted(key),
+                    source,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(SignerPins::Only(keys))
+    }
+
+    /// Pins the keys of a text field (the browser verifier's): did:key or base64 keys
+    /// separated by whitespace or commas. A field with no key pins nothing ([`SignerPins::Any`]).
+    pub fn from_field(text: &str) -> Result<SignerPins, PinError> {
+        let keys: Vec<&str> = text
+            .split(|c: char| c.is_whitespace() || c == ',')
+            .filter(|k| !k.is_empty())
+            .collect();
+        if keys.is_empty() {
+            return Ok(SignerPins::Any);
+        }
+        SignerPins::from_keys(keys)
+    }
+
+    /// True unless any key is accepted ([`SignerPins::Any`]).
+    pub fn is_pinned(&self) -> bool {
+        !matches!(self, SignerPins::Any)
+    }
+
+    /// The pinned keys, each once, in the order they were pinned.
+    pub fn keys(&self) -> Vec<VerifyingKey> {
+        let all: Vec<VerifyingKey> = match self {
+            SignerPins::Any => Vec::new(),
+            SignerPins::Only(keys) => keys.clone(),
+            SignerPins::Dated(keys) => keys.iter().map(|p| p.key).collect(),
+        };
+        let mut out: Vec<VerifyingKey> = Vec::with_capacity(all.len());
+        for key in all {
+            if !out.contains(&key) {
+                out.push(key);
+            }
+        }
+        out
+    }
+
+    /// The pinned keys as did:key, each once (a report's `pinned_keys`).
+    pub fn did_keys(&self) -> Vec<String> {
+        self.keys().iter().map(public_key_to_did_key).collect()
+    }
+
+    /// Whether `key` is pinned (at any time: a retired key counts as pinned).
+    pub fn status(&self, key: &VerifyingKey) -> PinStatus {
+        let pinned = match self {
+            SignerPins::Any => return PinStatus::NothingPinned,
+            SignerPins::Only(keys) => keys.contains(key),
+            SignerPins::Dated(keys) => keys.iter().any(|p| p.key == *key),
+        };
+        if pinned {
+            PinStatus::Pinned
+        } else {
+            PinStatus::NotPinned
+        }
+    }
+
+    /// [`SignerPins::status`] of a key as a signature entry carries it (base64); one that
+    /// does not decode is not pinned.
+    pub fn status_of_base64(&self, key: &str) -> PinStatus {
+        match public_key_from_base64(key) {
+            Ok(key) => self.status(&key),
+            Err(_) if self.is_pinned() => PinStatus::NotPinned,
+            Err(_) => PinStatus::NothingPinned,
+        }
+    }
+}
+
+/// A key as a report names it: did:key when it decodes, else as the receipt wrote it.
+fn named(base64: &str) -> String {
+    public_key_from_base64(base64)
+        .map(|k| public_key_to_did_key(&k))
+        .unwrap_or_else(|_| base64.to_owned())
+}
+
+/// A key a receipt says signed it: verified only when the receipt is `Valid`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClaimedSigner {
+    /// The role of its signature entry.
+    pub role: KeyRole,
+    /// The key as did:key (as written, when it does not decode).
+    pub key: String,
+    /// Whether it is pinned.
+    pub pin: PinStatus,
+}
+
+/// The report on one receipt: `heso verify FILE --json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReceiptReport {
+    /// The receipt's `action_hash`, when it parsed.
+    pub action_hash: Option<String>,
+    /// True for `Valid`.
+    pub valid: bool,
+    /// The verdict's kind (`Valid`, `HashMismatch`, …).
+    pub verdict: &'static str,
+    /// Its one-line detail (empty for `Valid`).
+    pub detail: String,
+    /// The level the signatures give, when valid.
+    pub trust_level: Option<TrustLevel>,
+    /// The operator's key (did:key), when valid.
+    pub operator: Option<String>,
+    /// The approver's key (did:key), on a valid L1 receipt.
+    pub approver: Option<String>,
+    /// The approver's decision, on a valid L1 receipt.
+    pub approver_decision: Option<ApprovalOutcome>,
+    /// Whether signers were pinned at all.
+    pub pinned: bool,
+    /// The pinned keys as did:key, each once.
+    pub pinned_keys: Vec<String>,
+    /// Every signature entry's role and key, and whether the key is pinned (claims unless
+    /// `valid`).
+    pub signers: Vec<ClaimedSigner>,
+}
+
+impl ReceiptReport {
+    /// The report on `checked`, verified under `pins`.
+    pub fn new(checked: &Checked, pins: &SignerPins) -> ReceiptReport {
+        let verdict = &checked.verdict;
+        let signers = verdict.signers();
+        let receipt = checked.receipt.as_ref();
+        ReceiptReport {
+            action_hash: receipt.map(|r| r.content.action_hash.clone()),
+            valid: verdict.is_valid(),
+            verdict: verdict.kind(),
+            detail: verdict.detail().to_owned(),
+            trust_level: signers.map(|s| s.trust_level),
+            operator: signers.map(|s| public_key_to_did_key(&s.operator)),
+            approver: signers
+                .and_then(|s| s.approver.as_ref().map(|(k, _)| public_key_to_did_key(k))),
+            approver_decision: signers.and_then(|s| s.approver.as_ref().map(|(_, d)| *d)),
+            pinned: pins.is_pinned(),
+            pinned_keys: pins.did_keys(),
+            signers: receipt
+                .map(|r| r.signatures.as_slice())
+                .unwrap_or_default()
+                .iter()
+                .map(|s| ClaimedSigner {
+                    role: s.key_id,
+                    key: named(&s.public_key),
+                    pin: pins.status_of_base64(&s.public_key),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// One line of a log that is not valid, as a report lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FailureReport {
+    /// 1-based line number.
+    pub line: u64,
+    /// The receipt's seq, when it has one.
+    pub seq: Option<u64>,
+    /// The verdict's kind (`LinkBroken` for a valid receipt whose link is broken).
+    pub verdict: &'static str,
+    /// Its detail.
+    pub detail: String,
+}
+
+/// A key that signed receipts of a log, as a report lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SignerReport {
+    /// The role it signed in.
+    pub role: KeyRole,
+    /// The key as did:key (as written, when it does not decode).
+    pub key: String,
+    /// Receipts carrying its signature in this role.
+    pub receipts: u64,
+    /// Of those, the ones counted `Valid`.
+    pub valid: u64,
+    /// Whether it is pinned.
+    pub pin: PinStatus,
+}
+
+/// The report on a log: `heso verify LOG.jsonl --json` and `heso log verify --json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PinnedLogReport {
+    /// Complete lines seen.
+    pub receipts: u64,
+    /// True when every receipt is valid, every link holds and there is no torn tail.
+    pub all_valid: bool,
+    /// Verdict kind -> count.
+    pub counts: BTreeMap<String, u64>,
+    /// The first failures, in line order.
+    pub failures: Vec<FailureReport>,
+    /// A torn last line, if any.
+    pub torn_tail: Option<TornTail>,
+    /// Every session's head, in order of first appearance.
+    pub sessions: Vec<SessionHead>,
+    /// Every key that signed, in order of first appearance.
+    pub signers: Vec<SignerReport>,
+    /// Whether signers were pinned at all.
+    pub pinned: bool,
+    /// The pinned keys as did:key, each once.
+    pub pinned_keys: Vec<String>,
+}
+
+impl PinnedLogReport {
+    /// The report on a log walked by [`crate::LogChecker`] under `pins`.
+    pub fn new(report: &LogReport, pins: &SignerPins) -> PinnedLogReport {
+        PinnedLogReport {
+            receipts: report.receipts,
+            all_valid: report.all_valid(),
+            counts: report.counts.clone(),
+            failures: report
+                .failures
+                .iter()
+                .map(|f| FailureReport {
+                    line: f.line,
+                    seq: f.seq,
+                    verdict: f.verdict.kind(),
+                    detail: f.verdict.detail().to_owned(),
+                })
+                .collect(),
+            torn_tail: report.torn_tail.clone(),
+            sessions: report.sessions.clone(),
+            signers: report
+                .signers
+                .iter()
+                .map(|s| SignerReport {
+                    role: s.role,
+                    key: named(&s.public_key),
+                    receipts: s.receipts,
+                    valid: s.valid,
+                    pin: pins.status_of_base64(&s.public_key),
+                })
+                .collect(),
+            pinned: pins.is_pinned(),
+            pinned_keys: pins.did_keys(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "test code")]
+
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::{LogChecker, verify_receipt};
+
+    const OPERATOR: &str = "did:key:z6Mkon3Necd6NkkyfoGoHxid2znGc59LU3K7mubaRcFbLfLX";
+    const OPERATOR_B64: &str = "iojj3XQJ8ZX9UtstPLpdcspnCb8dlBIb83SIAbQPb1w=";
+    const APPROVER: &str = "did:key:z6Mko9hTggMwjSTEaJaPUfE6tqcy2xvU6BnNq3e3o8qVBiyH";
+
+    fn receipt(file: &str) -> String {
+        let doc: Value = serde_json::from_str(file).unwrap();
+        serde_json::to_string(&doc["receipt"]).unwrap()
+    }
+
+    #[test]
+    fn pins_parse_from_keys_and_from_a_field_and_dedupe() {
+        let field = SignerPins::from_field(&format!(" {OPERATOR},\n{OPERATOR_B64} ")).unwrap();
+        assert_eq!(field.did_keys(), vec![OPERATOR.to_owned()]);
+        assert_eq!(SignerPins::from_field(" ,\n").unwrap(), SignerPins::Any);
+        let given = SignerPins::from_keys([OPERATOR, APPROVER]).unwrap();
+        assert_eq!(
+            given.did_keys(),
+            vec![OPERATOR.to_owned(), APPROVER.to_owned()]
+        );
+        assert_eq!(SignerPins::from_keys([]).unwrap(), SignerPins::Only(vec![]));
+        let error = SignerPins::from_field(&format!("{OPERATOR} nope")).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "\"nope\" is not a public key (did:key or base64): expected 32 key bytes, got 3"
+        );
+        let huge = "A".repeat(100_000);
+        let error = SignerPins::from_keys([huge.as_str()])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("… (100000 characters)"), "{error}");
+        assert!(error.len() < 200, "{error}");
+    }
+
+    #[test]
+    fn a_receipt_report_names_its_verdict_signers_and_pins() {
+        let l1 = receipt(include_str!("../tests/data/receipt_l1.json"));
+        let pins = SignerPins::from_keys([OPERATOR]).unwrap();
+        let report = ReceiptReport::new(&verify_receipt(l1.as_bytes(), &pins), &pins);
+        assert_eq!(
+            serde_json::to_value(&report).unwrap(),
+            json!({
+                "action_hash": "beea92d9bfa25f1290da08546b2b946639b58dbae9a23eaa6c567d9b2a447ae9",
+                "valid": false,
+                "verdict": "UntrustedSigner",
+                "detail": report.detail,
+                "trust_level": null, "operator": null, "approver": null, "approver_decision": null,
+                "pinned": true,
+                "pinned_keys": [OPERATOR],
+                "signers": [
+                    {"role": "operator", "key": OPERATOR, "pin": "pinned"},
+                    {"role": "approver", "key": APPROVER, "pin": "not_pinned"},
+                ],
+            })
+        );
+        let any = SignerPins::Any;
+        let report = ReceiptReport::new(&verify_receipt(l1.as_bytes(), &any), &any);
+        let value = serde_json::to_value(&report).unwrap();
+        assert_eq!(value["trust_level"], "L1");
+        assert_eq!(value["approver"], APPROVER);
+        assert_eq!(value["approver_decision"], "approved");
+        assert_eq!(value["signers"][1]["pin"], "nothing_pinned");
+    }
+
+    #[test]
+    fn a_log_report_counts_signers_with_their_pins() {
+        let l0 = receipt(include_str!("../tests/data/receipt_l0.json"));
+        let l1 = receipt(include_str!("../tests/data/receipt_l1.json"));
+        let pins = SignerPins::from_keys([OPERATOR]).unwrap();
+        let mut checker = LogChecker::new();
+        checker.push(1, verify_receipt(l0.as_bytes(), &pins).into());
+        checker.push(2, verify_receipt(l1.as_bytes(), &pins).into());
+        checker.torn_tail(3);
+        let report = PinnedLogReport::new(&checker.finish(), &pins);
+        let value = serde_json::to_value(&report).unwrap();
+        assert_eq!(value["all_valid"], false);
+        assert_eq!(value["torn_tail"], json!({"line": 3, "bytes": 3}));
+        assert_eq!(
+            value["signers"],
+            json!([
+                {"role": "operator", "key": OPERATOR, "receipts": 2, "valid": 1, "pin": "pinned"},
+                {"role": "approver", "key": APPROVER, "receipts": 1, "valid": 0, "pin": "not_pinned"},
+            ])
+        );
+        assert_eq!(value["failures"][0]["verdict"], "UntrustedSigner");
+        assert_eq!(value["failures"][0]["line"], 2);
+    }
+}
