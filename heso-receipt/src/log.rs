@@ -435,6 +435,28 @@ mod tests {
     }
 
     #[test]
+    fn log_bytes_are_complete_lines_and_a_torn_tail() {
+        let lines = chain();
+        let whole = format!("{}\n{}\n{}\n", lines[0], lines[1], lines[2]);
+        let report = verify_log_bytes(whole.as_bytes(), &SignerPins::Any);
+        assert!(report.all_valid());
+        assert_eq!(report.receipts, 3);
+        // A blank line is a receipt (Malformed); bytes after the last newline a torn tail.
+        let torn = format!("{}\n\n{}", lines[0], &lines[1][..9]);
+        let report = verify_log_bytes(torn.as_bytes(), &SignerPins::Any);
+        assert_eq!(report.receipts, 2);
+        assert_eq!(report.counts.get("Malformed"), Some(&1));
+        assert_eq!(report.torn_tail, Some(TornTail { line: 3, bytes: 9 }));
+        assert_eq!(
+            verify_log_bytes(b"", &SignerPins::Any),
+            LogReport::default()
+        );
+        let only_tail = verify_log_bytes(b"{\"alg", &SignerPins::Any);
+        assert_eq!(only_tail.receipts, 0);
+        assert_eq!(only_tail.torn_tail, Some(TornTail { line: 1, bytes: 5 }));
+    }
+
+    #[test]
     fn pasted_text_is_one_receipt_or_numbered_lines() {
         assert_eq!(
             split_pasted(b"{\n \"a\": 1\n}\n"),
