@@ -7,6 +7,7 @@ operator key, so two operator keys and a retired pin), each under several pin se
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 from typing import Any, Optional
@@ -14,7 +15,7 @@ from typing import Any, Optional
 import pytest
 
 import heso
-from heso import _state
+from heso import _core, _state
 from conftest import run_heso
 
 REPO = Path(__file__).resolve().parents[2]
@@ -61,18 +62,39 @@ def pin_sets() -> dict[str, Optional[list[str]]]:
     }
 
 
-def cli_json(target: Path, pins: Optional[list[str]], cwd: Path, *extra: str) -> Any:
-    flags = ["--any-signer"] if pins is None else [a for key in pins for a in ("--signer", key)]
-    result = run_heso("verify", str(target), *flags, "--json", *extra, cwd=cwd)
-    assert result.returncode in (0, 1), result.stderr
-    return json.loads(result.stdout)
+class Cli:
+    """`heso verify … --json` run by `heso._core.run_cli`, the call the `heso` console
+    script makes, in this process (its stdout captured at the file descriptor): a process
+    per case would cost about 140 ms each, most of this test's time."""
+
+    def __init__(self, capfd: pytest.CaptureFixture[str]) -> None:
+        self.capfd = capfd
+
+    def json(self, target: Path, pins: Optional[list[str]], cwd: Path, *extra: str) -> Any:
+        flags = ["--any-signer"] if pins is None else [a for key in pins for a in ("--signer", key)]
+        before = os.getcwd()
+        os.chdir(cwd)
+        try:
+            self.capfd.readouterr()
+            code = _core.run_cli(["heso", "verify", str(target), *flags, "--json", *extra])
+            out, err = self.capfd.readouterr()
+        finally:
+            os.chdir(before)
+        assert code in (0, 1), err
+        return json.loads(out)
 
 
-def wasm_json(exe: Path, what: str, target: Path, pins: Optional[list[str]]) -> Any:
-    field = "" if pins is None else ", ".join(pins)
-    result = subprocess.run([str(exe), what, str(target), field], capture_output=True, text=True, timeout=120)
+@pytest.fixture
+def cli(capfd: pytest.CaptureFixture[str]) -> Cli:
+    return Cli(capfd)
+
+
+def wasm_json(exe: Path, jobs: list[tuple[str, Path, Optional[list[str]]]]) -> list[Any]:
+    """The browser verifier's reports for several (receipt|log, file, pins), in one run."""
+    args = [a for what, target, pins in jobs for a in (what, str(target), "" if pins is None else ", ".join(pins))]
+    result = subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
+    return [json.loads(line) for line in result.stdout.splitlines()]
 
 
 def agree(label: str, cli: Any, py: Any, wasm: Any) -> None:
@@ -112,36 +134,41 @@ def py_verify(data: bytes, pins: Optional[list[str]]) -> Any:
     return heso.verify(data, signers=pins).to_dict()
 
 
-def test_receipts_get_one_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, wasm_bin: Path) -> None:
+def test_receipts_get_one_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli, wasm_bin: Path) -> None:
     monkeypatch.setattr(_state, "_project", None)  # nothing pinned unless signers= says so
-    for name, data in receipt_cases().items():
-        target = tmp_path / "receipt.json"
+    cases = []
+    for index, (name, data) in enumerate(receipt_cases().items()):
+        target = tmp_path / f"receipt-{index}.json"
         target.write_bytes(data)
         for pins_name, pins in pin_sets().items():
-            label = f"{name} / pins {pins_name}"
-            cli = cli_json(target, pins, tmp_path)
-            agree(label, cli, py_verify(data, pins), wasm_json(wasm_bin, "receipt", target, pins))
-            assert heso.verify(target, signers=pins).to_dict() == cli, label
+            cases.append((f"{name} / pins {pins_name}", data, target, pins))
+    wasm = wasm_json(wasm_bin, [("receipt", target, pins) for _, _, target, pins in cases])
+    for (label, data, target, pins), from_wasm in zip(cases, wasm):
+        from_cli = cli.json(target, pins, tmp_path)
+        agree(label, from_cli, py_verify(data, pins), from_wasm)
+        assert heso.verify(target, signers=pins).to_dict() == from_cli, label
 
 
-def test_logs_get_one_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, wasm_bin: Path) -> None:
+def test_logs_get_one_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli, wasm_bin: Path) -> None:
     monkeypatch.setattr(_state, "_project", None)
-    seen_kinds: set[str] = set()
-    for name, data in log_cases().items():
-        target = tmp_path / "log.jsonl"
+    cases = []
+    for index, (name, data) in enumerate(log_cases().items()):
+        target = tmp_path / f"log-{index}.jsonl"
         target.write_bytes(data)
         for pins_name, pins in pin_sets().items():
-            label = f"{name} / pins {pins_name}"
-            cli = cli_json(target, pins, tmp_path)
-            py = heso.verify_log(target, signers=pins).to_dict()
-            agree(label, cli, py, wasm_json(wasm_bin, "log", target, pins))
-            assert heso.verify_log(data, signers=pins).to_dict() == cli, label
-            seen_kinds |= set(cli["counts"])
+            cases.append((f"{name} / pins {pins_name}", data, target, pins))
+    wasm = wasm_json(wasm_bin, [("log", target, pins) for _, _, target, pins in cases])
+    seen_kinds: set[str] = set()
+    for (label, data, target, pins), from_wasm in zip(cases, wasm):
+        from_cli = cli.json(target, pins, tmp_path)
+        agree(label, from_cli, heso.verify_log(target, signers=pins).to_dict(), from_wasm)
+        assert heso.verify_log(data, signers=pins).to_dict() == from_cli, label
+        seen_kinds |= set(from_cli["counts"])
     # The cases reach what they are meant to (a test that could not fail otherwise).
     assert {"Valid", "LinkBroken", "HashMismatch", "Malformed", "UntrustedSigner"} <= seen_kinds
 
 
-def test_a_log_made_with_the_cli_gets_one_report(project: Path, wasm_bin: Path) -> None:
+def test_a_log_made_with_the_cli_gets_one_report(project: Path, cli: Cli, wasm_bin: Path) -> None:
     """Two demos around an operator key rotation: two operator keys, one retired; then a
     line edited and a torn tail. Pinned by the project (heso.init), and by keys given."""
     assert run_heso("demo", cwd=project).returncode == 0
@@ -157,6 +184,7 @@ def test_a_log_made_with_the_cli_gets_one_report(project: Path, wasm_bin: Path) 
     copy = project.parent / "copy.jsonl"
     copy.write_bytes(b"\n".join(lines) + b'{"alg":"heso-act')
 
+    # Inside the project, `heso verify` pins its keys (the retired one until its retirement).
     project_cli = json.loads(run_heso("verify", str(copy), "--json", cwd=project).stdout)
     assert project_cli["pinned"] is True
     assert len(project_cli["pinned_keys"]) == 2, project_cli
@@ -164,12 +192,13 @@ def test_a_log_made_with_the_cli_gets_one_report(project: Path, wasm_bin: Path) 
     assert project_cli["torn_tail"] is not None and project_cli["counts"].get("HashMismatch") == 1, project_cli
     heso.init(project)
     try:
-        py = heso.verify_log(copy).to_dict()
+        from_py = heso.verify_log(copy).to_dict()
     finally:
         heso.shutdown()
-    agree("project pins", project_cli, py, wasm_json(wasm_bin, "log", copy, project_cli["pinned_keys"]))
-
-    for pins_name, pins in pin_sets().items():
-        cli = cli_json(copy, pins, project.parent)
-        py = heso.verify_log(copy, signers=pins).to_dict()
-        agree(f"cli log / pins {pins_name}", cli, py, wasm_json(wasm_bin, "log", copy, pins))
+    jobs: list[tuple[str, Path, Optional[list[str]]]] = [("log", copy, project_cli["pinned_keys"])]
+    jobs += [("log", copy, pins) for pins in pin_sets().values()]
+    wasm = wasm_json(wasm_bin, jobs)
+    agree("project pins", project_cli, from_py, wasm[0])
+    for (pins_name, pins), from_wasm in zip(pin_sets().items(), wasm[1:]):
+        from_cli = cli.json(copy, pins, project.parent)
+        agree(f"cli log / pins {pins_name}", from_cli, heso.verify_log(copy, signers=pins).to_dict(), from_wasm)

@@ -2,8 +2,9 @@
 //! functions called natively, for heso-py/tests/test_one_report.py, which compares it with
 //! `heso verify FILE --json` and `heso.verify`/`heso.verify_log` field for field.
 //!
-//! `report receipt FILE PINS`: `verify_document_json`'s `cli` object for the file's bytes.
-//! `report log FILE PINS`: the file split as web/worker.js splits a log file (every complete
+//! Arguments are jobs of three, each printing one line of JSON:
+//! `receipt FILE PINS`: `verify_document_json`'s `cli` object for the file's bytes.
+//! `log FILE PINS`: the file split as web/worker.js splits a log file (every complete
 //! line a receipt, bytes after the last newline a torn tail), folded by a `LogWalk`; prints
 //! `finish`'s `cli` object. PINS is the page's pin field (keys separated by spaces or
 //! commas; empty pins nothing). A pin field that does not decode prints `{"error": …}`.
@@ -16,26 +17,32 @@ use serde_json::{Value, json};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [what, file, pins] = args.as_slice() else {
-        eprintln!("usage: report receipt|log FILE PINS");
+    if args.is_empty() || !args.len().is_multiple_of(3) {
+        eprintln!("usage: report (receipt|log FILE PINS)...");
         return ExitCode::from(2);
-    };
-    let bytes = match std::fs::read(file) {
-        Ok(bytes) => bytes,
-        Err(e) => {
-            eprintln!("report: cannot read {file}: {e}");
+    }
+    // One line of JSON per job, in order: one process for a test's many cases.
+    for job in args.chunks_exact(3) {
+        let [what, file, pins] = job else {
             return ExitCode::from(2);
-        }
-    };
-    let out = match what.as_str() {
-        "receipt" => cli_of(&verify_document_json(&bytes, pins)),
-        "log" => log(&bytes, pins),
-        other => {
-            eprintln!("report: {other}: give receipt or log");
-            return ExitCode::from(2);
-        }
-    };
-    println!("{out}");
+        };
+        let bytes = match std::fs::read(file) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                eprintln!("report: cannot read {file}: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let out = match what.as_str() {
+            "receipt" => cli_of(&verify_document_json(&bytes, pins)),
+            "log" => log(&bytes, pins),
+            other => {
+                eprintln!("report: {other}: give receipt or log");
+                return ExitCode::from(2);
+            }
+        };
+        println!("{out}");
+    }
     ExitCode::SUCCESS
 }
 
