@@ -783,6 +783,20 @@ fn a_version_1_store_migrates_to_version_2_in_place_and_keeps_refusing_forks_and
             "{error:?}"
         );
     }
+    // Called directly, heso.receipt_accepted() is no way around the rules: a stored row
+    // again is not accepted (and nothing is recorded), another host's log is refused.
+    let direct = format!(
+        "SELECT heso.receipt_accepted(r) FROM heso.receipts r \
+         WHERE r.log_id = '{}' AND r.position = 3",
+        project.log_id
+    );
+    let accepted: bool = as_host.query_one(direct.as_str(), &[]).unwrap().get(0);
+    assert!(!accepted);
+    let error = as_other.query_one(direct.as_str(), &[]).unwrap_err();
+    assert!(
+        format!("{error:?}").contains("which another role registered"),
+        "{error:?}"
+    );
     // Receipts of a log nobody registered: refused for every role, as the foreign key did.
     let mut as_owner = db.client();
     for client in [&mut as_host, &mut as_owner] {
