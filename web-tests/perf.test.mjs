@@ -11,7 +11,8 @@
 const MAX_RATIO = 4;
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { availableParallelism, loadavg } from "node:os";
 import { join } from "node:path";
 import { serve, launch, open, choose, pageJson, screenshot, write, bigLog, cliTimed, scratch } from "./support.mjs";
@@ -64,6 +65,39 @@ function longestMainThreadTaskCpu(file) {
   return Math.max(...tasks.map((e) => (e.tdur ?? e.dur) / 1000));
 }
 
+/** Seconds of CPU from /proc stat fields (after the command name): utime+stime, or with
+ * `children` cutime+cstime. */
+function statCpu(pid, children = false) {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const at = children ? 13 : 11;
+  return (Number(fields[at]) + Number(fields[at + 1])) / ticks;
+}
+const ticks = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }));
+
+/** CPU seconds used so far by the running processes started under this one (Chromium's):
+ * the work the page's verification costs, whatever else shares the machine. */
+function chromiumCpu() {
+  const children = new Map();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      children.set(ppid, [...(children.get(ppid) || []), Number(entry)]);
+    } catch { /* it ended */ }
+  }
+  let cpu = 0;
+  const walk = (pid) => {
+    for (const child of children.get(pid) || []) {
+      try { cpu += statCpu(child); } catch { /* it ended */ }
+      walk(child);
+    }
+  };
+  walk(process.pid);
+  return cpu;
+}
+
 async function mainThread(p) {
   return p.evaluate(() => { clearInterval(window.__ticker); return window.__busy; });
 }
@@ -82,7 +116,10 @@ test("100,000 blank lines are checked in under a second", async () => {
 });
 
 test(`a ${RECEIPTS}-receipt log: workers verify it, the page never blocks for 100 ms, its time against the CLI's`, async () => {
+  const cliCpuBefore = statCpu("self", true);
   const { ms: cli, json: expected } = cliTimed(log);
+  const cliCpu = statCpu("self", true) - cliCpuBefore;
+  const pageCpuBefore = chromiumCpu();
   await watchMainThread(page);
   const trace = join(scratch, "trace.json");
   await browser.startTracing(page, { path: trace, categories: ["toplevel", "devtools.timeline", "disabled-by-default-devtools.timeline"] });
@@ -94,6 +131,7 @@ test(`a ${RECEIPTS}-receipt log: workers verify it, the page never blocks for 10
   }, 1000);
   await choose(page, log, "", 600000);
   clearInterval(sampler);
+  const pageCpu = chromiumCpu() - pageCpuBefore;
   await browser.stopTracing();
   const busy = await mainThread(page);
   const cpu = longestMainThreadTaskCpu(trace);
@@ -107,7 +145,8 @@ test(`a ${RECEIPTS}-receipt log: workers verify it, the page never blocks for 10
   console.log(`# ${RECEIPTS} receipts: page ${elapsed.toFixed(0)} ms, CLI ${cli.toFixed(0)} ms, ratio ${ratio.toFixed(2)}; ` +
     `main thread: longest task ${cpu.toFixed(0)} ms of CPU, ${busy.longest.toFixed(0)} ms of wall time (0: none over 50 ms), ` +
     `timer at most ${busy.late.toFixed(0)} ms late; load ${loadavg()[0].toFixed(1)} on ${availableParallelism()} cores; ` +
-    `workers: ${await page.evaluate(() => document.body.dataset.workers)}`);
+    `workers: ${await page.evaluate(() => document.body.dataset.workers)}; ` +
+    `CPU: page (Chromium) ${pageCpu.toFixed(1)} s, CLI ${cliCpu.toFixed(1)} s, ratio ${(pageCpu / cliCpu).toFixed(2)}`);
   assert.ok(cpu < 100, `a task kept the page's thread busy for ${cpu} ms`);
   const limit = 100 * contention();
   assert.ok(busy.longest < limit, `a task blocked the page for ${busy.longest} ms`);
