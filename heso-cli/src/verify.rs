@@ -248,61 +248,18 @@ fn print_report(report: &heso_chain::LogReport, name: &str, pins: &Pins, json: b
         );
         return Ok(if ok { 0 } else { 1 });
     }
-    out!(
-        "{name}: {} in {}",
-        crate::output::counted(report.receipts as usize, "receipt", "receipts"),
-        crate::output::counted(report.sessions.len(), "session", "sessions")
-    );
-    for (kind, count) in &report.counts {
-        out!("  {kind}: {count}");
-    }
-    for failure in &report.failures {
-        out!("  {failure}");
-    }
-    if let Some(torn) = &report.torn_tail {
-        out!("  {torn}");
-    }
-    for session in &report.sessions {
-        out!(
-            "session {}: head seq {} action_hash {} (record it elsewhere to detect truncation)",
-            session.session_id,
-            session.last_seq,
-            session.head_hash
-        );
-    }
-    for signer in &PinnedLogReport::new(report, &pins.pins).signers {
-        out!("{}", signer_line(signer));
+    // The words are heso-receipt's, as the browser verifier prints them; only the last
+    // line (how this run pinned) is the CLI's.
+    let report = PinnedLogReport::new(report, &pins.pins);
+    for line in report.text_lines(name) {
+        out!("{line}");
     }
     out!(
         "{} (verified offline — {})",
-        if ok {
-            "all receipts valid, chains intact"
-        } else {
-            "NOT VALID"
-        },
+        report.verdict_words(),
         pins.said
     );
     Ok(if ok { 0 } else { 1 })
-}
-
-/// Who signed a log: each key, its role, its receipts (and how many of them are valid) and
-/// whether it is pinned, so a log signed by an unexpected key is not read as all green.
-fn signer_line(signer: &heso_receipt::SignerReport) -> String {
-    let role = match signer.role {
-        KeyRole::Operator => "operator",
-        KeyRole::Approver => "approver",
-    };
-    format!(
-        "signer {role} {}: {} ({} valid), {}",
-        signer.key,
-        crate::output::counted(
-            usize::try_from(signer.receipts).unwrap_or(usize::MAX),
-            "receipt",
-            "receipts"
-        ),
-        signer.valid,
-        signer.pin.words()
-    )
 }
 
 /// A JSON document given to `heso verify`: an inclusion bundle (`heso prove`) is checked

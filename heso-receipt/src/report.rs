@@ -308,6 +308,60 @@ impl PinnedLogReport {
     }
 }
 
+/// `1 receipt`, `2 receipts`.
+fn counted(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+impl PinnedLogReport {
+    /// The report in words, as `heso verify LOG.jsonl` prints it, but for its last line
+    /// (which says how the verifier pinned, in its own words; see [`Self::verdict_words`]):
+    /// `NAME: N receipts in M sessions`, each verdict's count, the failures, the torn tail,
+    /// each session's head and each signer with its pin status.
+    pub fn text_lines(&self, name: &str) -> Vec<String> {
+        let mut lines = vec![format!(
+            "{name}: {} in {}",
+            counted(self.receipts, "receipt", "receipts"),
+            counted(self.sessions.len() as u64, "session", "sessions")
+        )];
+        lines.extend(self.counts.iter().map(|(k, n)| format!("  {k}: {n}")));
+        lines.extend(self.failures.iter().map(|f| match f.seq {
+            Some(seq) => format!("  line {} (seq {seq}): {}: {}", f.line, f.verdict, f.detail),
+            None => format!("  line {}: {}: {}", f.line, f.verdict, f.detail),
+        }));
+        lines.extend(self.torn_tail.iter().map(|t| format!("  {t}")));
+        lines.extend(self.sessions.iter().map(|s| {
+            format!(
+                "session {}: head seq {} action_hash {} (record it elsewhere to detect truncation)",
+                s.session_id, s.last_seq, s.head_hash
+            )
+        }));
+        lines.extend(self.signers.iter().map(|s| {
+            let role = match s.role {
+                KeyRole::Operator => "operator",
+                KeyRole::Approver => "approver",
+            };
+            format!(
+                "signer {role} {}: {} ({} valid), {}",
+                s.key,
+                counted(s.receipts, "receipt", "receipts"),
+                s.valid,
+                s.pin.words()
+            )
+        }));
+        lines
+    }
+
+    /// The start of the last line: `all receipts valid, chains intact`, or `NOT VALID`.
+    pub fn verdict_words(&self) -> &'static str {
+        if self.all_valid {
+            "all receipts valid, chains intact"
+        } else {
+            "NOT VALID"
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "test code")]
@@ -402,5 +456,20 @@ mod tests {
         );
         assert_eq!(value["failures"][0]["verdict"], "UntrustedSigner");
         assert_eq!(value["failures"][0]["line"], 2);
+        let lines = report.text_lines("log.jsonl");
+        assert_eq!(lines[0], "log.jsonl: 2 receipts in 0 sessions");
+        assert_eq!(
+            lines[3],
+            format!("  line 2: {}", verify_receipt(l1.as_bytes(), &pins).verdict)
+        );
+        assert_eq!(
+            lines[4],
+            "  TornTail: line 3 is 3 bytes without a newline (a writer stopped mid-write; the next append moves it aside)"
+        );
+        assert_eq!(
+            lines[6],
+            format!("signer approver {APPROVER}: 1 receipt (0 valid), NOT pinned")
+        );
+        assert_eq!(report.verdict_words(), "NOT VALID");
     }
 }

@@ -9,9 +9,8 @@
 use std::collections::HashMap;
 
 use heso_receipt::{
-    ApprovalOutcome, ChainClaim, KeyRole, LineCheck, LogChecker, LogReport, PinnedLogReport,
-    RecordedStatus, Signers, TrustLevel, Verdict, VerifyingKey, public_key_from_base64,
-    verify_receipts,
+    ApprovalOutcome, ChainClaim, KeyRole, LineCheck, LogChecker, PinnedLogReport, RecordedStatus,
+    Signers, TrustLevel, Verdict, VerifyingKey, public_key_from_base64, verify_receipts,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -351,7 +350,7 @@ impl Walk {
             })
             .collect();
         let pin_status = all_of(&pins, shared.signers.iter().map(|s| s.pin));
-        let mut words = cli_words(&report, &shared, name, &pins);
+        let mut words = cli_words(&shared, name, &pins);
         let mut cli = serde_json::to_value(&shared).unwrap_or_default();
         let mut all_valid = report.all_valid();
         let given = !checkpoints.is_empty();
@@ -382,38 +381,10 @@ impl Walk {
     }
 }
 
-/// `1 receipt`, `2 receipts`: the CLI's `output::counted`.
-fn counted(n: u64, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
-
-/// What `heso verify LOG.jsonl` prints, line for line; its last line says how this page
-/// pinned instead of how the CLI did.
-fn cli_words(report: &LogReport, shared: &PinnedLogReport, name: &str, pins: &Pins) -> Vec<String> {
-    let mut lines = vec![format!(
-        "{name}: {} in {}",
-        counted(report.receipts, "receipt", "receipts"),
-        counted(report.sessions.len() as u64, "session", "sessions")
-    )];
-    lines.extend(report.counts.iter().map(|(k, n)| format!("  {k}: {n}")));
-    lines.extend(report.failures.iter().map(|f| format!("  {f}")));
-    lines.extend(report.torn_tail.iter().map(|t| format!("  {t}")));
-    lines.extend(report.sessions.iter().map(|s| {
-        format!(
-            "session {}: head seq {} action_hash {} (record it elsewhere to detect truncation)",
-            s.session_id, s.last_seq, s.head_hash
-        )
-    }));
-    lines.extend(shared.signers.iter().map(|s| {
-        format!(
-            "signer {} {}: {} ({} valid), {}",
-            role_name(s.role),
-            s.key,
-            counted(s.receipts, "receipt", "receipts"),
-            s.valid,
-            s.pin.words()
-        )
-    }));
+/// What `heso verify LOG.jsonl` prints, line for line (heso-receipt's words); its last
+/// line says how this page pinned instead of how the CLI did.
+fn cli_words(shared: &PinnedLogReport, name: &str, pins: &Pins) -> Vec<String> {
+    let mut lines = shared.text_lines(name);
     let pinned = if pins.any() {
         "signers pinned to the keys given"
     } else {
@@ -421,11 +392,7 @@ fn cli_words(report: &LogReport, shared: &PinnedLogReport, name: &str, pins: &Pi
     };
     lines.push(format!(
         "{} (checked offline in this browser — {pinned})",
-        if report.all_valid() {
-            "all receipts valid, chains intact"
-        } else {
-            "NOT VALID"
-        }
+        shared.verdict_words()
     ));
     lines
 }
