@@ -159,8 +159,8 @@ class LogReport(_Report):
         if self.all_valid:
             return f"Valid: {self.receipts} receipts, every chain intact"
         failed = self.receipts - self.counts.get("Valid", 0)
-        torn = ", and a torn tail" if self.torn_tail is not None else ""
-        return f"NOT VALID: {failed} of {self.receipts} receipts{torn}"
+        torn = ", and the log ends in a torn tail" if self.torn_tail is not None else ""
+        return f"NOT VALID: {failed} of {self.receipts} receipts failed{torn}"
 
 
 def _verdict(report: Mapping[str, Any]) -> Verdict:
