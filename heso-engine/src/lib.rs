@@ -41,7 +41,7 @@ pub use gate::{
 pub use host::{HostError, normalize_host};
 pub use identity::{IdentityError, OperatorIdentity, operator_identity};
 pub use init::{BOOTSTRAP_FILE, InitError, InitReport, Step, init_project};
-pub use pins::{pinned_keys, project_pins, retired_approvers_text, retired_operators_text};
+pub use pins::{project_pins, retired_approvers_text, retired_operators_text};
 pub use project::{CONFIG_FILE, DATA_DIR, DiscoverError, ProjectPaths, discover};
 pub use reveal::{Disclosure, FindError, RevealCheck, RevealError};
 pub use rotate::{ROTATION_TOOL, RotateError, Rotation, rotate_operator};

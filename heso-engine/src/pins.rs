@@ -36,24 +36,6 @@ pub fn project_pins(
     SignerPins::Dated(keys)
 }
 
-/// The keys `pins` trusts, each once, in the order they were pinned (for a project: the
-/// operator, its retired operator keys, the approvers, the retired approvers); none for
-/// [`SignerPins::Any`]. What a verifier reports as `pinned_keys`.
-pub fn pinned_keys(pins: &SignerPins) -> Vec<VerifyingKey> {
-    let all: Vec<VerifyingKey> = match pins {
-        SignerPins::Any => Vec::new(),
-        SignerPins::Only(keys) => keys.clone(),
-        SignerPins::Dated(keys) => keys.iter().map(|p| p.key).collect(),
-    };
-    let mut out: Vec<VerifyingKey> = Vec::with_capacity(all.len());
-    for key in all {
-        if !out.contains(&key) {
-            out.push(key);
-        }
-    }
-    out
-}
-
 /// The retired approvers, in words, for a verifier's summary (empty when none).
 pub fn retired_approvers_text(policy: &Policy) -> String {
     policy
