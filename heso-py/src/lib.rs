@@ -1,6 +1,7 @@
-//! `heso._core`: the Rust core of the Python package. Python binds arguments and raises
-//! `BlockedError`/`SuspendedError`; policy, redaction, hashing, signing and the log are
-//! all here, in heso-engine.
+//! `heso._core`: the Rust core of the Python package. Python binds arguments to fields;
+//! the core converts them, raises `BlockedError`/`SuspendedError` and every other heso
+//! exception (one table, `gate::Failure`), and gates in heso-engine, where policy,
+//! redaction, hashing, signing and the log are.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -8,11 +9,14 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
-use heso_engine::{ActionRequest, ApprovalError, ApprovalState, Engine, GateStatus, PendingAction};
-use heso_receipt::{FieldPath, RedactionMode, Verb, parse_strict};
+use heso_engine::{ActionRequest, ApprovalError, ApprovalState, Engine, PendingAction};
+use heso_receipt::{FieldPath, Verb, parse_strict};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
+
+mod gate;
+use gate::{Failure, Options, Outcome};
 
 mod convert;
 mod ship;
@@ -70,13 +74,12 @@ impl Project {
         let engine = self.engine.read().unwrap_or_else(|p| p.into_inner());
         match engine.as_ref() {
             Some(engine) => Ok(Arc::clone(engine)),
-            None => Err(heso_error(
-                py,
-                "ConfigError",
+            None => Err(Failure::Config(
                 "this heso project is closed (Project.close() or heso.shutdown()); open it \
                  again with heso.init()"
                     .to_owned(),
-            )),
+            )
+            .into_py(py)),
         }
     }
 }
@@ -114,7 +117,7 @@ impl Project {
                 root: engine.paths().root.clone(),
                 engine: RwLock::new(Some(Arc::new(engine))),
             }),
-            Err(e) => Err(heso_error(py, "ConfigError", e.to_string())),
+            Err(e) => Err(Failure::from(e).into_py(py)),
         }
     }
 
@@ -152,92 +155,71 @@ impl Project {
         }
     }
 
-    /// Gates one action; returns a dict describing the outcome. The GIL is released while
-    /// deciding, signing and appending. `prepare(...).run()` in one step.
+    /// Gates one action; returns its `Outcome`. The GIL is released while deciding,
+    /// signing and appending. `prepare(...).run()` in one step.
     #[allow(
         clippy::too_many_arguments,
         reason = "mirrors the Python call one to one"
     )]
-    #[pyo3(signature = (verb, tool_name, workflow, account, target_host, fields_json, redact, redact_mode, blocking, exact_arguments=None, *, fields=None))]
+    #[pyo3(signature = (options, tool_name, workflow, account, target_host=None, fields_json=None, exact_arguments=None, *, fields=None, enforce=true))]
     fn gate<'py>(
         &self,
         py: Python<'py>,
-        verb: &str,
+        options: &Options,
         tool_name: String,
         workflow: String,
         account: String,
         target_host: Option<String>,
         fields_json: Option<&str>,
-        redact: Vec<String>,
-        redact_mode: &str,
-        blocking: bool,
         exact_arguments: Option<bool>,
         fields: Option<&Bound<'py, PyAny>>,
-    ) -> PyResult<Bound<'py, PyDict>> {
+        enforce: bool,
+    ) -> PyResult<Outcome> {
         let call = self.prepare(
             py,
-            verb,
+            options,
             tool_name,
             workflow,
             account,
             target_host,
             fields_json,
-            redact,
-            redact_mode,
-            blocking,
             exact_arguments,
             fields,
             false,
+            enforce,
         )?;
         call.run(py)
     }
 
-    /// Checks one action and converts its fields now, on the caller's thread (holding the
-    /// GIL), into a `Call` whose `run()` gates it (without the GIL). `fields`: the call's
-    /// fields as Python values, converted by the rule of `heso.to_json_value` (the call
-    /// is then `exact_arguments` when they are JSON as they are, unless it says
-    /// otherwise); or `fields_json`: their JSON text, read strictly. `read_twice`: convert
-    /// `fields` a second time and raise `GateError` if the two differ, for a thread that
-    /// reads another thread's arguments (a value whose reading runs Python code lets other
+    /// Converts one action's fields now, on the caller's thread (holding the GIL), into a
+    /// `Call` whose `run()` gates it (without the GIL). `options`: the decorator's, checked
+    /// when they were made (`Options`); `enforce=False` makes the call observe-only
+    /// whatever they say (`heso.init(blocking=False)`). `fields`: the call's fields as
+    /// Python values, converted by the rule of `heso.to_json_value` (the call is then
+    /// `exact_arguments` when they are JSON as they are, unless it says otherwise); or
+    /// `fields_json`: their JSON text, read strictly. `read_twice`: convert `fields` a
+    /// second time and raise `GateError` if the two differ, for a thread that reads
+    /// another thread's arguments (a value whose reading runs Python code lets other
     /// threads run, and one of them may change what is half read).
     #[allow(
         clippy::too_many_arguments,
         reason = "mirrors the Python call one to one"
     )]
-    #[pyo3(signature = (verb, tool_name, workflow, account, target_host, fields_json, redact, redact_mode, blocking, exact_arguments=None, *, fields=None, read_twice=false))]
+    #[pyo3(signature = (options, tool_name, workflow, account, target_host=None, fields_json=None, exact_arguments=None, *, fields=None, read_twice=false, enforce=true))]
     fn prepare<'py>(
         &self,
         py: Python<'py>,
-        verb: &str,
+        options: &Options,
         tool_name: String,
         workflow: String,
         account: String,
         target_host: Option<String>,
         fields_json: Option<&str>,
-        redact: Vec<String>,
-        redact_mode: &str,
-        blocking: bool,
         exact_arguments: Option<bool>,
         fields: Option<&Bound<'py, PyAny>>,
         read_twice: bool,
+        enforce: bool,
     ) -> PyResult<Call> {
-        let Some(verb) = Verb::parse(verb) else {
-            return Err(PyValueError::new_err(format!(
-                "unknown verb {} ({})",
-                quoted(verb),
-                verb_names()
-            )));
-        };
-        let redact_mode = match redact_mode {
-            "commit_and_reveal" => RedactionMode::CommitAndReveal,
-            "destructive" => RedactionMode::Destructive,
-            other => {
-                return Err(PyValueError::new_err(format!(
-                    "redact_mode must be commit_and_reveal or destructive, not {}",
-                    quoted(other)
-                )));
-            }
-        };
         let (fields, exact) = match (fields, fields_json) {
             (Some(fields), None) => {
                 let mut walker = convert::Walker::new(py);
@@ -267,15 +249,15 @@ impl Project {
             pending: std::sync::Mutex::new(Some((
                 engine,
                 ActionRequest {
-                    verb,
+                    verb: options.verb,
                     tool_name,
                     workflow,
                     account,
                     target_host,
                     fields,
-                    redact,
-                    redact_mode,
-                    blocking,
+                    redact: options.redact.clone(),
+                    redact_mode: options.redact_mode,
+                    blocking: options.blocking && enforce,
                     exact_arguments: exact_arguments.unwrap_or(exact),
                 },
             ))),
@@ -326,13 +308,13 @@ impl Project {
                 out.set_item("state", "claimed")?;
                 out.set_item("tool_name", run.tool_name)?;
                 let text = serde_json::to_string(&run.fields)
-                    .map_err(|e| heso_error(py, "ApprovalError", e.to_string()))?;
+                    .map_err(|e| Failure::Approval(e.to_string()).into_py(py))?;
                 out.set_item("fields_json", text)?;
                 out.set_item("approval_receipt", run.approval_receipt)?;
                 out.set_item("claim_receipt", run.claim_receipt)?;
             }
             Err(ApprovalError::NotApproved(_)) => out.set_item("state", "pending")?,
-            Err(other) => return Err(heso_error(py, "ApprovalError", other.to_string())),
+            Err(other) => return Err(Failure::from(other).into_py(py)),
         }
         Ok(out)
     }
@@ -346,7 +328,7 @@ impl Project {
         let engine = self.engine(py)?;
         let action = py
             .detach(move || engine.pending_action(&pending_id))
-            .map_err(|e| heso_error(py, "ApprovalError", e.to_string()))?;
+            .map_err(|e| Failure::from(e).into_py(py))?;
         pending_dict(py, &action)
     }
 
@@ -364,7 +346,7 @@ impl Project {
         let engine = self.engine(py)?;
         let action = py
             .detach(move || engine.wait_for_decision(&pending_id, timeout))
-            .map_err(|e| heso_error(py, "ApprovalError", e.to_string()))?;
+            .map_err(|e| Failure::from(e).into_py(py))?;
         pending_dict(py, &action)
     }
 }
@@ -413,17 +395,14 @@ impl Call {
 /// The `GateError` for fields that changed between two readings of them. Names no value
 /// (they may hold what `redact` hides).
 fn changed_while_read(py: Python<'_>, tool_name: &str) -> PyErr {
-    heso_error(
-        py,
-        "GateError",
-        format!(
-            "heso refused {}: its arguments changed while they were being recorded (another \
-             task or thread modified one of them during the call), so the receipt could not \
-             say what the call ran with; pass a copy, or leave the arguments alone until the \
-             call returns (nothing was recorded and the call did not run)",
-            quoted(tool_name)
-        ),
-    )
+    Failure::Gate(format!(
+        "heso refused {}: its arguments changed while they were being recorded (another task \
+         or thread modified one of them during the call), so the receipt could not say what \
+         the call ran with; pass a copy, or leave the arguments alone until the call returns \
+         (nothing was recorded and the call did not run)",
+        quoted(tool_name)
+    ))
+    .into_py(py)
 }
 
 #[pymethods]
@@ -453,42 +432,15 @@ impl Call {
         Ok(dict.into_any())
     }
 
-    /// Decides, signs and appends the action (the GIL released); returns what
-    /// `Project.gate` returns. A second run raises `RuntimeError`.
-    fn run<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+    /// Decides, signs and appends the action (the GIL released); returns its `Outcome`.
+    /// A second run raises `RuntimeError`.
+    fn run(&self, py: Python<'_>) -> PyResult<Outcome> {
         let (engine, request) = self.take()?;
         let outcome = py.detach(move || engine.gate(&request));
-        outcome_dict(py, outcome)
+        outcome
+            .map(Outcome::from)
+            .map_err(|e| Failure::from(e).into_py(py))
     }
-}
-
-/// A gate's outcome as a dict for Python, or its error as `GateError`.
-fn outcome_dict(
-    py: Python<'_>,
-    outcome: Result<heso_engine::GateOutcome, heso_engine::GateError>,
-) -> PyResult<Bound<'_, PyDict>> {
-    let outcome = outcome.map_err(|e| heso_error(py, "GateError", e.to_string()))?;
-    let out = PyDict::new(py);
-    let status = match outcome.status {
-        GateStatus::Allowed => "allowed",
-        GateStatus::Blocked => "blocked",
-        GateStatus::Suspended => "suspended",
-    };
-    out.set_item("status", status)?;
-    out.set_item("decision", outcome.decision.as_str())?;
-    out.set_item("observed", outcome.observed)?;
-    out.set_item("action_hash", outcome.action_hash)?;
-    out.set_item("seq", outcome.seq)?;
-    out.set_item("rule_id", outcome.rule_id)?;
-    out.set_item("rule_display", outcome.rule_display)?;
-    out.set_item("unmatched_redactions", outcome.unmatched_redactions)?;
-    out.set_item("repaired_tail", outcome.repaired_tail)?;
-    if let Some(ticket) = outcome.pending {
-        out.set_item("pending_id", ticket.id)?;
-        out.set_item("approvers", ticket.approvers)?;
-        out.set_item("expires_at", ticket.expires_at)?;
-    }
-    Ok(out)
 }
 
 /// Converts `value` by the rule of `heso.to_json_value` and returns the result as Python
@@ -543,6 +495,37 @@ fn run_cli(py: Python<'_>, argv: Vec<OsString>) -> i32 {
     py.detach(move || heso_cli::run(argv))
 }
 
+/// The `SuspendedError` for a parked action, with its attributes (not raised: the caller
+/// raises it). `prefix` goes before the message.
+#[pyfunction]
+#[pyo3(signature = (tool, pending_id, approvers, expires_at, action_hash, rule_id, prefix=""))]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the exception's attributes, one each"
+)]
+fn suspended_error(
+    py: Python<'_>,
+    tool: &str,
+    pending_id: &str,
+    approvers: Vec<String>,
+    expires_at: &str,
+    action_hash: &str,
+    rule_id: &str,
+    prefix: &str,
+) -> PyResult<Py<PyAny>> {
+    let error = gate::suspended_error(
+        py,
+        prefix,
+        tool,
+        pending_id,
+        &approvers,
+        expires_at,
+        action_hash,
+        rule_id,
+    )?;
+    Ok(error.into_value(py).into_any())
+}
+
 /// Checks one `redact=` field path; raises `ValueError` saying what is wrong with it.
 #[pyfunction]
 fn check_field_path(path: &str) -> PyResult<()> {
@@ -557,6 +540,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<Project>()?;
     m.add_class::<Call>()?;
+    m.add_class::<Options>()?;
+    m.add_class::<Outcome>()?;
+    m.add_function(wrap_pyfunction!(suspended_error, m)?)?;
     m.add_class::<ship::Shipper>()?;
     m.add_function(wrap_pyfunction!(to_json_value, m)?)?;
     m.add_function(wrap_pyfunction!(fields_json, m)?)?;

@@ -632,7 +632,8 @@ GATE_CASES: list[tuple[str, dict[str, Any], type[BaseException], str]] = [
     ("lone surrogate escape", {"fields_json": '{"a":"\\ud800"}'}, ValueError, "lone surrogate"),
     ("200 levels deep (past JSON's limit)", {"fields_json": '{"a":' + "[" * 200 + "]" * 200 + "}"}, ValueError, "recursion limit exceeded"),
     ("100 levels deep (past the gate's)", {"fields_json": '{"a":' + "[" * 100 + "]" * 100 + "}"}, heso.GateError, "the action's fields nest more than 64 levels deep"),
-    ("bad redact path", {"redact": ["a..b"]}, heso.GateError, 'redaction: redact path "a..b" is not a valid field path'),
+    ("bad redact path", {"redact": ["a..b"]}, ValueError, 'redact: field path "a..b" has an empty segment at character 2'),
+    ("empty tool name given", {"name": ""}, ValueError, "name must not be empty"),
     ("redact not strings", {"redact": [1]}, TypeError, "str"),
     ("tool_name not a str", {"tool_name": None}, TypeError, "str"),
     ("tool_name with a lone surrogate", {"tool_name": "\udcff"}, UnicodeEncodeError, "surrogates not allowed"),
@@ -659,12 +660,27 @@ def test_core_gate_refuses_bad_values(
     }
     arguments.update(override)
     before = snapshot(opened)
-    error = raises(expected, fragment, lambda: project.gate(**arguments))
+
+    def gate() -> Any:
+        # The verb, redact paths and mode are checked once, into the options; the call
+        # then relies on them.
+        options = _core.Options(
+            arguments.pop("name", None),
+            arguments.pop("redact"),
+            arguments.pop("redact_mode"),
+            arguments.pop("blocking"),
+            arguments.pop("verb"),
+        )
+        return project.gate(options, **arguments)
+
+    error = raises(expected, fragment, gate)
     assert "sk-live-secret" not in str(error)
     assert snapshot(opened) == before
     # The same project still gates a good call afterwards.
-    good = project.gate("tool_call", "search", "default", "default", None, "{}", [], "destructive", True)
-    assert good["status"] == "allowed"
+    options = _core.Options(None, [], "destructive", True, "tool_call")
+    good = project.gate(options, "search", "default", "default", None, "{}")
+    assert isinstance(good, _core.Outcome)
+    assert (good.status, good.decision, good.observed, good.pending_id) == ("allowed", "allow", False, None)
 
 
 # ---------------------------------------------------------------------------------------

@@ -155,12 +155,13 @@ def test_shutdown_keeps_the_checkpoint_at_once_and_closes_the_project(project: P
 
 def test_a_closed_core_project_refuses_calls_and_closing_is_idempotent(project: Path) -> None:
     core = heso._core.Project(str(project))
-    core.gate("tool_call", "search", "default", "default", None, "{}", [], "destructive", True)
+    options = heso._core.Options(None, [], "destructive", True, "tool_call")
+    core.gate(options, "search", "default", "default", None, "{}")
     core.close()
     core.close()
     assert checkpoint_sizes(project) == [1]
     with pytest.raises(heso.ConfigError, match="closed"):
-        core.gate("tool_call", "search", "default", "default", None, "{}", [], "destructive", True)
+        core.gate(options, "search", "default", "default", None, "{}")
     with pytest.raises(heso.ConfigError, match="closed"):
         core.pending_info("p")
     assert receipts(project) == 1

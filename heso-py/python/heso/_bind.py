@@ -4,7 +4,6 @@ names, and the check that every ``redact=`` path a caller named finds its value.
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
 from . import _core
@@ -13,13 +12,9 @@ from ._errors import GateError
 from ._state import _label
 
 
-@dataclass(frozen=True)
-class _Options:
-    name: Optional[str]
-    redact: tuple[str, ...]
-    redact_mode: str
-    blocking: bool
-    verb: str
+# A decorator's options, checked once when it is applied, frozen in the core:
+# ``_Options(name, redact, redact_mode, blocking, verb)``.
+_Options = _core.Options
 
 
 def _signature(fn: Callable[..., Any]) -> Optional[inspect.Signature]:
@@ -245,11 +240,10 @@ def _options(
     for path in paths:
         if not isinstance(path, str):
             raise TypeError(f"{where}: a redact path must be a str, not {type(path).__name__}")
-        try:
-            _core.check_field_path(path)
-        except ValueError as e:
-            raise ValueError(f"{where}: redact: {e}") from None
-    return _Options(name, paths, redact_mode, bool(blocking), verb)
+    try:
+        return _Options(name, paths, redact_mode, bool(blocking), verb)
+    except ValueError as e:  # the core's check, which every call then relies on
+        raise ValueError(f"{where}: {e}") from None
 
 
 # --- field paths (the grammar of DESIGN.md section 4, checked by _core.check_field_path) ---

@@ -4,8 +4,12 @@ Checked against the built module by ``python -m mypy.stubtest heso._core`` (test
 
 from typing import Any, Mapping, Optional, Sequence, final
 
+from heso._errors import SuspendedError
+
 __all__ = [
     "Call",
+    "Options",
+    "Outcome",
     "MAX_DEPTH",
     "MAX_SAFE_INTEGER",
     "MAX_VALUES",
@@ -18,6 +22,7 @@ __all__ = [
     "check_field_path",
     "fields_json",
     "run_cli",
+    "suspended_error",
     "to_json_value",
     "verify",
     "verify_log",
@@ -32,11 +37,65 @@ TOO_DEEP: str
 TOO_LARGE: str
 
 @final
+class Options:
+    """A decorator's options, checked once (``ValueError`` for an unknown verb or redact
+    mode, an empty name, or a redact path that is not a field path)."""
+
+    def __new__(
+        cls,
+        name: Optional[str] = None,
+        redact: Sequence[str] = ...,
+        redact_mode: str = "commit_and_reveal",
+        blocking: bool = True,
+        verb: str = "tool_call",
+    ) -> "Options": ...
+    @property
+    def name(self) -> Optional[str]: ...
+    @property
+    def redact(self) -> tuple[str, ...]: ...
+    @property
+    def redact_mode(self) -> str: ...
+    @property
+    def blocking(self) -> bool: ...
+    @property
+    def verb(self) -> str: ...
+
+@final
+class Outcome:
+    """What the gate decided for one call (``Call.run``, ``Project.gate``)."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def decision(self) -> str: ...
+    @property
+    def observed(self) -> bool: ...
+    @property
+    def action_hash(self) -> str: ...
+    @property
+    def seq(self) -> int: ...
+    @property
+    def rule_id(self) -> str: ...
+    @property
+    def rule_display(self) -> str: ...
+    @property
+    def unmatched_redactions(self) -> list[str]: ...
+    @property
+    def repaired_tail(self) -> Optional[str]: ...
+    @property
+    def pending_id(self) -> Optional[str]: ...
+    @property
+    def approvers(self) -> list[str]: ...
+    @property
+    def expires_at(self) -> Optional[str]: ...
+    def raise_if_refused(self, tool: str) -> None: ...
+
+@final
 class Call:
     """One checked action with its converted fields (``Project.prepare``), gated once."""
 
     def fields(self) -> dict[str, Any]: ...
-    def run(self) -> dict[str, Any]: ...
+    def run(self) -> Outcome: ...
 
 @final
 class Project:
@@ -50,34 +109,30 @@ class Project:
     def close(self) -> None: ...
     def gate(
         self,
-        verb: str,
+        options: Options,
         tool_name: str,
         workflow: str,
         account: str,
-        target_host: Optional[str],
-        fields_json: Optional[str],
-        redact: Sequence[str],
-        redact_mode: str,
-        blocking: bool,
+        target_host: Optional[str] = None,
+        fields_json: Optional[str] = None,
         exact_arguments: Optional[bool] = None,
         *,
         fields: Optional[Mapping[str, Any]] = None,
-    ) -> dict[str, Any]: ...
+        enforce: bool = True,
+    ) -> Outcome: ...
     def prepare(
         self,
-        verb: str,
+        options: Options,
         tool_name: str,
         workflow: str,
         account: str,
-        target_host: Optional[str],
-        fields_json: Optional[str],
-        redact: Sequence[str],
-        redact_mode: str,
-        blocking: bool,
+        target_host: Optional[str] = None,
+        fields_json: Optional[str] = None,
         exact_arguments: Optional[bool] = None,
         *,
         fields: Optional[Mapping[str, Any]] = None,
         read_twice: bool = False,
+        enforce: bool = True,
     ) -> Call: ...
     def claim(
         self,
@@ -106,6 +161,15 @@ def verify_log(
 
 def run_cli(argv: Sequence[str]) -> int: ...
 def check_field_path(path: str) -> None: ...
+def suspended_error(
+    tool: str,
+    pending_id: str,
+    approvers: Sequence[str],
+    expires_at: str,
+    action_hash: str,
+    rule_id: str,
+    prefix: str = "",
+) -> SuspendedError: ...
 def to_json_value(value: Any, depth: int = 0) -> Any: ...
 def fields_json(value: Any) -> str: ...
 

@@ -22,7 +22,7 @@ from ._bind import (
     _signature,
     _tool_name,
 )
-from ._errors import ApprovalError, BlockedError, SuspendedError
+from ._errors import ApprovalError, SuspendedError
 
 ALLOWED = "allowed"
 BLOCKED = "blocked"
@@ -51,40 +51,27 @@ def _register(tool_name: str, fn: Callable[..., Any], signature: Optional[inspec
         _registry[tool_name] = (fn, signature)
 
 
-def _suspended_message(tool: str, pending_id: str, approvers: Sequence[str], expires_at: str) -> str:
-    if not approvers:
-        return (
-            f"heso suspended {tool} until a person approves it, but no approver is named "
-            "for it: create one with `heso keys new-approver NAME --default`, then "
-            f"`heso approve {pending_id}` and heso.resume({pending_id!r}) "
-            f"(expires {expires_at})"
-        )
-    return (
-        f"heso suspended {tool} until a person approves it ({', '.join(approvers)}): "
-        f"`heso approve {pending_id}`, then heso.resume({pending_id!r}) (expires {expires_at})"
-    )
-
-
 class Gate:
     """The outcome of gating one call (from ``heso.gated``), before its body runs."""
 
     def __init__(
         self,
-        result: Mapping[str, Any],
+        outcome: "_core.Outcome",
         fn: Callable[..., Any],
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         fields_of: Callable[[], dict[str, Any]],
     ) -> None:
-        self.status: str = str(result["status"])
-        self.action_hash: str = str(result["action_hash"])
-        self.rule_id: str = str(result["rule_id"])
-        self.reason: str = str(result["rule_display"])
-        self.decision: str = str(result["decision"])
-        self.observed: bool = bool(result["observed"])
-        self.pending_id: Optional[str] = result.get("pending_id")
-        self.approvers: list[str] = list(result.get("approvers") or [])
-        self.expires_at: Optional[str] = result.get("expires_at")
+        self.status: str = outcome.status
+        self.action_hash: str = outcome.action_hash
+        self.rule_id: str = outcome.rule_id
+        self.reason: str = outcome.rule_display
+        self.decision: str = outcome.decision
+        self.observed: bool = outcome.observed
+        self.pending_id: Optional[str] = outcome.pending_id
+        self.approvers: list[str] = list(outcome.approvers)
+        self.expires_at: Optional[str] = outcome.expires_at
+        self._outcome = outcome
         self._fn = fn
         self._args = args
         self._kwargs = kwargs
@@ -101,25 +88,9 @@ class Gate:
         return getattr(self._fn, "__name__", "call")
 
     def _raise_if_refused(self) -> None:
-        if self.status == BLOCKED:
-            raise BlockedError(
-                f"heso blocked {self.tool_label}: rule {self.rule_id} ({self.reason}); "
-                f"receipt {self.action_hash}",
-                action_hash=self.action_hash,
-                rule_id=self.rule_id,
-                reason=self.reason,
-            )
-        if self.status == SUSPENDED:
-            raise SuspendedError(
-                _suspended_message(
-                    self.tool_label, self.pending_id or "", self.approvers, self.expires_at or ""
-                ),
-                action_hash=self.action_hash,
-                pending_id=self.pending_id or "",
-                approvers=self.approvers,
-                expires_at=self.expires_at or "",
-                rule_id=self.rule_id,
-            )
+        """``BlockedError`` or ``SuspendedError`` (made by the core, with their
+        attributes) when the call was refused."""
+        self._outcome.raise_if_refused(self.tool_label)
 
     def run(self, timeout: Optional[float] = None) -> Any:
         """Runs the body once when allowed, or once approved (waiting up to ``timeout``
@@ -145,16 +116,13 @@ def _gate_call(
     they are exactly JSON so another process may rebuild the call); calling it decides,
     signs and appends."""
     return _state._current().prepare(
-        options.verb,
+        options,
         tool_name,
         _state._workflow.get(),
         _state._account.get(),
         target_host,
-        None,
-        options.redact,
-        options.redact_mode,
-        options.blocking and _state._blocking,
         fields=fields,
+        enforce=_state._blocking,
     )
 
 
@@ -196,17 +164,7 @@ def _prepare(
     ``ConfigError``, after a mistake in the arguments is raised)."""
     fields = binder.bind(args, kwargs)
     call = (project or _state._current()).prepare(
-        options.verb,
-        tool_name,
-        workflow,
-        account,
-        None,
-        None,
-        options.redact,
-        options.redact_mode,
-        options.blocking and _state._blocking,
-        fields=fields,
-        read_twice=read_twice,
+        options, tool_name, workflow, account, fields=fields, read_twice=read_twice, enforce=_state._blocking
     )
     if options.redact:
         _check_redactions(_name_of(binder.fn), options.redact, fields, binder.defaults, call.fields)
@@ -504,16 +462,14 @@ def _check_id(where: str, pending_id: Any, timeout: Any) -> Optional[float]:
 
 def _suspended(info: Mapping[str, Any]) -> SuspendedError:
     pending_id = str(info["id"])
-    approvers = [str(a) for a in info.get("approvers", [])]
-    expires_at = str(info.get("expires_at", ""))
-    return SuspendedError(
-        f"pending action {pending_id} has not been decided yet. "
-        + _suspended_message(str(info.get("tool_name", "call")), pending_id, approvers, expires_at),
-        action_hash=str(info.get("parked_receipt", "")),
-        pending_id=pending_id,
-        approvers=approvers,
-        expires_at=expires_at,
-        rule_id=str(info.get("rule_id", "")),
+    return _core.suspended_error(
+        str(info.get("tool_name", "call")),
+        pending_id,
+        [str(a) for a in info.get("approvers", [])],
+        str(info.get("expires_at", "")),
+        str(info.get("parked_receipt", "")),
+        str(info.get("rule_id", "")),
+        prefix=f"pending action {pending_id} has not been decided yet. ",
     )
 
 
