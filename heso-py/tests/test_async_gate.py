@@ -187,3 +187,40 @@ def test_the_fast_binding_matches_signature_bind() -> None:
             if isinstance(expected, dict):
                 assert list(got) == list(expected)
         assert inspect.signature(fn) == signature
+
+
+def test_a_wrapped_async_client_refuses_a_credential_added_while_read(project: Path) -> None:
+    """``heso.wrap``'s async methods are gated on the workers too. A credential added to
+    the arguments while the worker reads them (after it looked for credentials) must not
+    reach the log in the clear: the call is refused."""
+    heso.init()
+    reading, changed = threading.Event(), threading.Event()
+
+    class Model:
+        def model_dump(self) -> dict[str, str]:
+            reading.set()
+            assert changed.wait(10)
+            return {"kind": "model"}
+
+    class Client:
+        async def create(self, **kwargs: Any) -> str:
+            return "created"
+
+    client = heso.wrap(Client())
+
+    async def main() -> None:
+        headers: dict[str, str] = {"Accept": "json"}
+        call = asyncio.ensure_future(client.create(headers=headers, body=Model()))
+        assert await asyncio.to_thread(reading.wait, 10)
+        headers["Authorization"] = "Bearer sk-live-added"
+        changed.set()
+        with pytest.raises(heso.GateError, match="changed while they were being recorded"):
+            await call
+        # The same call, left alone, is gated with the credential committed.
+        assert await client.create(headers=dict(headers), body=Model()) == "created"
+
+    asyncio.run(main())
+    log = read_log(project)
+    assert len(log) == 1
+    assert "sk-live-added" not in json.dumps(log)
+    assert log[0]["content"]["action"]["verb"] == "llm_call"

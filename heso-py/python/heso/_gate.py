@@ -309,7 +309,7 @@ async def _gate_async(
     target_host: Optional[str] = None,
     fields_of: Optional[Callable[[], dict[str, Any]]] = None,
 ) -> Gate:
-    """``_gate`` for coroutines whose fields are already bound (``heso.wrap``'s): they are
+    """``_gate`` for coroutines whose fields are already bound (the integrations'): they are
     converted on the event loop, and the core's call, which releases the GIL while it
     decides, signs, appends and waits for the fsync, runs on a worker thread with the
     ``Gate`` built there, so the loop never waits for the disk (see ``_Dispatcher``)."""

@@ -13,7 +13,8 @@ from typing import Any, Callable, Mapping, Optional, Sequence, TypeVar
 from ._bind import _check_redactions, _check_verb, _escape, _options, _Options, _signature
 from ._convert import _clean_str, to_json_value
 from ._errors import GateError
-from ._gate import Gate, _gate, _gate_async, _gate_call, _run_off_loop, _run_then_gate
+from . import _state
+from ._gate import Gate, _gate, _gate_call, _run_off_loop, _run_then_gate
 
 # For objects of no known kind: the method names gated by default (``verbs=`` adds more).
 _DEFAULT_VERBS: dict[str, str] = {"create": "llm_call", "request": "http_request"}
@@ -525,7 +526,11 @@ def _gated_method(
     defaults = _defaults(signature)
     url_names = ("url", "path") if level.kind == _LLM_CLIENT else ("url",)
 
-    def prepare(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[_Options, dict[str, Any], Optional[str]]:
+    def prepare(
+        args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[_Options, dict[str, Any], Optional[str], dict[str, Any]]:
+        """The call's options (its redact paths: the caller's and every credential found),
+        fields, target host, and the fields as converted (what the paths were found in)."""
         fields = _wrapped_fields(args, kwargs)
         converted = to_json_value(fields)
         if wrap.redact:
@@ -539,16 +544,40 @@ def _gated_method(
         else:
             host = _client_host(client, url)
         options = _Options(tool, paths, wrap.redact_mode, True, verb)
-        return options, fields, host
+        return options, fields, host, converted
+
+    def gate_on_worker(
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        project: Any,
+        workflow: str,
+        account: str,
+    ) -> Gate:
+        """An async method's whole gate, on a heso worker thread (see ``_gate._Dispatcher``).
+        The caller's other tasks run meanwhile: the core reads the fields twice, and they
+        must also be what the credential and ``redact`` paths were found in, or the call is
+        refused rather than record a credential in the clear."""
+        options, fields, host, converted = prepare(args, kwargs)
+        call = (project or _state._current()).prepare(
+            options, tool, workflow, account, host, fields=fields, read_twice=True, enforce=_state._blocking
+        )
+        if call.fields() != converted:
+            raise GateError(
+                f"heso refused {tool!r:.80}: its arguments changed while they were being "
+                "recorded (another task or thread modified one of them during the call), so "
+                "the receipt could not say what the call ran with; pass a copy, or leave the "
+                "arguments alone until the call returns (nothing was recorded and the call "
+                "did not run)"
+            )
+        return Gate(call.run(), method, args, kwargs, lambda: _wrapped_fields(args, kwargs))
 
     if inspect.iscoroutinefunction(method):
 
         @functools.wraps(method)
         async def async_call(*args: Any, **kwargs: Any) -> Any:
-            options, fields, host = prepare(args, kwargs)
-            gate = await _gate_async(
-                options, tool, fields, method, args, kwargs, host,
-                fields_of=lambda: _wrapped_fields(args, kwargs),
+            # Only the step (task-local) is read on the loop; the gate runs on a worker.
+            gate: Gate = await _run_off_loop(
+                gate_on_worker, args, kwargs, _state._project, _state._workflow.get(), _state._account.get()
             )
             gate._raise_if_refused()
             return await method(*args, **kwargs)
@@ -561,7 +590,7 @@ def _gated_method(
         # await / async with / async for, off the event loop.
         @functools.wraps(method)
         def lazy_call(*args: Any, **kwargs: Any) -> Any:
-            options, fields, host = prepare(args, kwargs)
+            options, fields, host, _ = prepare(args, kwargs)
             gate_call = _gate_call(options, tool, fields, host).run
             fields_of = lambda: _wrapped_fields(args, kwargs)  # noqa: E731
             result = method(*args, **kwargs)
@@ -575,7 +604,7 @@ def _gated_method(
 
     @functools.wraps(method)
     def call(*args: Any, **kwargs: Any) -> Any:
-        options, fields, host = prepare(args, kwargs)
+        options, fields, host, _ = prepare(args, kwargs)
         _gate(
             options, tool, fields, method, args, kwargs, host,
             fields_of=lambda: _wrapped_fields(args, kwargs),
