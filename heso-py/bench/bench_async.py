@@ -15,7 +15,10 @@ Two measures, for both:
   the loop could not look at a ready event. Timed with perf_counter_ns in a selector
   subclass, and with thread_time_ns: the loop thread's CPU time in the iteration, its own
   work (the longest wall-clock iteration is shown with its CPU time, and the longest CPU
-  time of any iteration).
+  time of any iteration); and with the loop thread's context switches (getrusage
+  RUSAGE_THREAD): an involuntary one means the kernel gave the core to another process
+  (the machine's load), a voluntary one that the thread blocked, here for the GIL. The
+  longest iteration without an involuntary switch is what the loop and the GIL cost.
 - probe: a thread writes its perf_counter_ns to a pipe every 500 µs; the loop's reader
   records how long each stamp took to be read. This adds what the iteration misses: the
   loop thread getting the GIL back after the selector returns, and the wait behind the
@@ -30,6 +33,7 @@ import argparse
 import asyncio
 import gc
 import os
+import resource
 import selectors
 import struct
 import subprocess
@@ -50,17 +54,28 @@ class TimedSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
 
     def __init__(self) -> None:
         super().__init__()
-        self.busy: Optional[list[tuple[int, int]]] = None  # recording when a list
-        self._left: Optional[tuple[int, int]] = None
+        # Per iteration: wall ns, CPU ns, voluntary and involuntary context switches of
+        # the loop thread (a wait for the GIL is voluntary; the kernel taking the core for
+        # another process is involuntary). Recording when a list.
+        self.busy: Optional[list[tuple[int, int, int, int]]] = None
+        self._left: Optional[tuple[int, int, int, int]] = None
+
+    @staticmethod
+    def _now() -> tuple[int, int, int, int]:
+        usage = resource.getrusage(resource.RUSAGE_THREAD)
+        return (time.perf_counter_ns(), time.thread_time_ns(), usage.ru_nvcsw, usage.ru_nivcsw)
 
     def select(self, timeout: Optional[float] = None) -> Any:
-        entered = (time.perf_counter_ns(), time.thread_time_ns())
+        entered = self._now()
         if self.busy is not None and self._left is not None:
-            self.busy.append((entered[0] - self._left[0], entered[1] - self._left[1]))
+            left = self._left
+            self.busy.append(
+                (entered[0] - left[0], entered[1] - left[1], entered[2] - left[2], entered[3] - left[3])
+            )
         try:
             return super().select(timeout)
         finally:
-            self._left = (time.perf_counter_ns(), time.thread_time_ns())
+            self._left = self._now()
 
 
 class Probe:
@@ -128,21 +143,25 @@ def percentile(values: list[int], q: float) -> int:
 
 def report(
     label: str,
-    busy: list[tuple[int, int]],
+    busy: list[tuple[int, int, int, int]],
     latency: list[int],
     passes: list[tuple[int, int]],
     first_round: int,
     took: float,
 ) -> None:
     ms = 1e-6
-    wall = [w for w, _ in busy]
+    wall = [b[0] for b in busy]
     longest = max(busy)
+    unpreempted = max((b for b in busy if b[3] == 0), default=(0, 0, 0, 0))
     longest_gc = max(passes, key=lambda p: p[1], default=(0, 0))
     print(
         f"{label}: {took * 1e3:.1f} ms\n"
-        f"  iterations {len(busy):>5}: longest {longest[0] * ms:6.3f} ms (its CPU {longest[1] * ms:6.3f}), "
+        f"  iterations {len(busy):>5}: longest {longest[0] * ms:6.3f} ms (its CPU {longest[1] * ms:6.3f}, "
+        f"switches {longest[2]} voluntary, {longest[3]} involuntary), "
         f"first round's {first_round * ms:6.3f}, p99 {percentile(wall, 0.99) * ms:6.3f}, "
-        f"longest CPU {max(c for _, c in busy) * ms:6.3f} ms\n"
+        f"longest CPU {max(b[1] for b in busy) * ms:6.3f} ms; "
+        f"longest not preempted {unpreempted[0] * ms:6.3f} ms (CPU {unpreempted[1] * ms:6.3f}, "
+        f"{unpreempted[2]} voluntary switches), {sum(b[3] > 0 for b in busy)} preempted\n"
         f"  probe {len(latency):>5}: longest {max(latency, default=0) * ms:6.3f} ms, "
         f"p99 {percentile(latency, 0.99) * ms:6.3f}, median {percentile(latency, 0.5) * ms:6.3f} ms; "
         f"GC on the loop: {len(passes)} passes, longest {longest_gc[1] * ms:.3f} ms (gen {longest_gc[0]})"
@@ -157,12 +176,12 @@ async def phase(
     probe: Probe,
     watch: GcWatch,
     at_least: float = 0.0,
-) -> tuple[list[tuple[int, int]], list[int], list[tuple[int, int]], int, float]:
+) -> tuple[list[tuple[int, int, int, int]], list[int], list[tuple[int, int]], int, float]:
     """Runs ``rounds`` gathers of ``tasks`` calls, then idles until ``at_least`` seconds
     have passed; returns the iterations' busy times, the probe's latencies, the longest
     iteration of the first round and the time the calls took."""
     await asyncio.sleep(0.05)  # let the previous phase's stragglers settle
-    busy: list[tuple[int, int]] = []
+    busy: list[tuple[int, int, int, int]] = []
     latency: list[int] = []
     passes: list[tuple[int, int]] = []
     selector.busy, probe.latency, watch.passes = busy, latency, passes
@@ -171,7 +190,7 @@ async def phase(
     for round_ in range(rounds):
         await asyncio.gather(*(call(i) for i in range(tasks)))
         if round_ == 0:
-            first_round = max((w for w, _ in busy), default=0)
+            first_round = max((b[0] for b in busy), default=0)
     took = time.perf_counter() - started
     await asyncio.sleep(max(0.0, at_least - took))
     await asyncio.sleep(0.002)  # a few probe stamps after the last call
