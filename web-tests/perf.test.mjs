@@ -5,7 +5,7 @@
 //
 // The issue's target is at most 2x the CLI's time. On this project's 2-core machines the
 // page costs 1.9-2.2x the CLI's CPU time (docs/benchmarks.md), about the wall ratio to expect
-// on a quiet machine; under other builds' load the wall ratio is lower (1.0-1.2x), because
+// on a quiet machine; under other builds' load the wall ratio is mostly lower (1.1-1.7x), because
 // the CLI's threads lose more to them than the page's workers do. Nearly three quarters of
 // the page's time is Ed25519 in WebAssembly, which has neither the CLI's AVX2 field
 // arithmetic nor 64-bit multiplies with 128-bit products: one signature costs about 2x its
