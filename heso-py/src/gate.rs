@@ -44,6 +44,12 @@ impl From<heso_engine::OpenError> for Failure {
     }
 }
 
+impl From<heso_engine::ConfigError> for Failure {
+    fn from(e: heso_engine::ConfigError) -> Self {
+        Self::Config(e.to_string())
+    }
+}
+
 impl From<heso_engine::GateError> for Failure {
     fn from(e: heso_engine::GateError) -> Self {
         Self::Gate(e.to_string())

@@ -8,7 +8,8 @@ use heso_receipt::{PinnedLogReport, ReceiptReport, SignerPins, verify_log_bytes,
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
-use crate::{Project, heso_error};
+use crate::Project;
+use crate::gate::Failure;
 
 /// The pins: exactly `signers` when given; else the project's keys when `project` is
 /// given; else nothing.
@@ -23,7 +24,7 @@ fn pins(
         (None, Some(project)) => project
             .engine(py)?
             .pins()
-            .map_err(|e| heso_error(py, "ConfigError", e.to_string())),
+            .map_err(|e| Failure::from(e).into_py(py)),
         (None, None) => Ok(SignerPins::Any),
     }
 }
