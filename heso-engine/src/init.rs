@@ -60,12 +60,12 @@ pub enum InitError {
         why: &'static str,
     },
     /// A file could not be written.
-    #[error("cannot write {path}: {reason}")]
+    #[error("cannot write {path}: {source}")]
     Write {
         /// The file.
         path: String,
         /// The OS error.
-        reason: String,
+        source: std::io::Error,
     },
     /// Creating the key failed.
     #[error(transparent)]
@@ -114,10 +114,10 @@ pub enum InitError {
     },
 }
 
-fn write_error(path: &Path, e: impl std::fmt::Display) -> InitError {
+fn write_error(path: &Path, source: std::io::Error) -> InitError {
     InitError::Write {
         path: path.display().to_string(),
-        reason: e.to_string(),
+        source,
     }
 }
 

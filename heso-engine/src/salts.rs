@@ -33,20 +33,20 @@ struct SaltLine {
 #[non_exhaustive]
 pub enum SaltStoreError {
     /// Writing or syncing the file failed.
-    #[error("cannot write {path}: {reason}")]
+    #[error("cannot write {path}: {source}")]
     Write {
         /// The file.
         path: String,
         /// The OS error.
-        reason: String,
+        source: std::io::Error,
     },
     /// Reading the file failed.
-    #[error("cannot read {path}: {reason}")]
+    #[error("cannot read {path}: {source}")]
     Read {
         /// The file.
         path: String,
         /// The OS error.
-        reason: String,
+        source: std::io::Error,
     },
     /// No record for this commitment.
     #[error("no salt is stored for commitment {0}")]
@@ -114,9 +114,9 @@ impl SaltStore {
             text.push_str(&serde_json::to_string(&line).unwrap_or_default());
             text.push('\n');
         }
-        let write_error = |e: std::io::Error| SaltStoreError::Write {
+        let write_error = |source: std::io::Error| SaltStoreError::Write {
             path: self.path.display().to_string(),
-            reason: e.to_string(),
+            source,
         };
         let mut guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         if guard.is_none() {
@@ -194,9 +194,9 @@ impl SaltStore {
     /// Calls `visit` with each readable record in file order until it returns false. A
     /// missing file has none; a symbolic link is refused.
     fn each_record(&self, mut visit: impl FnMut(&SaltLine) -> bool) -> Result<(), SaltStoreError> {
-        let read_error = |e: std::io::Error| SaltStoreError::Read {
+        let read_error = |source: std::io::Error| SaltStoreError::Read {
             path: self.path.display().to_string(),
-            reason: e.to_string(),
+            source,
         };
         let file = match heso_fs::open_no_follow(&self.path, File::options().read(true)) {
             Ok(file) => file,

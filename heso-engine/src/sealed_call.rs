@@ -60,7 +60,7 @@ pub enum SealError {
     Random,
     /// The fields cannot be written as canonical JSON.
     #[error("the arguments cannot be encoded: {0}")]
-    Encode(String),
+    Encode(#[source] serde_json::Error),
     /// The record does not open with this project's key, or was altered.
     #[error(
         "the sealed arguments do not open with this project's operator key (altered, or sealed for another item)"
@@ -89,9 +89,7 @@ impl CallSealer {
         &self,
         fields: &Map<String, Value>,
     ) -> Result<blake3::Hash, SealError> {
-        let bytes = Zeroizing::new(
-            serde_jcs::to_vec(fields).map_err(|e| SealError::Encode(e.to_string()))?,
-        );
+        let bytes = Zeroizing::new(serde_jcs::to_vec(fields).map_err(SealError::Encode)?);
         Ok(blake3::keyed_hash(&self.fingerprint_key, &bytes))
     }
 
@@ -107,9 +105,7 @@ impl CallSealer {
             exact,
             fingerprint: self.fingerprint(fields)?.to_hex().to_string(),
         };
-        let text = Zeroizing::new(
-            serde_json::to_vec(&plain).map_err(|e| SealError::Encode(e.to_string()))?,
-        );
+        let text = Zeroizing::new(serde_json::to_vec(&plain).map_err(SealError::Encode)?);
         let mut nonce = [0u8; 12];
         getrandom::fill(&mut nonce).map_err(|_| SealError::Random)?;
         let sealed = self
