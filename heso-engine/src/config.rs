@@ -45,16 +45,16 @@ pub struct RetiredOperator {
 }
 
 /// Why `heso.toml` could not be used. The message names file:line:column.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("cannot read {path}: {reason}")]
+    #[error("cannot read {path}: {source}")]
     Read {
         /// The file.
         path: String,
         /// The OS error.
-        reason: String,
+        source: std::io::Error,
     },
     /// The file is not UTF-8 text; the position is that of the first bad byte.
     #[error("{file}:{line}:{column}: not valid UTF-8; heso.toml must be UTF-8 text")]
@@ -301,9 +301,9 @@ pub fn parse_config(text: &str, shown_name: &str) -> Result<Config, ConfigError>
 
 /// Reads and parses a `heso.toml` file.
 pub fn load_config(path: &Path) -> Result<Config, ConfigError> {
-    let bytes = std::fs::read(path).map_err(|e| ConfigError::Read {
+    let bytes = std::fs::read(path).map_err(|source| ConfigError::Read {
         path: path.display().to_string(),
-        reason: e.to_string(),
+        source,
     })?;
     let text = match std::str::from_utf8(&bytes) {
         Ok(text) => text,
