@@ -13,7 +13,7 @@ mod verify;
 pub use project::{
     ClaimResult, ClaimTask, GateRequest, GateResult, GateTask, PendingInfo, PendingTask, Project,
 };
-pub use verify::{Signer, VerifyResult, verify};
+pub use verify::verify;
 
 use heso_receipt::{FieldPath, Segment, Verb};
 use napi::Status;

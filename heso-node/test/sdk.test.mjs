@@ -226,37 +226,49 @@ test('verify: a receipt from the log, by object, text, bytes, path and URL, with
   const file = join(root, 'receipt.json');
   writeFileSync(file, text);
   for (const input of [receipt, text, Buffer.from(text), new Uint8Array(Buffer.from(text)), file, pathToFileURL(file)]) {
-    const verdict = heso.verify(input);
-    assert.equal(verdict.valid, true, verdict.detail);
-    assert.equal(verdict.kind, 'Valid');
-    assert.equal(verdict.trustLevel, 'L0');
-    assert.equal(verdict.pinned, true, 'the project pins its operator after init');
-    assert.equal(verdict.signers.length, 1);
-    assert.equal(verdict.signers[0].role, 'operator');
-    assert.match(verdict.signers[0].key, /^did:key:z6Mk/);
-    assert.equal(verdict.actionHash, receipt.content.action_hash);
+    const report = heso.verify(input);
+    assert.equal(report.valid, true, report.detail);
+    assert.equal(report.verdict, 'Valid');
+    assert.equal(report.trust_level, 'L0');
+    assert.equal(report.pinned, true, 'the project pins its operator after init');
+    assert.equal(report.signers.length, 1);
+    assert.equal(report.signers[0].role, 'operator');
+    assert.equal(report.signers[0].pin, 'pinned');
+    assert.match(report.signers[0].key, /^did:key:z6Mk/);
+    assert.equal(report.operator, report.signers[0].key);
+    assert.deepEqual(report.pinned_keys, [report.operator]);
+    assert.equal(report.action_hash, receipt.content.action_hash);
+    // The old names are read-only aliases, not enumerable (JSON is the CLI's report).
+    assert.equal(report.kind, 'Valid');
+    assert.equal(report.trustLevel, 'L0');
+    assert.equal(report.actionHash, receipt.content.action_hash);
+    assert.deepEqual(Object.keys(JSON.parse(JSON.stringify(report))), Object.keys(report));
+    assert.ok(!Object.keys(report).includes('kind'));
   }
-  const operator = heso.verify(receipt).signers[0].key;
+  const operator = heso.verify(receipt).operator;
   assert.equal(heso.verify(receipt, { signers: [operator] }).valid, true);
   const stranger = 'did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK';
   const untrusted = heso.verify(receipt, { signers: stranger });
   assert.equal(untrusted.valid, false);
-  assert.equal(untrusted.kind, 'UntrustedSigner');
+  assert.equal(untrusted.verdict, 'UntrustedSigner');
+  assert.equal(untrusted.operator, null);
+  assert.deepEqual(untrusted.signers, [{ role: 'operator', key: operator, pin: 'not_pinned' }]);
 
   const tampered = structuredClone(receipt);
   tampered.content.action.fields['0'] = 'y';
-  const verdict = heso.verify(tampered);
-  assert.equal(verdict.valid, false);
-  assert.equal(verdict.kind, 'HashMismatch');
+  const report = heso.verify(tampered);
+  assert.equal(report.valid, false);
+  assert.equal(report.verdict, 'HashMismatch');
 
   for (const garbage of ['{"alg":', Buffer.from([0xff, 0xfe, 0x00]), '[]', '{"a":1,"a":2}']) {
     const bad = heso.verify(garbage);
     assert.equal(bad.valid, false);
-    assert.equal(bad.kind, 'Malformed');
+    assert.equal(bad.verdict, 'Malformed');
     assert.deepEqual(bad.signers, []);
-    assert.equal(bad.trustLevel, null);
+    assert.equal(bad.trust_level, null);
+    assert.equal(bad.action_hash, null);
   }
-  assert.equal(heso.verify({ alg: 1 }).kind, 'WrongAlgorithm');
+  assert.equal(heso.verify({ alg: 1 }).verdict, 'WrongAlgorithm');
   assert.throws(() => heso.verify(receipt, { signers: ['not a key'] }), TypeError);
   assert.throws(() => heso.verify(receipt, { signers: [1] }), TypeError);
   assert.throws(() => heso.verify(42), TypeError);

@@ -41,7 +41,15 @@ export {
   toolSync,
 } from './gate.cjs';
 export { init, step, type StepScope } from './state.cjs';
-export { type ReceiptInput, type Signer, type Verdict, verify, type VerifyOptions } from './verify.cjs';
+export {
+  type PinStatus,
+  type ReceiptInput,
+  type ReceiptReport,
+  type Signer,
+  type Verdict,
+  verify,
+  type VerifyOptions,
+} from './verify.cjs';
 export { DEFAULT_VERBS, wrap, type WrapOptions } from './wrap.cjs';
 
 import { native } from './native.cjs';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 
 import type * as Binding from './binding.cjs';
 
-export type { ClaimResult, GateRequest, GateResult, PendingInfo, Project, VerifyResult } from './binding.cjs';
+export type { ClaimResult, GateRequest, GateResult, PendingInfo, Project } from './binding.cjs';
 
 function load(): typeof Binding {
   const path = join(__dirname, 'heso.node');

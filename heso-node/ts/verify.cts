@@ -6,33 +6,57 @@ import { ConfigError, translate } from './errors.cjs';
 import { native } from './native.cjs';
 import { describe, opened } from './state.cjs';
 
-/** One signer of a receipt. */
+/** Whether a signer's key is among the pinned keys. */
+export type PinStatus = 'nothing_pinned' | 'pinned' | 'not_pinned';
+
+/** A key a receipt says signed it: verified only when the report is `valid`. */
 export interface Signer {
-  /** `operator` or `approver`. */
+  /** The role of its signature entry. */
   readonly role: 'operator' | 'approver';
-  /** Their public key, as a did:key. */
+  /** The key as a did:key (as the receipt wrote it, when it does not decode). */
   readonly key: string;
-  /** The approver's decision (`approved`, `rejected`, `escalated`). */
-  readonly decision?: string;
+  /** Whether it is pinned. */
+  readonly pin: PinStatus;
 }
 
-/** The verdict on one receipt. */
-export interface Verdict {
+/**
+ * The report on one receipt: heso-receipt's `ReceiptReport`, the object
+ * `heso verify FILE --json` prints and Python's `heso.verify` gives, field for field
+ * (`JSON.stringify` of it is that JSON).
+ */
+export interface ReceiptReport {
+  /** The receipt's `action_hash`, when it parsed. */
+  readonly action_hash: string | null;
   /** True for a `Valid` receipt. */
   readonly valid: boolean;
   /** `Valid`, `Malformed`, `HashMismatch`, `InvalidSignature`, `UntrustedSigner`, … */
-  readonly kind: string;
-  /** What was wrong, in words (empty when valid). */
+  readonly verdict: string;
+  /** What was wrong, in one line (empty when valid). */
   readonly detail: string;
-  /** `L0` or `L1`, derived from the signatures; `null` when they could not be checked. */
-  readonly trustLevel: 'L0' | 'L1' | null;
-  /** Who signed (empty when the signatures could not be checked). */
-  readonly signers: readonly Signer[];
-  /** True when the signers were checked against pinned keys (given, or the project's). */
+  /** `L0` or `L1`, derived from the signatures, when valid; else `null`. */
+  readonly trust_level: 'L0' | 'L1' | null;
+  /** The operator's key (did:key), when valid. */
+  readonly operator: string | null;
+  /** The approver's key (did:key), on a valid L1 receipt. */
+  readonly approver: string | null;
+  /** The approver's decision, on a valid L1 receipt. */
+  readonly approver_decision: 'approved' | 'rejected' | 'escalated' | null;
+  /** True when signers were checked against pinned keys (given, or the project's). */
   readonly pinned: boolean;
-  /** The receipt's action_hash, when it could be read. */
+  /** The pinned keys as did:key, each once. */
+  readonly pinned_keys: readonly string[];
+  /** Every signature entry's role and key with its pin status (claims unless `valid`). */
+  readonly signers: readonly Signer[];
+  /** @deprecated The old name of `verdict` (not enumerable: not in `JSON.stringify`). */
+  readonly kind: string;
+  /** @deprecated The old name of `trust_level` (not enumerable). */
+  readonly trustLevel: 'L0' | 'L1' | null;
+  /** @deprecated The old name of `action_hash` (not enumerable). */
   readonly actionHash: string | null;
 }
+
+/** @deprecated The old name of `ReceiptReport`. */
+export type Verdict = ReceiptReport;
 
 /** Options of `verify`. */
 export interface VerifyOptions {
@@ -84,28 +108,25 @@ function signerList(signers: unknown): string[] | undefined {
  * `Malformed` verdict, never an exception; a file that cannot be read throws Node's own
  * error (`ENOENT`), a signer that is not a key a `TypeError`.
  */
-export function verify(receipt: ReceiptInput, options?: VerifyOptions): Verdict {
+export function verify(receipt: ReceiptInput, options?: VerifyOptions): ReceiptReport {
   if (options !== undefined && (options === null || typeof options !== 'object')) {
     throw new TypeError(`heso.verify: options must be {signers?}, not ${describe(options)}`);
   }
   const data = bytesOf(receipt);
   const signers = signerList(options?.signers);
-  let result;
+  let report: ReceiptReport;
   try {
-    result = native.verify(data, signers ?? null, signers === undefined ? (opened() ?? null) : null);
+    // The addon returns heso-receipt's ReceiptReport serialised to an object (typed
+    // `unknown` by napi); its fields are the ones declared above.
+    report = native.verify(data, signers ?? null, signers === undefined ? (opened() ?? null) : null) as ReceiptReport;
   } catch (error) {
     throw translate(error, ConfigError);
   }
-  return {
-    valid: result.valid,
-    kind: result.kind,
-    detail: result.detail,
-    trustLevel: result.trustLevel === 'L0' || result.trustLevel === 'L1' ? result.trustLevel : null,
-    signers: result.signers.map((s) => {
-      const role = s.role === 'approver' ? 'approver' : 'operator';
-      return s.decision === undefined ? { role, key: s.key } : { role, key: s.key, decision: s.decision };
-    }),
-    pinned: result.pinned,
-    actionHash: result.actionHash ?? null,
-  };
+  // The old names, kept as read-only aliases that JSON and deep equality do not see.
+  Object.defineProperties(report, {
+    kind: { value: report.verdict },
+    trustLevel: { value: report.trust_level },
+    actionHash: { value: report.action_hash },
+  });
+  return report;
 }

@@ -8,8 +8,9 @@ const lookup = heso.tool(async function lookup(id: string): Promise<{ id: string
 });
 async function main(): Promise<void> {
   const row: { id: string } = await lookup('a');
-  const verdict: heso.Verdict = heso.verify(row);
+  const verdict: heso.ReceiptReport = heso.verify(row);
+  const verdictName: string = verdict.verdict;
   const error: heso.HesoError = new heso.GateError('x');
-  void [verdict, error];
+  void [verdict, verdictName, error];
 }
 void main;

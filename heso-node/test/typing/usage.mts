@@ -4,6 +4,8 @@ import OpenAI from 'openai';
 import heso, {
   BlockedError,
   type ToolOptions,
+  type PinStatus,
+  type ReceiptReport,
   type Verdict,
   SuspendedError,
   init,
@@ -60,10 +62,18 @@ const text: string | null | undefined = completion.choices[0]?.message.content;
 const gatedFetch: typeof fetch = wrap(fetch);
 void gatedFetch;
 
-const verdict: Verdict = verify('receipt.json', { signers: ['did:key:z6Mk...'] });
-const level: 'L0' | 'L1' | null = verdict.trustLevel;
+const verdict: ReceiptReport = verify('receipt.json', { signers: ['did:key:z6Mk...'] });
+const level: 'L0' | 'L1' | null = verdict.trust_level;
+const pins: readonly PinStatus[] = verdict.signers.map((s) => s.pin);
 const valid: boolean = verdict.valid && verdict.pinned && verdict.signers.every((s) => s.key.startsWith('did:key:'));
+const decision: 'approved' | 'rejected' | 'escalated' | null = verdict.approver_decision;
+const old: Verdict = verdict; // the deprecated name of the type, and of fields:
+const oldLevel: 'L0' | 'L1' | null = old.trustLevel;
+// @ts-expect-error: a signer has no `decision` any more (the report's approver_decision)
+void verdict.signers[0]?.decision;
+// @ts-expect-error: the report is read-only
+verdict.valid = true;
 // @ts-expect-error: verify's options are typed
 verify('receipt.json', { signer: 'x' });
 
-void [results, length, sum, text, level, valid, heso.version];
+void [results, length, sum, text, level, pins, valid, decision, oldLevel, heso.version];
