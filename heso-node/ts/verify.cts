@@ -55,7 +55,7 @@ export interface ReceiptReport {
   readonly actionHash: string | null;
 }
 
-/** @deprecated The old name of `ReceiptReport`. */
+/** The same type as `ReceiptReport`, under the name Python gives it (`heso.Verdict`). */
 export type Verdict = ReceiptReport;
 
 /** Options of `verify`. */

@@ -67,7 +67,7 @@ const level: 'L0' | 'L1' | null = verdict.trust_level;
 const pins: readonly PinStatus[] = verdict.signers.map((s) => s.pin);
 const valid: boolean = verdict.valid && verdict.pinned && verdict.signers.every((s) => s.key.startsWith('did:key:'));
 const decision: 'approved' | 'rejected' | 'escalated' | null = verdict.approver_decision;
-const old: Verdict = verdict; // the deprecated name of the type, and of fields:
+const old: Verdict = verdict; // Python's name of the type; the deprecated names of fields:
 const oldLevel: 'L0' | 'L1' | null = old.trustLevel;
 // @ts-expect-error: a signer has no `decision` any more (the report's approver_decision)
 void verdict.signers[0]?.decision;
