@@ -44,6 +44,26 @@ fn insert_sql(
     )
 }
 
+/// `sql` (an UPDATE, DELETE or TRUNCATE) fails for the host role (no privilege, or the
+/// trigger) and for the owner too: the triggers refuse it for every role.
+fn assert_refused_for_host_and_owner(
+    as_host: &mut postgres::Client,
+    as_owner: &mut postgres::Client,
+    sql: &str,
+) {
+    let error = as_host.batch_execute(sql).unwrap_err();
+    let text = format!("{error:?}");
+    assert!(
+        text.contains("permission denied") || text.contains("append-only"),
+        "host: {sql}: {text}"
+    );
+    let error = as_owner.batch_execute(sql).unwrap_err();
+    assert!(
+        format!("{error:?}").contains("append-only"),
+        "owner: {sql}: {error:?}"
+    );
+}
+
 fn stored(db: &Db, log_id: &str) -> i64 {
     db.count(&format!(
         "SELECT count(*) FROM heso.receipts WHERE log_id = '{log_id}'"
@@ -514,18 +534,7 @@ fn hosts_cannot_update_or_delete_and_triggers_refuse_it_for_every_role() {
         "DELETE FROM heso.logs",
         "UPDATE heso.forks SET reason = ''",
     ] {
-        let error = as_host.batch_execute(sql).unwrap_err();
-        let text = format!("{error:?}");
-        assert!(
-            text.contains("permission denied") || text.contains("append-only"),
-            "host: {sql}: {text}"
-        );
-        // The owner too: the triggers refuse it for every role.
-        let error = as_superuser.batch_execute(sql).unwrap_err();
-        assert!(
-            format!("{error:?}").contains("append-only"),
-            "superuser: {sql}: {error:?}"
-        );
+        assert_refused_for_host_and_owner(&mut as_host, &mut as_superuser, sql);
     }
     assert_eq!(stored(&db, &project.log_id), 10);
     let verify = heso(temp.path(), &["fleet", "verify", &db.url]);
@@ -814,17 +823,7 @@ fn a_version_1_store_migrates_to_version_2_in_place_and_keeps_refusing_forks_and
         "UPDATE heso.checkpoints SET size = 5",
         "DELETE FROM heso.checkpoints",
     ] {
-        let error = as_host.batch_execute(sql).unwrap_err();
-        let text = format!("{error:?}");
-        assert!(
-            text.contains("permission denied") || text.contains("append-only"),
-            "host: {sql}: {text}"
-        );
-        let error = as_superuser.batch_execute(sql).unwrap_err();
-        assert!(
-            format!("{error:?}").contains("append-only"),
-            "superuser: {sql}: {error:?}"
-        );
+        assert_refused_for_host_and_owner(&mut as_host, &mut as_superuser, sql);
     }
 
     // The log's next receipt goes in from its own host, and the whole store verifies, the
