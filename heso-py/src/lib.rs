@@ -224,7 +224,14 @@ impl Project {
             (Some(fields), None) => {
                 let mut walker = convert::Walker::new(py);
                 let converted = walker.convert(fields, 0)?;
-                if read_twice && convert::Walker::new(py).convert(fields, 0)? != converted {
+                // Only a walk that ran Python code (a model's model_dump, a subclass's
+                // items, ...) lets another thread run and change the arguments under it; a
+                // walk of exactly-JSON built-ins runs none, so reading them again would
+                // find the same values and only cost the gate a second conversion.
+                if read_twice
+                    && !walker.exact()
+                    && convert::Walker::new(py).convert(fields, 0)? != converted
+                {
                     return Err(changed_while_read(py, &tool_name));
                 }
                 match converted {
