@@ -1,6 +1,7 @@
 // Shared by the node --test suites: fresh projects made with the package's own `heso`
 // command (the Rust CLI through the addon), the log as parsed receipts, and a clean
 // environment (no HESO_* variable of the caller's leaks into a test).
+import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -139,4 +140,47 @@ export function python() {
   }
   execFileSync(path, ['-c', 'import heso'], { env: childEnv() });
   return path;
+}
+
+const SEPARATOR = '\u0000heso-one-report\u0000';
+
+/**
+ * `heso verify FILE --json` for every job ({label, file, pins}; pins: a list of keys for
+ * `--signer`, `undefined` for `--any-signer`, `null` for no flag: the project's keys inside
+ * a project), parsed, run by the `heso` command's own entry point (bin/heso.cjs calls
+ * runCli) in ONE child process in `cwd`: a process per job would cost about 80 ms each.
+ * Its stdout is split at a separator written after each run. Each must exit 0 or 1.
+ */
+export function cliReports(jobs, cwd) {
+  const script = `
+    const { runCli } = require(${JSON.stringify(join(PACKAGE, 'dist', 'index.cjs'))});
+    const { writeSync } = require('node:fs');
+    const codes = [];
+    for (const args of JSON.parse(process.argv[1])) {
+      codes.push(runCli(args));
+      writeSync(1, ${JSON.stringify(SEPARATOR)});
+    }
+    writeSync(2, JSON.stringify(codes));
+  `;
+  const argv = jobs.map(({ file, pins }) => [
+    'verify',
+    file,
+    ...(pins === null ? [] : pins === undefined ? ['--any-signer'] : pins.flatMap((key) => ['--signer', key])),
+    '--json',
+  ]);
+  const done = spawnSync(process.execPath, ['-e', script, JSON.stringify(argv)], {
+    cwd,
+    env: childEnv(),
+    encoding: 'utf8',
+    timeout: 120_000,
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  assert.equal(done.status, 0, done.stderr);
+  const codes = JSON.parse(done.stderr);
+  const outputs = done.stdout.split(SEPARATOR).slice(0, -1);
+  assert.equal(outputs.length, jobs.length);
+  return outputs.map((out, i) => {
+    assert.ok(codes[i] === 0 || codes[i] === 1, `${jobs[i].label}: heso verify exited ${codes[i]}`);
+    return JSON.parse(out);
+  });
 }

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
-import { childEnv, makeProject, PACKAGE, receipts, REPO } from './helpers.mjs';
+import { childEnv, cliReports, makeProject, PACKAGE, receipts, REPO } from './helpers.mjs';
 
 const require = createRequire(import.meta.url);
 const heso = require('../dist/index.cjs');
@@ -45,46 +45,6 @@ function pinSets() {
     ['twice', [keys.operator.did_key, keys.operator.public_key_b64]],
     ['other', [keys.other.did_key]],
   ]);
-}
-
-const SEPARATOR = '\u0000heso-one-report\u0000';
-
-// `heso verify FILE --json` for every job, run by the `heso` command's own entry point
-// (bin/heso.cjs calls runCli) in ONE child process: a process per job would cost about
-// 80 ms each. Its stdout is split at a separator written after each run.
-function cliReports(jobs, cwd) {
-  const script = `
-    const { runCli } = require(${JSON.stringify(join(PACKAGE, 'dist', 'index.cjs'))});
-    const { writeSync } = require('node:fs');
-    const codes = [];
-    for (const args of JSON.parse(process.argv[1])) {
-      codes.push(runCli(args));
-      writeSync(1, ${JSON.stringify(SEPARATOR)});
-    }
-    writeSync(2, JSON.stringify(codes));
-  `;
-  const argv = jobs.map(({ file, pins }) => [
-    'verify',
-    file,
-    // null: no flag (the project's keys, inside a project).
-    ...(pins === null ? [] : pins === undefined ? ['--any-signer'] : pins.flatMap((key) => ['--signer', key])),
-    '--json',
-  ]);
-  const done = spawnSync(process.execPath, ['-e', script, JSON.stringify(argv)], {
-    cwd,
-    env: childEnv(),
-    encoding: 'utf8',
-    timeout: 120_000,
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  assert.equal(done.status, 0, done.stderr);
-  const codes = JSON.parse(done.stderr);
-  const outputs = done.stdout.split(SEPARATOR).slice(0, -1);
-  assert.equal(outputs.length, jobs.length);
-  return outputs.map((out, i) => {
-    assert.ok(codes[i] === 0 || codes[i] === 1, `${jobs[i].label}: heso verify exited ${codes[i]}`);
-    return JSON.parse(out);
-  });
 }
 
 test('heso.verify returns the report `heso verify FILE --json` prints, field for field', () => {
