@@ -3,9 +3,10 @@
 use std::convert::Infallible;
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
+use std::io::{Seek as _, SeekFrom};
 use std::num::NonZeroU64;
 use std::path::{Path, PathBuf};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use heso_fs::{create_private_dir, open_no_follow, read_no_follow};
@@ -138,10 +139,9 @@ pub struct Appended {
     pub repaired: Option<TornRepair>,
 }
 
-/// The cached tail, valid while the file's length and identity are unchanged.
+/// The cached tail, valid while the file's length is unchanged (a reopened handle drops it).
 struct Cached {
     len: u64,
-    inode: u64,
     last: Option<TailEntry>,
 }
 
@@ -236,6 +236,8 @@ pub struct Log {
     dir: PathBuf,
     path: PathBuf,
     lock_path: PathBuf,
+    /// `receipts.lock`, open for the handle's life.
+    lock_file: Arc<File>,
     session_id: String,
     durability: Durability,
     writer: Mutex<Writer>,
@@ -279,7 +281,7 @@ fn append_io<E: fmt::Display>(
 }
 
 /// Holds the cross-process lock until dropped.
-struct ProcessLock(File);
+struct ProcessLock(Arc<File>);
 
 impl Drop for ProcessLock {
     fn drop(&mut self) {
@@ -296,13 +298,21 @@ fn release_if_idle(writer: &mut Writer) {
     }
 }
 
-fn lock(path: &Path) -> std::io::Result<ProcessLock> {
-    let file = open_no_follow(
+/// Opens `receipts.lock`, once per handle: opening and closing it around every append
+/// cost more than the append's own write (a path walk and a file object each time).
+fn open_lock_file(path: &Path) -> std::io::Result<Arc<File>> {
+    open_no_follow(
         path,
         OpenOptions::new().create(true).truncate(false).write(true),
-    )?;
+    )
+    .map(Arc::new)
+}
+
+/// Takes the cross-process lock (`flock` on the handle's own open file, so two handles,
+/// in one process or two, exclude each other).
+fn lock(file: &Arc<File>) -> std::io::Result<ProcessLock> {
     file.lock()?;
-    Ok(ProcessLock(file))
+    Ok(ProcessLock(Arc::clone(file)))
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -372,15 +382,6 @@ fn unix_seconds() -> u64 {
         .unwrap_or(0)
 }
 
-#[cfg(unix)]
-fn inode(meta: &fs::Metadata) -> u64 {
-    std::os::unix::fs::MetadataExt::ino(meta)
-}
-#[cfg(not(unix))]
-fn inode(_meta: &fs::Metadata) -> u64 {
-    0
-}
-
 impl Log {
     /// Opens (creating if needed) the log in `dir`, repairing a torn tail if it finds one.
     ///
@@ -418,10 +419,13 @@ impl Log {
     ) -> Result<(Log, Option<TornRepair>), OpenError> {
         create_private_dir(dir).map_err(open_io("cannot create", dir))?;
         let session_id = session_id(dir, ops.as_ref())?;
+        let lock_path = dir.join(LOCK_FILE);
+        let lock_file = open_lock_file(&lock_path).map_err(open_io("cannot open", &lock_path))?;
         let log = Log {
             dir: dir.to_path_buf(),
             path: dir.join(LOG_FILE),
-            lock_path: dir.join(LOCK_FILE),
+            lock_path,
+            lock_file,
             session_id,
             durability: options.durability,
             writer: Mutex::new(Writer {
@@ -447,7 +451,7 @@ impl Log {
             index_path: keep_tree.then(|| dir.join(INDEX_FILE)),
             hook: None,
         };
-        let _guard = lock(&log.lock_path).map_err(open_io("cannot lock", &log.lock_path))?;
+        let _guard = lock(&log.lock_file).map_err(open_io("cannot lock", &log.lock_path))?;
         let mut writer = log.writer.lock().unwrap_or_else(|p| p.into_inner());
         let repaired = log.refresh::<String>(&mut writer).map_err(|e| match e {
             AppendError::Io {
@@ -486,6 +490,8 @@ impl Log {
         writer: &mut Writer,
     ) -> Result<Option<TornRepair>, AppendError<E>> {
         if writer.file.is_none() {
+            // A new handle may be on another file: what was cached is not about it.
+            writer.cached = None;
             let mut options = OpenOptions::new();
             options.create(true).read(true).append(true);
             #[cfg(unix)]
@@ -498,15 +504,13 @@ impl Log {
         let Some(file) = writer.file.as_mut() else {
             return Err(AppendError::Poisoned(self.path.clone()));
         };
-        let meta = file
-            .metadata()
-            .map_err(append_io("cannot stat", &self.path))?;
-        let (len, ino) = (meta.len(), inode(&meta));
-        if writer
-            .cached
-            .as_ref()
-            .is_some_and(|c| c.len == len && c.inode == ino)
-        {
+        // The length by a seek, not a stat: asking for a file's times makes the kernel
+        // stamp the next write with a fine-grained time, which dirties the inode on every
+        // append (measured: a stat before each write doubled the write's cost on ext4).
+        let len = file
+            .seek(SeekFrom::End(0))
+            .map_err(append_io("cannot seek", &self.path))?;
+        if writer.cached.as_ref().is_some_and(|c| c.len == len) {
             return Ok(None);
         }
         let found =
@@ -558,7 +562,6 @@ impl Log {
         }
         writer.cached = Some(Cached {
             len: found.good_len,
-            inode: ino,
             last: found.last,
         });
         Ok(repaired)
@@ -722,7 +725,7 @@ impl Log {
         }
         if writer.process_lock.is_none() {
             writer.process_lock =
-                Some(lock(&self.lock_path).map_err(append_io("cannot lock", &self.lock_path))?);
+                Some(lock(&self.lock_file).map_err(append_io("cannot lock", &self.lock_path))?);
         }
         let repaired = self.refresh(writer)?;
         let last = writer.cached.as_ref().and_then(|c| c.last.clone());
@@ -1094,11 +1097,16 @@ impl Log {
         if writer.poisoned {
             return Err(TreeError::Poisoned(self.path.clone()));
         }
-        let _guard = lock(&self.lock_path).map_err(|source| TreeError::Io {
-            action: "cannot lock",
-            path: self.lock_path.clone(),
-            source,
-        })?;
+        // The lock may still be held for a group of this handle (the flock is the same
+        // open file's, so taking it again would not wait, and dropping it would let go).
+        let _guard = match writer.process_lock {
+            Some(_) => None,
+            None => Some(lock(&self.lock_file).map_err(|source| TreeError::Io {
+                action: "cannot lock",
+                path: self.lock_path.clone(),
+                source,
+            })?),
+        };
         self.refresh::<Infallible>(writer).map_err(|e| match e {
             AppendError::Io {
                 action,
