@@ -13,7 +13,7 @@ mod verify;
 pub use project::{
     ClaimResult, ClaimTask, GateRequest, GateResult, GateTask, PendingInfo, PendingTask, Project,
 };
-pub use verify::verify;
+pub use verify::{verify, verify_log};
 
 use heso_receipt::{FieldPath, Segment, Verb};
 use napi::Status;

@@ -42,12 +42,19 @@ export {
 } from './gate.cjs';
 export { init, step, type StepScope } from './state.cjs';
 export {
+  type LineFailure,
+  type LogInput,
+  type LogReport,
   type PinStatus,
   type ReceiptInput,
   type ReceiptReport,
+  type SessionHead,
   type Signer,
+  type SignerCount,
+  type TornTail,
   type Verdict,
   verify,
+  verifyLog,
   type VerifyOptions,
 } from './verify.cjs';
 export { DEFAULT_VERBS, wrap, type WrapOptions } from './wrap.cjs';

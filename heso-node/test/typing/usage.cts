@@ -11,6 +11,11 @@ async function main(): Promise<void> {
   const verdict: heso.ReceiptReport = heso.verify(row);
   const verdictName: string = verdict.verdict;
   const error: heso.HesoError = new heso.GateError('x');
-  void [verdict, verdictName, error];
+  const log: heso.LogReport = heso.verifyLog(Buffer.from(''));
+  const failure: heso.LineFailure | undefined = log.failures[0];
+  const tail: heso.TornTail | null = log.torn_tail;
+  const head: heso.SessionHead | undefined = log.sessions[0];
+  const signer: heso.SignerCount | undefined = log.signers[0];
+  void [verdict, verdictName, error, failure, tail, head, signer];
 }
 void main;

@@ -15,6 +15,8 @@ import heso, {
   toolSync,
   destructive,
   verify,
+  verifyLog,
+  type LogReport,
   wrap,
 } from 'heso';
 
@@ -76,4 +78,19 @@ verdict.valid = true;
 // @ts-expect-error: verify's options are typed
 verify('receipt.json', { signer: 'x' });
 
-void [results, length, sum, text, level, pins, valid, decision, oldLevel, heso.version];
+const log: LogReport = verifyLog('heso-local-data/receipts.jsonl', { signers: 'did:key:z6Mk...' });
+verifyLog(new URL('file:///tmp/receipts.jsonl'));
+verifyLog(new Uint8Array());
+const broken: number | undefined = log.counts['LinkBroken'];
+const firstSeq: number | null | undefined = log.failures[0]?.seq;
+const torn: number | undefined = log.torn_tail?.bytes;
+const heads: readonly string[] = log.sessions.map((s) => s.head_hash);
+const signerPins: readonly PinStatus[] = log.signers.map((s) => s.pin);
+// @ts-expect-error: verifyLog's options are typed
+verifyLog('receipts.jsonl', { pinned: true });
+// @ts-expect-error: a log is a path, a URL or bytes
+verifyLog(42);
+// @ts-expect-error: the report is read-only
+log.all_valid = true;
+
+void [results, length, sum, text, level, pins, valid, decision, oldLevel, heso.version, broken, firstSeq, torn, heads, signerPins];
