@@ -121,7 +121,7 @@ test('heso.verifyLog returns the report `heso verify LOG.jsonl --json` prints, f
     }
   }
   const cli = cliReports(jobs, dir);
-  const seen = { verdicts: new Set(), torn: false, allValid: new Set(), signers: 0 };
+  const seen = { verdicts: new Set(), torn: false, allValid: new Set(), signers: 0, bigSeq: false };
   jobs.forEach((job, i) => {
     const options = job.pins === undefined ? undefined : { signers: job.pins };
     // The same log given four ways: a path, a file: URL, its bytes and its text.
@@ -141,6 +141,7 @@ test('heso.verifyLog returns the report `heso verify LOG.jsonl --json` prints, f
       seen.verdicts.add(f.verdict);
     }
     seen.torn ||= cli[i].torn_tail !== null;
+    seen.bigSeq ||= cli[i].sessions.some((s) => s.last_seq > 2 ** 32);
     seen.allValid.add(cli[i].all_valid);
     seen.signers = Math.max(seen.signers, cli[i].signers.length);
   });
@@ -151,9 +152,10 @@ test('heso.verifyLog returns the report `heso verify LOG.jsonl --json` prints, f
   assert.ok(seen.torn, 'no case had a torn tail');
   assert.deepEqual([...seen.allValid].sort(), [false, true]);
   assert.equal(seen.signers, 2);
+  assert.ok(seen.bigSeq, 'no case had a seq above 2^32');
 });
 
-test('verifyLog takes the same pins as verify: a bad one is a TypeError with the words of the CLI', () => {
+test("verifyLog takes the same pins as verify: a bad one is a TypeError in verify's words (the CLI's: one-report.test.mjs)", () => {
   const bytes = Buffer.from(logs.get('as written'));
   const wordsOf = (key) => {
     try {
