@@ -1,6 +1,8 @@
 //! `heso.toml` as the engine reads it: the policy through heso-policy, and the two tables
 //! the engine owns, `[identity]` and `[log]`, parsed strictly.
 
+use std::fs::File;
+use std::io::Read as _;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
@@ -305,7 +307,44 @@ pub fn load_config(path: &Path) -> Result<Config, ConfigError> {
         path: path.display().to_string(),
         source,
     })?;
-    let text = match std::str::from_utf8(&bytes) {
+    config_from_bytes(&bytes, path)
+}
+
+/// A config file as read, kept open: its stamp can then be taken with `fstat` (no path to
+/// walk), and is the stamp of the very bytes parsed.
+pub(crate) struct OpenedConfig {
+    pub(crate) config: Config,
+    pub(crate) file: File,
+    pub(crate) stamp: Option<FileStamp>,
+    /// The path was a symbolic link: where it leads can change without the file changing,
+    /// so its stamp is taken through the path.
+    pub(crate) through_link: bool,
+}
+
+/// [`load_config`], keeping the file open (see [`OpenedConfig`]).
+pub(crate) fn open_config(path: &Path) -> Result<OpenedConfig, ConfigError> {
+    let read = |source| ConfigError::Read {
+        path: path.display().to_string(),
+        source,
+    };
+    let through_link = std::fs::symlink_metadata(path)
+        .map_err(read)?
+        .file_type()
+        .is_symlink();
+    let mut file = File::open(path).map_err(read)?;
+    let stamp = FileStamp::of_file(&file);
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).map_err(read)?;
+    Ok(OpenedConfig {
+        config: config_from_bytes(&bytes, path)?,
+        file,
+        stamp,
+        through_link,
+    })
+}
+
+fn config_from_bytes(bytes: &[u8], path: &Path) -> Result<Config, ConfigError> {
+    let text = match std::str::from_utf8(bytes) {
         Ok(text) => text,
         Err(e) => {
             let good = bytes.get(..e.valid_up_to()).unwrap_or(&[]);
@@ -342,27 +381,45 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
 /// ext3, HFS+ and many network file systems keep whole seconds, FAT two seconds.
 pub(crate) const TIMESTAMP_GRANULARITY: Duration = Duration::from_secs(2);
 
-/// A cheap fingerprint of a file (length, modification and change times, inode, device)
-/// to notice changes without reading it.
+/// A cheap fingerprint of a file (length, modification and change times, links, inode,
+/// device) to notice changes without reading it.
 ///
 /// Every write changes the change time (ctime), which no user call can set back, so an edit
 /// that keeps the size and puts the modification time back still changes the stamp, unless
 /// it lands within the same timestamp tick as the version read before. [`Self::is_settled`]
 /// says when that can no longer happen; until then the caller compares content.
+///
+/// Taken from an open file, it also tells when the path no longer leads to that file: a
+/// rename over it, a removal or a rename of it changes its links or its change time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct FileStamp {
     len: u64,
     modified: Option<SystemTime>,
     changed: Option<SystemTime>,
+    links: u64,
     inode: u64,
     device: u64,
 }
 
 impl FileStamp {
-    pub(crate) fn of(path: &Path) -> Option<Self> {
-        let meta = std::fs::metadata(path).ok()?;
+    /// The stamp of an open file, by `fstat`.
+    pub(crate) fn of_file(file: &File) -> Option<Self> {
+        Self::of_meta(&file.metadata().ok()?)
+    }
+
+    /// The stamp of the file `path` leads to now, by `stat` (following links).
+    pub(crate) fn of_path(path: &Path) -> Option<Self> {
+        Self::of_meta(&std::fs::metadata(path).ok()?)
+    }
+
+    /// False once the file has no name left (removed, or replaced by a rename).
+    pub(crate) fn is_linked(&self) -> bool {
+        self.links > 0
+    }
+
+    fn of_meta(meta: &std::fs::Metadata) -> Option<Self> {
         #[cfg(unix)]
-        let (inode, device, changed) = {
+        let (inode, device, changed, links) = {
             use std::os::unix::fs::MetadataExt as _;
             let changed = u64::try_from(meta.ctime())
                 .ok()
@@ -370,14 +427,16 @@ impl FileStamp {
                 .and_then(|(secs, nanos)| {
                     SystemTime::UNIX_EPOCH.checked_add(Duration::new(secs, nanos))
                 });
-            (meta.ino(), meta.dev(), changed)
+            (meta.ino(), meta.dev(), changed, meta.nlink())
         };
+        // Elsewhere no change time: never settled, so the content is compared every time.
         #[cfg(not(unix))]
-        let (inode, device, changed) = (0, 0, None);
+        let (inode, device, changed, links) = (0, 0, None, 1);
         Some(Self {
             len: meta.len(),
             modified: meta.modified().ok(),
             changed,
+            links,
             inode,
             device,
         })
@@ -408,6 +467,7 @@ mod tests {
             len: 1,
             modified: Some(modified),
             changed: Some(changed),
+            links: 1,
             inode: 1,
             device: 1,
         }

@@ -1,5 +1,6 @@
 //! The engine: one open project, its operator key unlocked once, its policy cached.
 
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
@@ -10,7 +11,7 @@ use heso_receipt::{SignerPins, VerifyingKey, public_key_to_did_key};
 use heso_tlog::SignedCheckpoint;
 
 use crate::checkpoints::{CHECKPOINT_EVERY, CheckpointError, Checkpointer};
-use crate::config::{Config, ConfigError, FileStamp, load_config, shown};
+use crate::config::{Config, ConfigError, FileStamp, OpenedConfig, open_config, shown};
 use crate::identity::{IdentityError, operator_identity};
 use crate::project::{DiscoverError, ProjectPaths, discover};
 use crate::salts::{SALTS_KEY_CONTEXT, SaltStore};
@@ -49,33 +50,48 @@ pub enum OpenError {
     Log(#[source] heso_chain::OpenError),
 }
 
-/// The policy as last loaded, with the stamp of the file it came from.
+/// The policy as last loaded, with the file it came from (kept open) and its stamp.
 pub(crate) struct LoadedConfig {
     pub(crate) config: Config,
+    file: File,
     stamp: Option<FileStamp>,
+    /// `heso.toml` was a symbolic link: stamped through the path (see [`OpenedConfig`]).
+    through_link: bool,
     /// A moment at or before which the file was read and found to hold this content.
     confirmed_at: Mutex<SystemTime>,
 }
 
 impl LoadedConfig {
-    fn new(config: Config, stamp: Option<FileStamp>, confirmed_at: SystemTime) -> Self {
+    fn new(opened: OpenedConfig, confirmed_at: SystemTime) -> Self {
         Self {
-            config,
-            stamp,
+            config: opened.config,
+            file: opened.file,
+            stamp: opened.stamp,
+            through_link: opened.through_link,
             confirmed_at: Mutex::new(confirmed_at),
         }
     }
 
-    /// True when the file at `path`, whose stamp is still `stamp` (taken after `now`), still
-    /// holds this content: by the stamp alone once it is settled (see
-    /// [`FileStamp::is_settled`]), else by comparing the content's hash.
-    fn still_current(&self, stamp: &Option<FileStamp>, path: &Path, now: SystemTime) -> bool {
-        if &self.stamp != stamp {
+    /// True when the file at `path` still holds this content. The stamp of the open file,
+    /// taken now (after `now`), must be the one it had when read, and the file must still
+    /// have its name (a rename over it or a removal leaves it with none, or changes its
+    /// change time); then the stamp alone decides once it is settled (see
+    /// [`FileStamp::is_settled`]), else the content's hash.
+    fn still_current(&self, path: &Path, now: SystemTime) -> bool {
+        let stamp = if self.through_link {
+            FileStamp::of_path(path)
+        } else {
+            FileStamp::of_file(&self.file)
+        };
+        if self.stamp != stamp {
             return false;
         }
         let Some(stamp) = stamp else {
-            return true;
+            return false;
         };
+        if !stamp.is_linked() {
+            return false;
+        }
         let mut confirmed = self.confirmed_at.lock().unwrap_or_else(|p| p.into_inner());
         if stamp.is_settled(*confirmed) {
             return true;
@@ -133,11 +149,11 @@ impl Engine {
             heso_fs::refuse_symlink(&path).map_err(|source| OpenError::Files { path, source })?;
         }
         let now = SystemTime::now();
-        let stamp = FileStamp::of(&paths.config());
-        let config = load_config(&paths.config())?;
+        let opened = open_config(&paths.config())?;
+        let config = &opened.config;
         let sources = PassphraseSources::from_env(config.require_passphrase)?;
         let operator = heso_keystore::unlock_operator(&paths.data_dir(), &sources)?;
-        let identity = operator_identity(&paths, &config)?;
+        let identity = operator_identity(&paths, config)?;
         if identity.key != operator.public_key() {
             return Err(OpenError::Identity(IdentityError::Mismatch {
                 first: "the operator identity files".into(),
@@ -181,7 +197,7 @@ impl Engine {
             checkpointer,
             salts,
             sealer,
-            config: RwLock::new(Arc::new(LoadedConfig::new(config, stamp, now))),
+            config: RwLock::new(Arc::new(LoadedConfig::new(opened, now))),
             repaired_on_open: repaired.map(|r| r.to_string()),
         })
     }
@@ -212,23 +228,24 @@ impl Engine {
         ))
     }
 
-    /// The current configuration, reloaded when `heso.toml` changed: one `stat` per call
-    /// (size, modification and change times, inode), plus a read and hash of the file
-    /// while it was written less than a timestamp tick before it was last read, when an
-    /// edit could leave the stamp as it was. A broken edit fails closed: gated calls are
-    /// refused with the error until the file is fixed; so is an edit that pins another
-    /// operator key than the one this process signs with.
+    /// The current configuration, reloaded when `heso.toml` changed: one `fstat` per call
+    /// of the file last read, kept open (size, modification and change times, links), plus
+    /// a read and hash of the file while it was written less than a timestamp tick before
+    /// it was last read, when an edit could leave the stamp as it was. An `fstat` walks no
+    /// path: it cost half a `stat` of the file's path here. A broken edit fails closed:
+    /// gated calls are refused with the error until the file is fixed; so is an edit that
+    /// pins another operator key than the one this process signs with.
     pub(crate) fn config(&self) -> Result<Arc<LoadedConfig>, ConfigError> {
         let path = self.paths.config();
         let now = SystemTime::now();
-        let stamp = FileStamp::of(&path);
         {
             let current = self.config.read().unwrap_or_else(|p| p.into_inner());
-            if current.still_current(&stamp, &path, now) {
+            if current.still_current(&path, now) {
                 return Ok(Arc::clone(&current));
             }
         }
-        let config = load_config(&path)?;
+        let opened = open_config(&path)?;
+        let config = &opened.config;
         if let Some(pinned) = config.operator
             && pinned != self.operator.public_key()
         {
@@ -238,7 +255,7 @@ impl Engine {
                 signing: self.operator.did_key(),
             });
         }
-        let loaded = Arc::new(LoadedConfig::new(config, stamp, now));
+        let loaded = Arc::new(LoadedConfig::new(opened, now));
         let mut current = self.config.write().unwrap_or_else(|p| p.into_inner());
         *current = Arc::clone(&loaded);
         Ok(loaded)

@@ -333,6 +333,100 @@ fn policy_edits_are_picked_up_and_a_broken_edit_fails_closed() {
     assert_eq!(engine.gate(&search).unwrap().status, GateStatus::Allowed);
 }
 
+/// Waits until `path` was last changed more than 2 s ago: from then on the engine trusts
+/// the file's stamp alone and no longer compares its content on every call.
+fn wait_until_settled(path: &Path) {
+    use std::os::unix::fs::MetadataExt as _;
+    let meta = std::fs::metadata(path).unwrap();
+    let changed = std::time::UNIX_EPOCH
+        + std::time::Duration::new(meta.ctime() as u64, meta.ctime_nsec() as u32);
+    let settled = changed.max(meta.modified().unwrap()) + std::time::Duration::from_millis(2100);
+    if let Ok(wait) = settled.duration_since(std::time::SystemTime::now()) {
+        std::thread::sleep(wait);
+    }
+}
+
+#[test]
+fn edits_of_a_settled_policy_are_picked_up_in_place_and_by_rename() {
+    let temp = tempfile::tempdir().unwrap();
+    let (engine, _) = project(temp.path(), "");
+    let search = ActionRequest::new(Verb::ToolCall, "search", fields(json!({"q": "x"})));
+    let path = temp.path().join("heso.toml");
+    let allow = std::fs::read_to_string(&path).unwrap();
+    // The same length, so only the times, the inode or the links can tell them apart.
+    let block = allow.replace(
+        "id = \"tool.allow\"\norder = 20\nverb = \"tool_call\"\ndecision = \"allow\"",
+        "id = \"tool.allow\"\norder = 20\nverb = \"tool_call\"\ndecision = \"block\"",
+    );
+    assert_ne!(allow, block);
+    assert_eq!(allow.len(), block.len());
+    wait_until_settled(&path);
+    assert_eq!(engine.gate(&search).unwrap().status, GateStatus::Allowed);
+
+    // Written in place, its modification time put back.
+    let before = std::fs::metadata(&path).unwrap().modified().unwrap();
+    std::fs::write(&path, &block).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(before)
+        .unwrap();
+    assert_eq!(engine.gate(&search).unwrap().status, GateStatus::Blocked);
+
+    // Replaced by a rename, as editors save, with the old modification time.
+    wait_until_settled(&path);
+    assert_eq!(engine.gate(&search).unwrap().status, GateStatus::Blocked);
+    let before = std::fs::metadata(&path).unwrap().modified().unwrap();
+    let next = temp.path().join("heso.toml.new");
+    std::fs::write(&next, &allow).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&next)
+        .unwrap()
+        .set_modified(before)
+        .unwrap();
+    std::fs::rename(&next, &path).unwrap();
+    assert_eq!(engine.gate(&search).unwrap().status, GateStatus::Allowed);
+
+    // Removed: every call fails closed until it is back.
+    wait_until_settled(&path);
+    std::fs::rename(&path, temp.path().join("heso.toml.away")).unwrap();
+    let error = engine.gate(&search).unwrap_err().to_string();
+    assert!(error.contains("heso.toml"), "{error}");
+    std::fs::rename(temp.path().join("heso.toml.away"), &path).unwrap();
+    assert_eq!(engine.gate(&search).unwrap().status, GateStatus::Allowed);
+}
+
+#[test]
+fn a_policy_behind_a_symbolic_link_is_followed_when_the_link_is_repointed() {
+    let temp = tempfile::tempdir().unwrap();
+    let (engine, _) = project(temp.path(), "");
+    let search = ActionRequest::new(Verb::ToolCall, "search", fields(json!({"q": "x"})));
+    let path = temp.path().join("heso.toml");
+    let allow = std::fs::read_to_string(&path).unwrap();
+    let block = allow.replace(
+        "id = \"tool.allow\"\norder = 20\nverb = \"tool_call\"\ndecision = \"allow\"",
+        "id = \"tool.allow\"\norder = 20\nverb = \"tool_call\"\ndecision = \"block\"",
+    );
+    let (first, second) = (
+        temp.path().join("allow.toml"),
+        temp.path().join("block.toml"),
+    );
+    std::fs::write(&first, &allow).unwrap();
+    std::fs::write(&second, &block).unwrap();
+    std::os::unix::fs::symlink(&first, temp.path().join("link")).unwrap();
+    std::fs::rename(temp.path().join("link"), &path).unwrap();
+    assert_eq!(engine.gate(&search).unwrap().status, GateStatus::Allowed);
+    wait_until_settled(&first);
+    wait_until_settled(&second);
+    assert_eq!(engine.gate(&search).unwrap().status, GateStatus::Allowed);
+    // Re-pointed, as a deploy swaps a link: neither file changed.
+    std::os::unix::fs::symlink(&second, temp.path().join("link")).unwrap();
+    std::fs::rename(temp.path().join("link"), &path).unwrap();
+    assert_eq!(engine.gate(&search).unwrap().status, GateStatus::Blocked);
+}
+
 #[test]
 fn receipts_are_pinned_to_the_project() {
     let temp = tempfile::tempdir().unwrap();
