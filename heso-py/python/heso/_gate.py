@@ -363,7 +363,10 @@ def _decorate(fn: F, options: _Options) -> F:
             options, tool_name, binder, args, kwargs,
             _state._project, _state._workflow.get(), _state._account.get(),
         )
-        Gate(call.run(), fn, args, kwargs, functools.partial(_bind, fn, args, kwargs))._raise_if_refused()
+        outcome = call.run()
+        if outcome.status != ALLOWED:
+            # A ``Gate`` only for a refusal: it holds a suspended call for ``resume``.
+            Gate(outcome, fn, args, kwargs, functools.partial(_bind, fn, args, kwargs))._raise_if_refused()
         return fn(*args, **kwargs)
 
     setattr(wrapper, "__heso_gated__", (fn, options))
