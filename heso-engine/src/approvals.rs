@@ -297,13 +297,50 @@ pub enum ApprovalError {
         #[source]
         source: AppendCause,
     },
-    /// The item file does not parse.
-    #[error("pending item {path} is damaged: {reason}")]
+    /// The item file is not what heso wrote (edited, or cut short).
+    #[error("pending item {path} is damaged: {damage}")]
     Damaged {
         /// The file.
         path: String,
-        /// What is wrong.
-        reason: String,
+        /// What is wrong with it.
+        #[source]
+        damage: ItemDamage,
+    },
+    /// The item could not be written as JSON (nothing was written).
+    #[error("cannot write pending item {path}: {source}")]
+    Encode {
+        /// The file.
+        path: String,
+        /// The encoder's error.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// What is wrong with a damaged pending item file ([`ApprovalError::Damaged`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ItemDamage {
+    /// Not a pending item's JSON: a syntax error, or a field missing, unknown or of the
+    /// wrong type (serde's message names it, with the line and column).
+    #[error("{0}")]
+    Json(#[source] serde_json::Error),
+    /// Its `id` is not the id its file is named for.
+    #[error("its id is {found:?}, not {expected}, the id in its file name")]
+    OtherId {
+        /// The `id` it holds (at most 80 characters).
+        found: String,
+        /// The id its file name gives.
+        expected: String,
+    },
+    /// Its `parked_receipt` is not a 64-digit hash beginning with its id: it points at
+    /// another receipt, and an item must not be pointed at another action's approval.
+    #[error("it names receipt {receipt:?}, which is not the receipt of id {id}")]
+    OtherReceipt {
+        /// The `parked_receipt` it holds (at most 80 characters).
+        receipt: String,
+        /// The item's id.
+        id: String,
     },
 }
 
@@ -410,27 +447,34 @@ fn load(engine: &Engine, id: &str) -> Result<PendingItem, ApprovalError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(unknown_id(id)),
         Err(e) => return Err(io_error(format!("cannot read {}", path.display()))(e)),
     };
-    let damaged = |reason: String| ApprovalError::Damaged {
+    let damaged = |damage| ApprovalError::Damaged {
         path: path.display().to_string(),
-        reason,
+        damage,
     };
-    let item: PendingItem = serde_json::from_slice(&bytes).map_err(|e| damaged(e.to_string()))?;
+    let item: PendingItem =
+        serde_json::from_slice(&bytes).map_err(|e| damaged(ItemDamage::Json(e)))?;
     // The file name is the id; the id is the parked receipt's prefix. Anything else was
     // edited, and pointing an item at another receipt must not work.
-    if item.id != id || !item.parked_receipt.starts_with(id) || item.parked_receipt.len() != 64 {
-        return Err(damaged(format!(
-            "it names receipt {:?}, which is not the receipt of id {id}",
-            item.parked_receipt.chars().take(80).collect::<String>()
-        )));
+    if item.id != id {
+        return Err(damaged(ItemDamage::OtherId {
+            found: item.id.chars().take(80).collect(),
+            expected: id.to_owned(),
+        }));
+    }
+    if !item.parked_receipt.starts_with(id) || item.parked_receipt.len() != 64 {
+        return Err(damaged(ItemDamage::OtherReceipt {
+            receipt: item.parked_receipt.chars().take(80).collect(),
+            id: id.to_owned(),
+        }));
     }
     Ok(item)
 }
 
 fn save(engine: &Engine, item: &PendingItem) -> Result<(), ApprovalError> {
     let path = item_path(engine, &item.id);
-    let text = serde_json::to_vec_pretty(item).map_err(|e| ApprovalError::Damaged {
+    let text = serde_json::to_vec_pretty(item).map_err(|source| ApprovalError::Encode {
         path: path.display().to_string(),
-        reason: e.to_string(),
+        source,
     })?;
     write_atomic(&path, &text, SECRET_FILE_MODE, Existing::Replace)
         .map_err(io_error(format!("cannot write {}", path.display())))

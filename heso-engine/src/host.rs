@@ -19,12 +19,20 @@ pub enum HostError {
         rest: String,
     },
     /// Not a domain name or IP address (a forbidden character, a label IDNA refuses).
-    #[error("target host {host:?} is not a domain name or IP address: {reason}")]
+    #[error("target host {host:?} is not a domain name or IP address: {source}")]
     Invalid {
         /// The host as given (at most 200 characters).
         host: String,
-        /// What the URL host parser said.
-        reason: String,
+        /// Why the URL host parser refused it.
+        #[source]
+        source: url::ParseError,
+    },
+    /// A label is empty (`a..b`, two trailing dots): the URL host parser takes it, but
+    /// no host name has one.
+    #[error("target host {host:?} is not a domain name or IP address: a label is empty")]
+    EmptyLabel {
+        /// The host as given (at most 200 characters).
+        host: String,
     },
 }
 
@@ -57,9 +65,9 @@ pub fn normalize_host(host: &str) -> Result<String, HostError> {
     } else {
         name
     };
-    let parsed = url::Host::parse(input).map_err(|e| HostError::Invalid {
+    let parsed = url::Host::parse(input).map_err(|source| HostError::Invalid {
         host: shown(host),
-        reason: e.to_string(),
+        source,
     })?;
     let text = match parsed {
         url::Host::Domain(domain) => domain,
@@ -68,10 +76,7 @@ pub fn normalize_host(host: &str) -> Result<String, HostError> {
     };
     let text = text.strip_suffix('.').unwrap_or(&text);
     if text.is_empty() || text.ends_with('.') || text.contains("..") {
-        return Err(HostError::Invalid {
-            host: shown(host),
-            reason: "a label is empty".to_owned(),
-        });
+        return Err(HostError::EmptyLabel { host: shown(host) });
     }
     Ok(text.to_owned())
 }

@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 
 use heso_engine::{
-    ActionRequest, ApprovalError, ApprovalState, Engine, add_approver, init_project,
+    ActionRequest, ApprovalError, ApprovalState, Engine, ItemDamage, add_approver, init_project,
     retire_approver,
 };
 use heso_keystore::{PassphraseSources, SecretString, UnlockedKey};
@@ -123,6 +123,80 @@ fn an_edited_pending_item_never_runs() {
         engine.claim(&b, None),
         Err(ApprovalError::Sealed { .. })
     ));
+}
+
+#[test]
+fn each_kind_of_damage_to_a_pending_item_is_named_and_keeps_its_cause() {
+    use std::error::Error as _;
+
+    let temp = tempfile::tempdir().unwrap();
+    let (engine, _alice) = project(temp.path());
+    let damage = |id: &str| match engine.pending_action(id) {
+        Err(ApprovalError::Damaged { path, damage }) => {
+            assert!(path.ends_with(&format!("{id}.json")), "{path}");
+            damage
+        }
+        other => panic!("{other:?}"),
+    };
+
+    // Not the item's JSON (an unknown field): serde's error is the source, its words kept.
+    let id = park(&engine, "r-1");
+    edit_item(temp.path(), &id, |item| item["status"] = json!("approved"));
+    let error = engine.pending_action(&id).unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.contains("is damaged") && message.contains("unknown field `status`"),
+        "{message}"
+    );
+    let cause = error.source().unwrap();
+    assert!(matches!(
+        cause.downcast_ref::<ItemDamage>(),
+        Some(ItemDamage::Json(_))
+    ));
+    let json = cause.source().unwrap().downcast_ref::<serde_json::Error>();
+    assert!(json.unwrap().is_data(), "{json:?}");
+    // Not JSON at all.
+    std::fs::write(item_file(temp.path(), &id), "{").unwrap();
+    assert!(matches!(damage(&id), ItemDamage::Json(e) if e.is_eof()));
+
+    // Its id is not its file name's.
+    let id = park(&engine, "r-2");
+    edit_item(temp.path(), &id, |item| {
+        item["id"] = json!("0123456789abcdef")
+    });
+    let found = damage(&id);
+    assert!(
+        matches!(&found, ItemDamage::OtherId { found, expected } if found == "0123456789abcdef" && *expected == id),
+        "{found:?}"
+    );
+    assert!(found.source().is_none());
+
+    // It names another item's receipt.
+    let other = park(&engine, "r-3");
+    let other_item: Value =
+        serde_json::from_str(&std::fs::read_to_string(item_file(temp.path(), &other)).unwrap())
+            .unwrap();
+    let other_receipt = other_item["parked_receipt"].as_str().unwrap().to_owned();
+    let id = park(&engine, "r-4");
+    edit_item(temp.path(), &id, |item| {
+        item["parked_receipt"] = json!(other_receipt);
+    });
+    let found = damage(&id);
+    assert!(
+        matches!(&found, ItemDamage::OtherReceipt { receipt, id: named } if *receipt == other_receipt && *named == id),
+        "{found:?}"
+    );
+    assert!(
+        found.to_string().contains("which is not the receipt of id"),
+        "{found}"
+    );
+    // A receipt hash cut short names the receipt it was given, at most 80 characters.
+    edit_item(temp.path(), &id, |item| {
+        item["parked_receipt"] = json!(format!("{id}{}", "f".repeat(200)));
+    });
+    assert!(
+        matches!(damage(&id), ItemDamage::OtherReceipt { receipt, .. } if receipt.chars().count() == 80)
+    );
 }
 
 #[test]

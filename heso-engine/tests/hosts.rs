@@ -98,6 +98,54 @@ fn what_is_not_a_host_is_an_error() {
     assert_eq!(normalize_host(""), Err(HostError::Empty));
 }
 
+#[test]
+fn each_kind_of_bad_host_is_its_own_error_and_keeps_the_parser_s() {
+    use std::error::Error as _;
+
+    // The URL host parser refused it: its error is kept as the source.
+    for (host, expected) in [
+        ("evil example.com", url::ParseError::IdnaError),
+        ("xn--a.example", url::ParseError::IdnaError),
+        ("[::1", url::ParseError::InvalidIpv6Address),
+        ("127.0.0.256", url::ParseError::InvalidIpv4Address),
+    ] {
+        let error = normalize_host(host).unwrap_err();
+        assert_eq!(
+            error,
+            HostError::Invalid {
+                host: host.to_owned(),
+                source: expected,
+            },
+            "{host:?}"
+        );
+        let source = error
+            .source()
+            .and_then(|s| s.downcast_ref::<url::ParseError>());
+        assert_eq!(source, Some(&expected), "{host:?}");
+        assert!(error.to_string().contains(&format!("{host:?}")), "{error}");
+    }
+    // The parser took it, but a label is empty: no lower error.
+    for host in ["evil..example.com", "evil.example.com.."] {
+        let error = normalize_host(host).unwrap_err();
+        assert_eq!(
+            error,
+            HostError::EmptyLabel {
+                host: host.to_owned()
+            },
+            "{host:?}"
+        );
+        assert!(error.source().is_none());
+        assert_eq!(
+            error.to_string(),
+            format!("target host {host:?} is not a domain name or IP address: a label is empty")
+        );
+    }
+    assert!(matches!(
+        normalize_host("evil.example.com:https"),
+        Err(HostError::BadPort { .. })
+    ));
+}
+
 fn project(dir: &Path) -> Engine {
     init_project(dir, false, &PassphraseSources::default()).unwrap();
     let policy = std::fs::read_to_string(dir.join("heso.toml")).unwrap();
