@@ -162,6 +162,29 @@ struct Writer {
     process_lock: Option<ProcessLock>,
     /// Group commit (see [`Log::append`]).
     group: Group,
+    /// Sidecar entries of lines already in the log, written in batches.
+    unwritten: Unwritten,
+}
+
+/// How many lines' sidecar entries wait in memory before they are written together.
+///
+/// One small `write` to each of `receipts.leaves` and `receipts.index` per append cost
+/// about as much as the log line's own `write`. The sidecars are derived from the log and
+/// mended from it whenever its tail is read afresh (by this handle after another appended,
+/// by any handle when it opens the log), so entries not yet written cost nothing but that
+/// mend, at most this many lines, after a crash.
+/// (2 in this crate's tests, so that a short workload writes batches in the middle of its
+/// appends too.)
+const SIDECAR_BATCH: u64 = if cfg!(test) { 2 } else { 64 };
+
+/// Sidecar entries computed but not yet written: the bytes each sidecar lacks at its end.
+#[derive(Default)]
+struct Unwritten {
+    leaves: Vec<u8>,
+    nodes: Vec<u8>,
+    index: Vec<u8>,
+    /// The lines they are of.
+    lines: u64,
 }
 
 /// The lines written but not yet known durable, shared by one fsync.
@@ -382,6 +405,83 @@ fn unix_seconds() -> u64 {
         .unwrap_or(0)
 }
 
+/// Adds `leaf` to the tree's right edge, and its sidecar entries (the leaf hash, and a
+/// completed block's root) to those waiting to be written.
+fn grow(
+    range: &mut heso_tlog::CompactRange,
+    leaf: heso_tlog::Hash,
+    unwritten: &mut Unwritten,
+) -> std::io::Result<()> {
+    let mut grown = range.clone();
+    let mut block = None;
+    grown
+        .append_with(leaf, |subtree, hash| {
+            if subtree.level() == BLOCK_LEVEL {
+                block = Some(*hash);
+            }
+        })
+        .map_err(std::io::Error::other)?;
+    unwritten.leaves.extend_from_slice(leaf.as_bytes());
+    if let Some(block) = block {
+        unwritten.nodes.extend_from_slice(block.as_bytes());
+    }
+    *range = grown;
+    Ok(())
+}
+
+/// Writes the sidecar entries still in memory, best effort: what is not written is mended
+/// from the log by the next handle that opens it.
+impl Drop for Log {
+    fn drop(&mut self) {
+        let mut guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let writer: &mut Writer = &mut guard;
+        if writer.unwritten.lines == 0 || writer.poisoned {
+            return;
+        }
+        let _held = match writer.process_lock {
+            Some(_) => None,
+            None => match lock(&self.lock_file) {
+                Ok(held) => Some(held),
+                Err(_) => return,
+            },
+        };
+        if self.refresh::<Infallible>(writer).is_ok() {
+            let _ = self.write_sidecars(writer);
+        }
+    }
+}
+
+/// Cuts a sidecar back to `len` bytes, best effort, if it is longer: entries of lines taken
+/// back may not have been written yet, and a shorter file must not be padded.
+fn shrink_to(ops: &dyn FileOps, file: &File, len: u64) {
+    if file.metadata().is_ok_and(|meta| meta.len() > len) {
+        let _ = ops.set_len(file, len);
+    }
+}
+
+/// Brings a sidecar that should end at `end` up to it, given `missing`, the bytes just
+/// before `end`: writes the part of them the file lacks (all of it, unless another handle
+/// mended some from the log). False, writing nothing, when the file is shorter than where
+/// `missing` starts or longer than `end`: it is then not what this handle expects.
+fn write_missing(
+    ops: &dyn FileOps,
+    file: &mut File,
+    end: u64,
+    missing: &[u8],
+) -> std::io::Result<bool> {
+    if missing.is_empty() {
+        return Ok(true);
+    }
+    let start = end.saturating_sub(missing.len() as u64);
+    let len = file.metadata()?.len();
+    if len < start || len > end {
+        return Ok(false);
+    }
+    let have = usize::try_from(len - start).unwrap_or(usize::MAX);
+    write_all(ops, file, missing.get(have..).unwrap_or_default())?;
+    Ok(true)
+}
+
 impl Log {
     /// Opens (creating if needed) the log in `dir`, repairing a torn tail if it finds one.
     ///
@@ -440,6 +540,7 @@ impl Log {
                 index: None,
                 process_lock: None,
                 group: Group::default(),
+                unwritten: Unwritten::default(),
             }),
             synced: Condvar::new(),
             ops,
@@ -513,6 +614,9 @@ impl Log {
         if writer.cached.as_ref().is_some_and(|c| c.len == len) {
             return Ok(None);
         }
+        // The sidecars are brought in step with the log below, from the log: entries not
+        // yet written are written there, or are of lines taken back.
+        writer.unwritten = Unwritten::default();
         let found =
             scan(file, len, &self.session_id).map_err(append_io("cannot read", &self.path))?;
         let repaired = if found.torn.is_empty() {
@@ -728,6 +832,10 @@ impl Log {
                 Some(lock(&self.lock_file).map_err(append_io("cannot lock", &self.lock_path))?);
         }
         let repaired = self.refresh(writer)?;
+        if writer.unwritten.lines >= SIDECAR_BATCH {
+            self.write_sidecars(writer)
+                .map_err(|(path, e)| append_io("cannot write", &path)(e))?;
+        }
         let last = writer.cached.as_ref().and_then(|c| c.last.clone());
         let position = match &last {
             None => ChainPosition {
@@ -786,10 +894,11 @@ impl Log {
         };
         let index_before = writer.index.as_ref().map(|i| i.records);
         let mut due = None;
+        let mut sidecars_kept = false;
         if let (TreeSlot::Ready(state), Some(leaf)) = (&mut writer.tree, leaf) {
-            match self.grow(ops, state, leaf) {
-                Ok(range) => {
-                    state.range = range;
+            match grow(&mut state.range, leaf, &mut writer.unwritten) {
+                Ok(()) => {
+                    sidecars_kept = true;
                     if let Some((every, _)) = &self.hook
                         && state.range.size().is_multiple_of(*every)
                     {
@@ -799,47 +908,38 @@ impl Log {
                         });
                     }
                 }
-                Err((path, e)) => {
+                Err(e) => {
                     // The line was never acknowledged: take it back off, as for a failed
                     // write. The sidecars are checked against the log at the next append.
                     if self.roll_back(ops, file, before).is_err() {
                         writer.file = None;
                     }
-                    self.trim_sidecars(ops, &writer.tree, None);
                     writer.cached = None;
                     writer.tree = TreeSlot::Stale;
                     writer.index = None;
-                    return Err(append_io("cannot write", &path)(e));
+                    return Err(append_io(
+                        "cannot grow the tree of",
+                        &self.tree_paths.leaves,
+                    )(e));
                 }
             }
         }
-        if let (Some(state), Some(path)) = (writer.index.as_mut(), &self.index_path) {
+        if let Some(state) = writer.index.as_mut() {
             let line = state.lines + 1;
-            let record = index::hash_bytes(&entry.action_hash).map(|hash| Record {
-                hash,
-                offset: before,
-                line,
-            });
-            let indexed = match record {
-                Some(record) => write_all(ops, &mut state.file, &record.to_bytes()),
-                None => Ok(()),
-            };
-            if let Err(e) = indexed {
-                // As for a failed sidecar write: the line goes, and so do its entries.
-                if self.roll_back(ops, file, before).is_err() {
-                    writer.file = None;
-                }
-                let _ = ops.set_len(&state.file, state.records * index::RECORD);
-                self.trim_sidecars(ops, &writer.tree, leaves_before);
-                writer.cached = None;
-                if !matches!(writer.tree, TreeSlot::Off) {
-                    writer.tree = TreeSlot::Stale;
-                }
-                writer.index = None;
-                return Err(append_io("cannot write", path)(e));
+            if let Some(hash) = index::hash_bytes(&entry.action_hash) {
+                let record = Record {
+                    hash,
+                    offset: before,
+                    line,
+                };
+                writer.unwritten.index.extend_from_slice(&record.to_bytes());
+                state.records += 1;
             }
             state.lines = line;
-            state.records += u64::from(record.is_some());
+            sidecars_kept = true;
+        }
+        if sidecars_kept {
+            writer.unwritten.lines += 1;
         }
         let after = before + bytes.len() as u64;
         if let Some(cached) = writer.cached.as_mut() {
@@ -979,10 +1079,13 @@ impl Log {
                 // right entry, and checked again at this handle's next append.
                 self.trim_sidecars(self.ops.as_ref(), &writer.tree, base.leaves);
                 if let (Some(state), Some(records)) = (&writer.index, base.index) {
-                    let _ = self
-                        .ops
-                        .set_len(&state.file, records.saturating_mul(index::RECORD));
+                    shrink_to(
+                        self.ops.as_ref(),
+                        &state.file,
+                        records.saturating_mul(index::RECORD),
+                    );
                 }
+                writer.unwritten = Unwritten::default();
                 writer.index = None;
                 if !matches!(writer.tree, TreeSlot::Off) {
                     writer.tree = TreeSlot::Stale;
@@ -1006,35 +1109,55 @@ impl Log {
     fn trim_sidecars(&self, ops: &dyn FileOps, tree: &TreeSlot, leaves: Option<u64>) {
         if let TreeSlot::Ready(state) = tree {
             let size = leaves.unwrap_or_else(|| state.range.size());
-            let _ = ops.set_len(&state.leaves, size.saturating_mul(32));
-            let _ = ops.set_len(&state.nodes, (size >> BLOCK_LEVEL).saturating_mul(32));
+            shrink_to(ops, &state.leaves, size.saturating_mul(32));
+            shrink_to(ops, &state.nodes, (size >> BLOCK_LEVEL).saturating_mul(32));
         }
     }
 
-    /// The tree with `leaf` appended, once its leaf hash (and a completed block's root) is
-    /// in the sidecars. On failure, the sidecar that failed and the error.
-    fn grow(
-        &self,
-        ops: &dyn FileOps,
-        state: &mut TreeState,
-        leaf: heso_tlog::Hash,
-    ) -> Result<heso_tlog::CompactRange, (PathBuf, std::io::Error)> {
-        let mut range = state.range.clone();
-        let mut block = None;
-        range
-            .append_with(leaf, |subtree, hash| {
-                if subtree.level() == BLOCK_LEVEL {
-                    block = Some(*hash);
-                }
-            })
-            .map_err(|e| (self.tree_paths.leaves.clone(), std::io::Error::other(e)))?;
-        write_all(ops, &mut state.leaves, leaf.as_bytes())
-            .map_err(|e| (self.tree_paths.leaves.clone(), e))?;
-        if let Some(block) = block {
-            write_all(ops, &mut state.nodes, block.as_bytes())
-                .map_err(|e| (self.tree_paths.nodes.clone(), e))?;
+    /// Writes the sidecar entries waiting in memory, under the lock, after
+    /// [`refresh`](Self::refresh) (so the log is as this handle last saw it). Another
+    /// handle may have mended some or all of them from the log meanwhile (when it opened
+    /// the log): only what each sidecar still lacks is written. A sidecar that is not where
+    /// this handle expects is left to be mended from the log at the next refresh. On a
+    /// failed write, the sidecar and the error; the sidecars are then checked against the
+    /// log at the next append.
+    fn write_sidecars(&self, writer: &mut Writer) -> Result<(), (PathBuf, std::io::Error)> {
+        let unwritten = std::mem::take(&mut writer.unwritten);
+        if unwritten.lines == 0 {
+            return Ok(());
         }
-        Ok(range)
+        let ops = self.ops.as_ref();
+        let mut expected = true;
+        let mut result = Ok(());
+        if let TreeSlot::Ready(state) = &mut writer.tree {
+            let leaves_end = state.range.size().saturating_mul(32);
+            let nodes_end = (state.range.size() >> BLOCK_LEVEL).saturating_mul(32);
+            result = write_missing(ops, &mut state.leaves, leaves_end, &unwritten.leaves)
+                .map_err(|e| (self.tree_paths.leaves.clone(), e))
+                .and_then(|kept| {
+                    expected &= kept;
+                    write_missing(ops, &mut state.nodes, nodes_end, &unwritten.nodes)
+                        .map_err(|e| (self.tree_paths.nodes.clone(), e))
+                })
+                .map(|kept| expected &= kept);
+        }
+        if let (Ok(()), Some(state), Some(path)) =
+            (&result, writer.index.as_mut(), &self.index_path)
+        {
+            let end = state.records.saturating_mul(index::RECORD);
+            result = write_missing(ops, &mut state.file, end, &unwritten.index)
+                .map_err(|e| (path.clone(), e))
+                .map(|kept| expected &= kept);
+        }
+        if result.is_err() || !expected {
+            // Mended (torn entry cut, missing ones added) from the log at the next refresh.
+            writer.cached = None;
+            if !matches!(writer.tree, TreeSlot::Off) {
+                writer.tree = TreeSlot::Stale;
+            }
+            writer.index = None;
+        }
+        result
     }
 
     /// Runs `hook` on the appending thread, after the lock is released, whenever an append
@@ -1107,23 +1230,37 @@ impl Log {
                 source,
             })?),
         };
-        self.refresh::<Infallible>(writer).map_err(|e| match e {
-            AppendError::Io {
-                action,
+        let refresh = |writer: &mut Writer| {
+            self.refresh::<Infallible>(writer).map_err(|e| match e {
+                AppendError::Io {
+                    action,
+                    path,
+                    source,
+                } => TreeError::Io {
+                    action,
+                    path,
+                    source,
+                },
+                AppendError::Poisoned(path) => TreeError::Poisoned(path),
+                other => TreeError::Io {
+                    action: "cannot read",
+                    path: self.path.clone(),
+                    source: std::io::Error::other(other.to_string()),
+                },
+            })
+        };
+        refresh(writer)?;
+        // Proofs read the sidecars: every entry of the log's lines must be in them.
+        self.write_sidecars(writer)
+            .map_err(|(path, source)| TreeError::Io {
+                action: "cannot write",
                 path,
                 source,
-            } => TreeError::Io {
-                action,
-                path,
-                source,
-            },
-            AppendError::Poisoned(path) => TreeError::Poisoned(path),
-            other => TreeError::Io {
-                action: "cannot read",
-                path: self.path.clone(),
-                source: std::io::Error::other(other.to_string()),
-            },
-        })?;
+            })?;
+        if writer.cached.is_none() {
+            // A sidecar was not where this handle expected: mended from the log now.
+            refresh(writer)?;
+        }
         match &writer.tree {
             TreeSlot::Ready(state) => f(state, &self.tree_paths),
             TreeSlot::Off => Err(TreeError::Disabled),

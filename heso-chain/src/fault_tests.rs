@@ -270,6 +270,8 @@ fn check_recovered(dir: &Path, acknowledged: &[Appended]) -> usize {
 /// roots of every 256), and its tree head is their root: whatever failed while they were
 /// written, nothing of it stayed.
 fn check_sidecars(dir: &Path, log: &Log) {
+    // First, as a proof would: the sidecar entries still in memory are written.
+    let head = log.tree_head().unwrap();
     let text = std::fs::read_to_string(dir.join(crate::LOG_FILE)).unwrap();
     let leaves: Vec<heso_tlog::Hash> = text
         .lines()
@@ -288,7 +290,6 @@ fn check_sidecars(dir: &Path, log: &Log) {
         .flat_map(|block| *heso_tlog::root_of_leaves(block).as_bytes())
         .collect();
     assert_eq!(nodes, blocks, "receipts.nodes is not the log's block roots");
-    let head = log.tree_head().unwrap();
     assert_eq!(head.size, leaves.len() as u64);
     assert_eq!(head.root, heso_tlog::root_of_leaves(&leaves));
     check_index(dir);
@@ -597,12 +598,15 @@ fn side_files(dir: &Path) -> Vec<std::path::PathBuf> {
 
 /// Opens a log, appends, meets a torn tail left by another writer and appends again,
 /// through `ops`; returns what was acknowledged and how many calls failed.
-fn workload(dir: &Path, ops: &FaultyOps, durability: Durability) -> (Vec<Appended>, usize) {
+/// Six appends (a torn tail left before the fourth), then the tree head, as a proof would
+/// read it (which writes the sidecar entries still in memory). The acknowledged receipts,
+/// the failed appends (or a failed open) and whether reading the tree failed.
+fn workload(dir: &Path, ops: &FaultyOps, durability: Durability) -> (Vec<Appended>, usize, bool) {
     let mut acknowledged = Vec::new();
     let mut errors = 0;
     let log = match Log::open_with(dir, options(durability), Box::new(ops.clone())) {
         Ok((log, _)) => log,
-        Err(_) => return (acknowledged, 1),
+        Err(_) => return (acknowledged, 1, false),
     };
     for n in 0..6 {
         if n == 3 {
@@ -613,7 +617,8 @@ fn workload(dir: &Path, ops: &FaultyOps, durability: Durability) -> (Vec<Appende
             Err(_) => errors += 1,
         }
     }
-    (acknowledged, errors)
+    let tree_failed = log.tree_head().is_err();
+    (acknowledged, errors, tree_failed)
 }
 
 /// Every call the workload makes, failed in turn (each kind of call, each occurrence,
@@ -625,8 +630,8 @@ fn every_call_of_the_append_path_failed_in_turn() {
         // Count the calls of a clean run.
         let temp = tempfile::tempdir().unwrap();
         let counter = FaultyOps::default();
-        let (clean, errors) = workload(temp.path(), &counter, durability);
-        assert_eq!((clean.len(), errors), (6, 0));
+        let (clean, errors, tree_failed) = workload(temp.path(), &counter, durability);
+        assert_eq!((clean.len(), errors, tree_failed), (6, 0, false));
         let mut cases = 0;
         for call in CALLS {
             for at in 0..counter.total(call) {
@@ -642,11 +647,12 @@ fn every_call_of_the_append_path_failed_in_turn() {
                         // A short write followed by a full disk.
                         ops.arm(call, at + 1, Fault::Errno(ENOSPC));
                     }
-                    let (acknowledged, errors) = workload(temp.path(), &ops, durability);
+                    let (acknowledged, errors, tree_failed) =
+                        workload(temp.path(), &ops, durability);
                     let fired = ops.fired();
                     assert!(!fired.is_empty(), "{call:?}#{at} never ran");
                     assert!(
-                        errors >= 1,
+                        errors >= 1 || tree_failed,
                         "{durability:?} {call:?}#{at} {fault:?}: the failure did not reach a caller"
                     );
                     assert!(
@@ -685,21 +691,24 @@ fn a_disk_that_stays_full() {
 fn a_failed_sidecar_write_fails_the_append_and_leaves_the_log_as_it_was() {
     for fault in [Fault::Errno(EIO), Fault::Errno(ENOSPC), Fault::Short(7)] {
         let s = Started::new();
-        // Write #0 is the log line, #1 the leaf hash.
-        s.ops.arm(Call::Write, 1, fault);
+        let second = try_append(&s.log, "second").unwrap();
+        let before = log_bytes(s.temp.path());
+        // Two lines' sidecar entries wait: the next append writes them first, #0 the leaf
+        // hashes, before its own line.
+        s.ops.arm(Call::Write, 0, fault);
         if let Fault::Short(_) = fault {
-            s.ops.arm(Call::Write, 2, Fault::Errno(ENOSPC));
+            s.ops.arm(Call::Write, 1, Fault::Errno(ENOSPC));
         }
         let failed = try_append(&s.log, "refused").unwrap_err();
         assert!(
             failed.to_string().contains(crate::LEAVES_FILE),
             "{fault:?}: {failed}"
         );
-        assert_eq!(log_bytes(s.temp.path()), s.before, "{fault:?}");
-        let second = try_append(&s.log, "second").unwrap();
-        assert_eq!(second.seq, 1);
+        assert_eq!(log_bytes(s.temp.path()), before, "{fault:?}");
+        let third = try_append(&s.log, "third").unwrap();
+        assert_eq!(third.seq, 2);
         check_sidecars(s.temp.path(), &s.log);
-        check_recovered(s.temp.path(), &[s.first, second]);
+        check_recovered(s.temp.path(), &[s.first, second, third]);
     }
 }
 
@@ -710,16 +719,17 @@ fn a_failed_block_root_write_fails_the_append() {
     let ops = FaultyOps::default();
     let log = open_faulty(temp.path(), &ops, Durability::Os);
     let mut acknowledged = Vec::new();
-    for n in 0..255 {
+    for n in 0..256 {
         acknowledged.push(try_append(&log, &format!("n{n}")).unwrap());
     }
     let before = log_bytes(temp.path());
-    // The 256th receipt: line, leaf, block root.
-    ops.arm(Call::Write, 2, Fault::Errno(EIO));
-    let failed = try_append(&log, "n255").unwrap_err();
+    // The 256th receipt's entries (its leaf, the block root) wait with the 255th's: the
+    // next append writes the leaves (#0), the block root (#1) and the index, then its line.
+    ops.arm(Call::Write, 1, Fault::Errno(EIO));
+    let failed = try_append(&log, "n256").unwrap_err();
     assert!(failed.to_string().contains(crate::NODES_FILE), "{failed}");
     assert_eq!(log_bytes(temp.path()), before);
-    acknowledged.push(try_append(&log, "n255").unwrap());
+    acknowledged.push(try_append(&log, "n256").unwrap());
     check_sidecars(temp.path(), &log);
     drop(log);
     check_recovered(temp.path(), &acknowledged);
@@ -894,13 +904,67 @@ fn a_failed_shared_fsync_fails_every_append_waiting_on_it() {
 #[test]
 fn a_failed_index_write_fails_the_append_and_leaves_the_log_as_it_was() {
     let s = Started::new();
-    s.ops.arm(Call::Write, 2, Fault::Errno(ENOSPC));
+    let second = try_append(&s.log, "second").unwrap();
+    let before = log_bytes(s.temp.path());
+    // The waiting entries are written first: #0 the leaf hashes, #1 the index records.
+    s.ops.arm(Call::Write, 1, Fault::Errno(ENOSPC));
     let failed = try_append(&s.log, "refused").unwrap_err();
     assert_eq!(os_error(&failed), Some(ENOSPC), "{failed}");
     assert!(failed.to_string().contains(crate::INDEX_FILE), "{failed}");
-    assert_eq!(log_bytes(s.temp.path()), s.before);
-    let second = try_append(&s.log, "second").unwrap();
-    assert_eq!(second.seq, 1);
+    assert_eq!(log_bytes(s.temp.path()), before);
+    let third = try_append(&s.log, "third").unwrap();
+    assert_eq!(third.seq, 2);
     check_sidecars(s.temp.path(), &s.log);
-    check_recovered(s.temp.path(), &[s.first, second]);
+    check_recovered(s.temp.path(), &[s.first, second, third]);
+}
+
+/// The log's leaf hashes as `receipts.leaves` holds them, computed from the log.
+fn leaves_bytes_of_log(dir: &Path) -> Vec<u8> {
+    std::fs::read_to_string(dir.join(crate::LOG_FILE))
+        .unwrap()
+        .lines()
+        .flat_map(|line| {
+            let value: serde_json::Value = serde_json::from_str(line).unwrap();
+            *heso_tlog::leaf_hash_from_hex(value["content"]["action_hash"].as_str().unwrap())
+                .unwrap()
+                .as_bytes()
+        })
+        .collect()
+}
+
+/// Sidecar entries wait in memory (two lines' worth in these tests) until a batch is
+/// written. Another handle that opens the log meanwhile mends them from the log; the first
+/// handle then writes only what is still missing, never an entry twice, and a handle that
+/// finds the log grown by another mends from the log and drops what it held.
+#[test]
+fn entries_another_handle_mended_are_not_written_twice() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path();
+    let a = Log::open(dir, options(Durability::Os)).unwrap().0;
+    let mut acknowledged = vec![try_append(&a, "a0").unwrap(), try_append(&a, "a1").unwrap()];
+    assert!(
+        std::fs::read(dir.join(crate::LEAVES_FILE))
+            .unwrap()
+            .is_empty()
+    );
+    // Opening mends the sidecars from the log: a0 and a1's entries are written by `b`.
+    let b = Log::open(dir, options(Durability::Os)).unwrap().0;
+    assert_eq!(
+        std::fs::read(dir.join(crate::LEAVES_FILE)).unwrap(),
+        leaves_bytes_of_log(dir)
+    );
+    // `a` writes its batch first: nothing is missing any more, so nothing is written.
+    acknowledged.push(try_append(&a, "a2").unwrap());
+    let stored = std::fs::read(dir.join(crate::LEAVES_FILE)).unwrap();
+    let expected = leaves_bytes_of_log(dir);
+    assert_eq!(stored.len(), 2 * 32, "an entry written twice or lost");
+    assert!(expected.starts_with(&stored));
+    acknowledged.push(try_append(&b, "b0").unwrap());
+    acknowledged.push(try_append(&a, "a3").unwrap());
+    acknowledged.push(try_append(&a, "a4").unwrap());
+    check_sidecars(dir, &b);
+    check_sidecars(dir, &a);
+    drop(a);
+    drop(b);
+    check_recovered(dir, &acknowledged);
 }

@@ -14,20 +14,24 @@
 //! - A torn last line (a writer died mid-write) is moved to `receipts.jsonl.torn-<secs>`
 //!   and the log truncated to its last complete line, by the next writer, which reports it.
 //! - [`find_by_prefix`] looks a receipt up by action_hash prefix through `receipts.index`
-//!   ([`INDEX_FILE`]: 48 bytes a line, the action_hash, offset and line number, written
-//!   under the same lock as the line and mended or rebuilt from the log like the tree's
-//!   sidecars), re-reading the line it points to from the log and checking its hash, and
+//!   ([`INDEX_FILE`]: 48 bytes a line, the action_hash, offset and line number, a sidecar
+//!   written and mended like the tree's, below), re-reading the line it points to from the log and checking its hash, and
 //!   reading the whole log when the index is missing or disagrees; [`verify_log`] checks
 //!   every receipt and every chain link, streaming, with signatures checked on all cores.
 //! - The log is also an RFC 6962 Merkle tree (`heso-tlog`) over its session's receipts in
 //!   log order (leaf `i` = the receipt of seq `i`; leaf hash SHA-256(`0x00` ‖ the 32 raw
 //!   `action_hash` bytes)). The tree's right edge is kept with the tail, so an append adds
 //!   one leaf (O(1) amortised) and [`Log::tree_head`] / [`Log::checkpoint`] cost O(log n)
-//!   whatever the size. Each append also adds the leaf hash to `receipts.leaves` (32 bytes a
-//!   receipt) and, every 256 receipts, a block root to `receipts.nodes`, under the same
-//!   lock; [`Log::tree_snapshot`] gives a [`LeafSource`] over them for proofs. They are
-//!   derived data, checked against the log whenever its tail is read afresh, mended or
-//!   rebuilt from it, never trusted over it; [`tree_of_log`] computes a log's tree from the
+//!   whatever the size. Each append also computes the leaf hash for `receipts.leaves` (32
+//!   bytes a receipt) and, every 256 receipts, a block root for `receipts.nodes`. The
+//!   sidecars' entries are written in batches of 64 lines, under the lock, at the start of
+//!   an append, before a proof or tree read, and when the handle is dropped: one small
+//!   `write` per sidecar per append cost as much as the line's own. [`Log::tree_snapshot`]
+//!   gives a [`LeafSource`] over them for proofs. They are derived data, checked against the
+//!   log whenever its tail is read afresh (by any handle that opens the log, or finds it
+//!   grown), mended (up to 1,024 missing entries, from the log's last lines: a crash loses
+//!   at most a batch) or rebuilt from it, never trusted over it; a handle writes only what
+//!   another did not mend meanwhile; [`tree_of_log`] computes a log's tree from the
 //!   log alone, to verify checkpoints.
 //! - No symbolic link is followed: a data directory, log, lock or session file that is a
 //!   link is an error naming it (heso-fs's `O_NOFOLLOW` opens), so nothing is written
