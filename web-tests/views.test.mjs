@@ -38,7 +38,9 @@ test("a valid receipt with nothing pinned: plain words, the engine's term, and a
   assert.equal(v.term, "Valid (L0)");
   assert.match(v.words, /^Valid/);
   const pin = page.locator("#result [data-testid=pin-status]");
-  assert.equal(await pin.getAttribute("data-pins"), "none");
+  // The report's own words: every signer's pin, and the report's `pinned`.
+  assert.equal(await pin.getAttribute("data-pins"), "nothing_pinned");
+  assert.equal((await pageJson(page)).pinned, false);
   assert.match(await pin.textContent(), /nothing was pinned: check that this key is the operator you expect/i);
   assert.match(await pin.textContent(), new RegExp(keys.operator.did_key));
   // As prominent: the same font size and weight as the verdict.
@@ -51,7 +53,8 @@ test("a valid receipt with nothing pinned: plain words, the engine's term, and a
 
   await paste(page, JSON.stringify(l0, null, 2), keys.operator.did_key);
   assert.equal(await pin.getAttribute("data-pins"), "pinned");
-  assert.match(await pin.textContent(), /pinned/i);
+  assert.match(await pin.textContent(), /signed by keys you pinned/i);
+  assert.deepEqual((await pageJson(page)).pinned_keys, [keys.operator.did_key]);
   await screenshot(page, "receipt-valid-pinned");
 });
 
@@ -81,7 +84,8 @@ test("an untrusted signer: the receipt names the key that signed and says it was
   assert.equal(v.kind, "UntrustedSigner");
   assert.match(v.words, /^Not valid/);
   const pin = page.locator("#result [data-testid=pin-status]");
-  assert.equal(await pin.getAttribute("data-pins"), "not-pinned");
+  assert.equal(await pin.getAttribute("data-pins"), "not_pinned");
+  assert.match(await pin.textContent(), /signed by a key you did not pin/i);
   assert.match(await pin.textContent(), new RegExp(keys.operator.did_key));
   await screenshot(page, "receipt-untrusted-signer");
 });
@@ -130,12 +134,15 @@ test("a log: summary, counts by verdict, chains at the top, each signer with its
   assert.equal(await page.locator("#result [data-testid=session]").count(), 2);
   // Three keys: two operators, one approver; nothing pinned.
   const signers = await page.locator("#result [data-testid=signer]").evaluateAll((rows) =>
-    rows.map((r) => ({ key: r.dataset.key, role: r.dataset.role, count: Number(r.dataset.count), pins: r.dataset.pins })));
+    rows.map((r) => ({ key: r.dataset.key, role: r.dataset.role, count: Number(r.dataset.count), pin: r.dataset.pin })));
   const byKey = Object.fromEntries(signers.map((s) => [`${s.role} ${s.key}`, s]));
   assert.equal(byKey[`operator ${keys.operator.did_key}`].count, 9);
   assert.equal(byKey[`approver ${keys.approver.did_key}`].count, 2);
   assert.equal(byKey[`operator ${keys.other.did_key}`].count, 2);
-  assert.ok(signers.every((s) => s.pins === "none"));
+  assert.ok(signers.every((s) => s.pin === "nothing_pinned"));
+  // The rows are the report's `signers`, in its order, with its pin words.
+  assert.deepEqual(signers.map((s) => [s.role, s.key, s.count, s.pin]),
+    report.signers.map((s) => [s.role, s.key, s.receipts, s.pin]));
   assert.match(await text("#result [data-testid=pin-status]"), /nothing was pinned/i);
   // Observed, approved, rejected and resumed receipts are each marked, differently.
   const rows = await page.locator("#result [data-testid=log-row]").evaluateAll((rs) =>
@@ -151,9 +158,11 @@ test("a log: summary, counts by verdict, chains at the top, each signer with its
   // Pinning the first operator: the second operator's receipts fail and its key says so.
   await choose(page, log, keys.operator.did_key);
   const pinned = await page.locator("#result [data-testid=signer]").evaluateAll((rs) =>
-    rs.map((r) => `${r.dataset.role} ${r.dataset.key} ${r.dataset.pins}`));
+    rs.map((r) => `${r.dataset.role} ${r.dataset.key} ${r.dataset.pin}`));
   assert.ok(pinned.includes(`operator ${keys.operator.did_key} pinned`), pinned.join("\n"));
-  assert.ok(pinned.includes(`operator ${keys.other.did_key} not-pinned`), pinned.join("\n"));
+  assert.ok(pinned.includes(`operator ${keys.other.did_key} not_pinned`), pinned.join("\n"));
+  assert.equal(await page.locator("#result [data-testid=pin-status]").getAttribute("data-pins"), "not_pinned");
+  assert.match(await text("#result [data-testid=pin-status]"), /keys you did not pin.*2 different operator keys/s);
   assert.equal((await pageJson(page)).counts.UntrustedSigner, 4);
   await screenshot(page, "log-untrusted-signers");
 });

@@ -198,13 +198,13 @@ function onMessage(j, data) {
         status(`${j.label} looks like an inclusion bundle but does not parse.`);
         break;
       }
-      $("result").replaceChildren(bundleView(data.result, j.pins));
+      $("result").replaceChildren(bundleView(data.result));
       status(`Checked ${j.label} in ${elapsed(j)}.`);
       done(j);
       break;
     case "receipt":
       if (data.result.error) { onMessage(j, { type: "pin-error", message: data.result.error }); return; }
-      $("result").replaceChildren(receiptView(data.result, j.pins));
+      $("result").replaceChildren(receiptView(data.result));
       status(`Checked ${j.label} in ${elapsed(j)}.`);
       done(j);
       break;
@@ -254,33 +254,50 @@ function verdictLine(kind, term, valid, words) {
     el("span", { "data-testid": "words" }, words), " — ", el("code", { class: "term", "data-testid": "term" }, term));
 }
 
-function receiptWords(result) {
-  if (!result.valid) return WORDS[result.kind] || `Not valid: ${result.kind}`;
-  return result.cli.trust_level === "L1"
+function receiptWords(cli) {
+  if (!cli.valid) return WORDS[cli.verdict] || `Not valid: ${cli.verdict}`;
+  return cli.trust_level === "L1"
     ? "Valid: signed by the operator and an approver, unaltered"
     : "Valid: signed by the operator, unaltered";
 }
 
-function pinLine(result) {
-  const keys = result.signers.map((s) => `${s.role} ${s.key}`);
-  const operator = result.signers.find((s) => s.role === "operator");
+/**
+ * All signers of a report (a receipt's or a log's) together, in the report's own pin words:
+ * `nothing_pinned` when the report says nothing was pinned, `pinned` when every signer's
+ * `pin` is, else `not_pinned` (no signer at all is not pinned, when keys are).
+ */
+function pinsOf(cli) {
+  if (!cli.pinned) return "nothing_pinned";
+  return cli.signers.length && cli.signers.every((s) => s.pin === "pinned") ? "pinned" : "not_pinned";
+}
+const PIN_CLASS = { pinned: "pinned", nothing_pinned: "unpinned", not_pinned: "stranger" };
+/** A signer's `pin` in the words `heso verify` prints. */
+const PIN_WORDS = { pinned: "pinned", nothing_pinned: "nothing pinned", not_pinned: "NOT pinned" };
+
+function pinStatusLine(pins, text) {
+  return el("div", { class: `pin-status ${PIN_CLASS[pins]}`, "data-testid": "pin-status", "data-pins": pins }, text);
+}
+
+function pinLine(cli) {
+  const keys = cli.signers.map((s) => `${s.role} ${s.key}`);
+  const operator = cli.signers.find((s) => s.role === "operator");
+  const pins = pinsOf(cli);
   let text;
-  if (!result.signers.length) {
+  if (!cli.signers.length) {
     text = "No signer could be read from this input.";
-  } else if (result.pins === "none" && !result.valid) {
+  } else if (pins === "nothing_pinned" && !cli.valid) {
     text = `Nothing was pinned; the receipt names ${keys.join(" and ")} as its signer${keys.length > 1 ? "s" : ""} (not verified).`;
-  } else if (result.pins === "none") {
-    const approver = result.signers.find((s) => s.role === "approver");
+  } else if (pins === "nothing_pinned") {
+    const approver = cli.signers.find((s) => s.role === "approver");
     text = `Valid, but nothing was pinned: check that this key is the operator you expect — ${operator ? operator.key : keys[0]}` +
       (approver ? `, and the approver — ${approver.key}` : "");
-  } else if (result.pins === "pinned") {
+  } else if (pins === "pinned") {
     text = `Signed by keys you pinned: ${keys.join(", ")}`;
   } else {
-    const stranger = result.signers.filter((s) => s.pins !== "pinned").map((s) => `${s.role} ${s.key}`);
+    const stranger = cli.signers.filter((s) => s.pin !== "pinned").map((s) => `${s.role} ${s.key}`);
     text = `Signed by a key you did not pin: ${stranger.join(", ")}`;
   }
-  const cls = result.pins === "pinned" ? "pinned" : result.pins === "none" ? "unpinned" : "stranger";
-  return el("div", { class: `pin-status ${cls}`, "data-testid": "pin-status", "data-pins": result.pins }, text);
+  return pinStatusLine(pins, text);
 }
 
 function details(rows) {
@@ -302,9 +319,10 @@ function recorded(result) {
   const p = c.policy;
   const d = c.approver_decision;
   const red = c.redaction;
-  const verified = result.signers.map((s) => [
-    result.valid ? s.role : `claimed ${s.role}`,
-    `${s.key}${s.role === "approver" && d ? ` (${d.decision})` : ""}${result.valid ? "" : " (not verified)"}`,
+  const valid = result.cli.valid;
+  const verified = result.cli.signers.map((s) => [
+    valid ? s.role : `claimed ${s.role}`,
+    `${s.key}${s.role === "approver" && d ? ` (${d.decision})` : ""}${valid ? "" : " (not verified)"}`,
     s.role,
   ]);
   return details([
@@ -314,7 +332,7 @@ function recorded(result) {
     ["agent identity", el("span", { "data-testid": "agent-identity" }, r.agent_identity_did,
       el("span", { class: "muted" }, ` (${c.agent_identity})`))],
     ...verified,
-    ["trust level", `${c.trust_level} (as the receipt states it; ${result.valid ? "derived from the signatures and equal" : "not checked"})`, "trust-level"],
+    ["trust level", `${c.trust_level} (as the receipt states it; ${valid ? "derived from the signatures and equal" : "not checked"})`, "trust-level"],
     ["approver's decision", d && el("span", { "data-testid": "approver-decision" },
       `${d.decision} by ${r.approver_identity_did} at ${d.decided_at}: “${d.reason}”`)],
     ["workflow / account", `${a.workflow} / ${a.account}`],
@@ -339,27 +357,29 @@ function statusBadge(status) {
 }
 
 /** One receipt's verdict and contents. `inLog`: its row in a log, when it came from one. */
-function receiptView(result, pins, inLog) {
+function receiptView(result, inLog) {
+  const cli = result.cli;
   const card = el("div", { class: "card" });
-  const kind = inLog ? inLog.k : result.kind;
+  const kind = inLog ? inLog.k : cli.verdict;
   const valid = kind === "Valid";
-  const words = inLog && inLog.k !== result.kind ? WORDS[inLog.k] : receiptWords(result);
+  const relinked = inLog && inLog.k !== cli.verdict;
+  const words = relinked ? WORDS[inLog.k] : receiptWords(cli);
   const term = valid ? result.text : kind;
-  card.append(verdictLine(kind, term, valid, words), pinLine(result));
-  const detail = inLog && inLog.k !== result.kind ? inLog.t.replace(/^[A-Za-z]+: /, "") : result.detail;
+  card.append(verdictLine(kind, term, valid, words), pinLine(cli));
+  const detail = relinked ? inLog.t.replace(/^[A-Za-z]+: /, "") : cli.detail;
   if (detail) card.append(el("p", { class: "detail", "data-testid": "detail" }, detail));
-  if (inLog && inLog.k !== result.kind) card.append(el("p", {}, `On its own, the receipt is ${result.text}.`));
+  if (relinked) card.append(el("p", {}, `On its own, the receipt is ${result.text}.`));
   if (result.receipt) {
     const claims = recorded(result);
-    if (result.valid) card.append(claims);
+    if (cli.valid) card.append(claims);
     else card.append(el("section", { class: "unverified", "data-testid": "unverified" },
       el("p", { class: "label" }, "Unverified — what this receipt claims. It failed verification, so none of it can be relied on."), claims));
   }
   card.append(el("p", { class: "levels muted", "data-testid": "levels" }, LEVELS));
   card.append(el("details", {}, el("summary", {}, "The verdict as JSON (heso verify --json)"),
-    el("pre", { class: "json", "data-testid": "json" }, JSON.stringify(result.cli))));
-  const pinned = pins.trim() ? "signers pinned to the keys given" : "no signer pinned: check who signed";
-  card.append(el("p", { class: "muted footer", "data-testid": "footer" }, result.valid
+    el("pre", { class: "json", "data-testid": "json" }, JSON.stringify(cli))));
+  const pinned = cli.pinned ? "signers pinned to the keys given" : "no signer pinned: check who signed";
+  card.append(el("p", { class: "muted footer", "data-testid": "footer" }, cli.valid
     ? `(verified offline in this browser — ${pinned})`
     : "(checked offline in this browser: this receipt is not valid, so nothing above is vouched for)"));
   return card;
@@ -368,37 +388,37 @@ function receiptView(result, pins, inLog) {
 // ---------------------------------------------------------------------------------------
 // An inclusion bundle (heso prove): a receipt, a signed checkpoint and the proof
 
-function bundleView(result, pins) {
+function bundleView(result) {
   const cli = result.cli;
   const card = el("div", { class: "card bundle" });
   let words;
-  if (result.valid) {
+  if (cli.valid) {
     words = `Included in checkpoint ${number(cli.tree_size)} of ${cli.origin}, signed by ${cli.operator}`;
   } else if (cli.receipt_verdict !== "Valid") {
     words = `Not valid: the receipt itself — ${WORDS[cli.receipt_verdict] || cli.receipt_verdict}`;
   } else {
-    words = BUNDLE_WORDS[result.kind] || `Not valid: ${result.kind}`;
+    words = BUNDLE_WORDS[cli.verdict] || `Not valid: ${cli.verdict}`;
   }
-  card.append(verdictLine(result.kind, result.kind, result.valid, words));
-  if (result.valid) {
+  card.append(verdictLine(cli.verdict, cli.verdict, cli.valid, words));
+  if (cli.valid) {
     card.append(el("p", { "data-testid": "bundle-inclusion" },
-      `Receipt ${number(result.leaf_index)} (its seq) is leaf ${number(result.leaf_index)} of the tree of ${number(cli.tree_size)} receipts whose root the checkpoint signs. `,
+      `Receipt ${number(cli.leaf_index)} (its seq) is leaf ${number(cli.leaf_index)} of the tree of ${number(cli.tree_size)} receipts whose root the checkpoint signs. `,
       "The checkpoint is signed by the key that signed the receipt; keep a copy of the checkpoint somewhere the agent cannot write, and it shows this receipt can never be removed from the log unnoticed."));
-  } else if (result.detail) {
-    card.append(el("p", { class: "detail", "data-testid": "detail" }, result.detail));
+  } else if (cli.detail) {
+    card.append(el("p", { class: "detail", "data-testid": "detail" }, cli.detail));
   }
   card.append(details([
     ["checkpoint origin", el("code", { "data-testid": "bundle-origin" }, result.claimed.origin)],
     ["tree size", number(result.claimed.size)],
     ["root hash", full(result.claimed.root)],
-    ["leaf index", number(result.leaf_index)],
+    ["leaf index", number(result.claimed.leaf_index)],
   ]));
-  if (!result.valid) card.append(el("p", { class: "muted" }, "The checkpoint's fields above are as the bundle states them: not verified."));
+  if (!cli.valid) card.append(el("p", { class: "muted" }, "The checkpoint's fields above are as the bundle states them: not verified."));
   card.append(el("details", { class: "cli" }, el("summary", {}, "What heso verify prints for this bundle"),
     el("pre", { "data-testid": "cli-words" }, result.words.join("\n"))));
   card.append(el("details", {}, el("summary", {}, "The verdict as JSON (heso verify --json)"),
     el("pre", { class: "json", "data-testid": "bundle-json" }, JSON.stringify(cli))));
-  const receipt = receiptView(result.receipt_view, pins);
+  const receipt = receiptView(result.receipt_view);
   receipt.prepend(el("h3", {}, "The receipt"));
   // The bundle's verdict is the page's; the receipt's own is one part of it.
   const own = receipt.querySelector("[data-testid=verdict]");
@@ -516,7 +536,7 @@ function showRow(j, row, detail) {
   detailWorker.onmessage = ({ data }) => {
     if (id !== detailSeq) return;
     if (data.type !== "receipt") { detail.replaceChildren(el("p", { class: "error" }, data.message || "error")); return; }
-    const view = receiptView(data.result, j.pins, row);
+    const view = receiptView(data.result, row);
     view.prepend(el("h3", {}, `Line ${number(row.n)}`));
     detail.replaceChildren(view);
     detail.scrollIntoView({ block: "nearest" });
@@ -540,7 +560,7 @@ function logSummary(result) {
   }
   const out = [
     verdictLine(result.all_valid ? "Valid" : "NotValid", result.all_valid ? "all receipts valid, chains intact" : "NOT VALID", result.all_valid, words),
-    logPinLine(result),
+    logPinLine(cli),
     el("p", {}, `${counted(cli.receipts, "receipt", "receipts")} in ${counted(cli.sessions.length, "session", "sessions")}.`),
     el("ul", { class: "counts" }, Object.entries(cli.counts).map(([kind, n]) =>
       el("li", { "data-testid": "count", "data-kind": kind, "data-count": n, class: kind === "Valid" ? "ok" : "bad" },
@@ -564,11 +584,11 @@ function logSummary(result) {
     el("li", { "data-testid": "session", "data-session": s.session_id, "data-last-seq": s.last_seq, "data-head": s.head_hash },
       `session ${s.session_id}: ${number(s.receipts)} receipts, head seq ${s.last_seq}, action_hash `, full(s.head_hash)))));
   if (!cli.sessions.length) out.push(el("p", { class: "muted" }, "No receipt names a session."));
-  out.push(el("h3", {}, "Signers"), el("ul", { class: "signers" }, result.signers.map((s) =>
-    el("li", { "data-testid": "signer", "data-key": s.key, "data-role": s.role, "data-count": s.receipts, "data-pins": s.pins, class: `pin-${s.pins}` },
+  out.push(el("h3", {}, "Signers"), el("ul", { class: "signers" }, cli.signers.map((s) =>
+    el("li", { "data-testid": "signer", "data-key": s.key, "data-role": s.role, "data-count": s.receipts, "data-pin": s.pin, class: `pin-${s.pin}` },
       el("span", { class: "role" }, s.role), " ", el("code", {}, s.key),
       ` — ${number(s.receipts)} receipts (${number(s.valid)} valid); `,
-      el("strong", {}, s.pins === "pinned" ? "pinned" : s.pins === "none" ? "nothing pinned" : "NOT pinned")))));
+      el("strong", {}, PIN_WORDS[s.pin])))));
   out.push(el("details", { class: "cli" }, el("summary", {}, "What heso verify prints for this log"),
     el("pre", { "data-testid": "cli-words" }, result.words.join("\n"))));
   out.push(el("details", {}, el("summary", {}, "The report as JSON (heso verify --json)"),
@@ -577,17 +597,17 @@ function logSummary(result) {
   return out;
 }
 
-function logPinLine(result) {
-  const keys = result.signers.length;
+function logPinLine(cli) {
+  const keys = cli.signers.length;
+  const pins = pinsOf(cli);
   let text;
   if (!keys) text = "No signer could be read from this log.";
-  else if (result.pins === "none") text = `Nothing was pinned: check that the ${keys === 1 ? "key" : `${keys} keys`} below ${keys === 1 ? "is" : "are"} the operator and approvers you expect.`;
-  const operators = result.signers.filter((s) => s.role === "operator").length;
-  if (operators > 1) text += ` ${operators} different operator keys signed this log.`;
-  else if (result.pins === "pinned") text = "Every signer is a key you pinned.";
+  else if (pins === "nothing_pinned") text = `Nothing was pinned: check that the ${keys === 1 ? "key" : `${keys} keys`} below ${keys === 1 ? "is" : "are"} the operator and approvers you expect.`;
+  else if (pins === "pinned") text = "Every signer is a key you pinned.";
   else text = "Some receipts are signed by keys you did not pin (see Signers).";
-  const cls = result.pins === "pinned" ? "pinned" : result.pins === "none" ? "unpinned" : "stranger";
-  return el("div", { class: `pin-status ${cls}`, "data-testid": "pin-status", "data-pins": result.pins }, text);
+  const operators = cli.signers.filter((s) => s.role === "operator").length;
+  if (operators > 1) text += ` ${operators} different operator keys signed this log.`;
+  return pinStatusLine(pins, text);
 }
 
 // ---------------------------------------------------------------------------------------

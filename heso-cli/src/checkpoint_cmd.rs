@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 
 use heso_chain::{CheckpointVerdict, Log, LogOptions, TreeHead, check_checkpoint, tree_of_log};
 use heso_engine::{Engine, ProjectPaths, discover, load_config};
-use heso_receipt::{VerifyingKey, public_key_to_did_key, verify_receipt};
+use heso_receipt::{
+    BundleReport, Included, NotIncluded, VerifyingKey, public_key_to_did_key, verify_receipt,
+};
 use heso_tlog::{
     BundleLeaf, ConsistencyProof, InclusionBundle, LeafHashes, SignedCheckpoint, VerifierKey,
     operator_multibase, parse_origin, prove_consistency, prove_inclusion, tree_root,
@@ -471,78 +473,42 @@ pub(crate) fn is_bundle(bytes: &[u8]) -> bool {
 
 /// `heso verify BUNDLE`: the receipt checked as any receipt is (with `pins`), then the
 /// checkpoint signed by the receipt's operator, and the proof leading from the receipt to
-/// its root.
+/// its root. The report is heso-receipt's [`BundleReport`], as the browser verifier's.
 pub(crate) fn verify_bundle(bytes: &[u8], pins: &crate::verify::Pins, json: bool) -> Outcome {
     let bundle = InclusionBundle::parse(bytes).map_err(Failure::usage)?;
     let checked = verify_receipt(bundle.receipt_json().as_bytes(), &pins.pins);
-    let receipt = checked.receipt.as_ref();
-    let hash = receipt.map(|r| r.content.action_hash.clone());
-    let result = match checked.verdict.signers() {
-        None => Err((
-            checked.verdict.kind().to_owned(),
-            format!("the receipt: {}", checked.verdict),
-        )),
-        Some(signers) => {
-            let content = receipt.map(|r| &r.content);
+    let report = BundleReport::new(
+        &checked,
+        bundle.proof().leaf_index,
+        &pins.pins,
+        |operator, content| {
             let leaf = BundleLeaf {
-                action_hash: hash.as_deref().unwrap_or_default(),
-                session_id: content.and_then(|c| c.session_id.as_deref()),
-                seq: content.and_then(|c| c.seq),
+                action_hash: &content.action_hash,
+                session_id: content.session_id.as_deref(),
+                seq: content.seq,
             };
             bundle
-                .verify(&signers.operator, leaf)
-                .map(|checkpoint| {
-                    (
-                        checkpoint.size(),
-                        checkpoint.origin().to_owned(),
-                        public_key_to_did_key(&signers.operator),
-                    )
+                .verify(operator, leaf)
+                .map(|checkpoint| Included {
+                    tree_size: checkpoint.size(),
+                    origin: checkpoint.origin().to_owned(),
                 })
-                .map_err(|e| (bundle_kind(&e).to_owned(), e.to_string()))
-        }
-    };
-    let valid = result.is_ok();
+                .map_err(|e| NotIncluded {
+                    kind: e.kind(),
+                    detail: e.to_string(),
+                })
+        },
+    );
     if json {
-        let mut value = match &result {
-            Ok((size, origin, operator)) => json!({
-                "action_hash": hash, "valid": true, "verdict": "Included",
-                "receipt_verdict": checked.verdict.kind(),
-                "leaf_index": bundle.proof().leaf_index, "tree_size": size,
-                "origin": origin, "operator": operator,
-            }),
-            Err((kind, detail)) => json!({
-                "action_hash": hash, "valid": false, "verdict": kind,
-                "receipt_verdict": checked.verdict.kind(), "detail": detail,
-            }),
-        };
-        pins.add_to(&mut value);
-        out!("{value}");
+        out!(
+            "{}",
+            serde_json::to_string(&report).map_err(Failure::usage)?
+        );
     } else {
-        out!("action {}", hash.as_deref().unwrap_or("(unreadable)"));
-        out!("receipt: {}", checked.verdict);
-        match &result {
-            Ok((size, origin, operator)) => {
-                out!(
-                    "Included: receipt {} of checkpoint {size} of {origin}",
-                    bundle.proof().leaf_index
-                );
-                out!("checkpoint signed by operator {operator}");
-            }
-            Err((kind, detail)) => out!("{kind}: {detail}"),
+        for line in report.text_lines() {
+            out!("{line}");
         }
         out!("(verified offline — {})", pins.said);
     }
-    Ok(if valid { 0 } else { 1 })
-}
-
-fn bundle_kind(error: &heso_tlog::BundleError) -> &'static str {
-    use heso_tlog::BundleError as E;
-    match error {
-        E::OriginMismatch { .. } => "OriginMismatch",
-        E::InvalidSignature(_) => "InvalidSignature",
-        E::SizeMismatch { .. } => "SizeMismatch",
-        E::LeafIndexMismatch { .. } => "LeafIndexMismatch",
-        E::ActionHash(_) => "HashMismatch",
-        E::NotIncluded(_) => "NotIncluded",
-    }
+    Ok(if report.valid { 0 } else { 1 })
 }

@@ -3,8 +3,9 @@
 //! nothing else: the receipt must verify, and salt ‖ path ‖ JCS(value) must hash to the
 //! commitment the receipt signed.
 
-use heso_receipt::{MarkerAlgorithm, SignerPins, parse_strict, verify_receipt};
-use serde_json::{Value, json};
+use heso_receipt::{MarkerAlgorithm, Pinning, SignerPins, parse_strict, verify_receipt};
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::Outcome;
 
@@ -23,6 +24,24 @@ struct Checked {
     trust_level: Option<String>,
     /// Why it does not hold, when it does not.
     failure: Option<String>,
+}
+
+/// `heso verify DISCLOSURE.json --json`: what [`check`] found, and how signers were pinned
+/// (heso-receipt's [`Pinning`], the fields every report carries).
+#[derive(Serialize)]
+struct DisclosureReport<'a> {
+    /// Always `disclosure`: says what was verified.
+    kind: &'static str,
+    valid: bool,
+    action_hash: &'a str,
+    field_path: &'a str,
+    /// The receipt's verdict in words (`Valid (L0)`, `HashMismatch: …`).
+    receipt_verdict: &'a str,
+    trust_level: Option<&'a str>,
+    /// Why it does not hold; empty when valid.
+    detail: &'a str,
+    #[serde(flatten)]
+    pinning: Pinning,
 }
 
 fn salt_of(hex: &str) -> Option<[u8; 32]> {
@@ -124,17 +143,20 @@ pub(crate) fn verify_disclosure(bytes: &[u8], pins: &crate::verify::Pins, json: 
     let checked = check(bytes, &pins.pins);
     let valid = checked.failure.is_none();
     if json {
-        let mut document = json!({
-            "kind": "disclosure",
-            "valid": valid,
-            "action_hash": checked.action_hash,
-            "field_path": checked.field_path,
-            "receipt_verdict": checked.receipt_verdict,
-            "trust_level": checked.trust_level,
-            "detail": checked.failure.clone().unwrap_or_default(),
-        });
-        pins.add_to(&mut document);
-        out!("{document}");
+        let report = DisclosureReport {
+            kind: "disclosure",
+            valid,
+            action_hash: &checked.action_hash,
+            field_path: &checked.field_path,
+            receipt_verdict: &checked.receipt_verdict,
+            trust_level: checked.trust_level.as_deref(),
+            detail: checked.failure.as_deref().unwrap_or_default(),
+            pinning: pins.pins.pinning(),
+        };
+        out!(
+            "{}",
+            serde_json::to_string(&report).map_err(crate::Failure::usage)?
+        );
         return Ok(if valid { 0 } else { 1 });
     }
     out!(

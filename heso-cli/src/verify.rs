@@ -19,17 +19,6 @@ pub(crate) struct Pins {
     pub(crate) said: String,
 }
 
-impl Pins {
-    /// `"pinned"` and `"pinned_keys"` added to a JSON object (a bundle's or a disclosure's),
-    /// as the receipt and log reports carry them.
-    pub(crate) fn add_to(&self, value: &mut serde_json::Value) {
-        if let Some(object) = value.as_object_mut() {
-            object.insert("pinned".into(), json!(self.pins.is_pinned()));
-            object.insert("pinned_keys".into(), json!(self.pins.did_keys()));
-        }
-    }
-}
-
 /// The project's pins: the operator key `heso.toml` pins (checked against `identity.pub`
 /// and the key file; see `heso_engine::operator_identity`), the operator keys it retired
 /// (each for receipts up to its retirement) and its approvers. A project whose

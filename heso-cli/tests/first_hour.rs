@@ -300,4 +300,37 @@ fn an_exported_disclosure_verifies_offline_and_a_changed_value_does_not() {
         report["detail"].as_str().unwrap().contains("not the value"),
         "{report}"
     );
+
+    // Pinned, a disclosure's `pinned`/`pinned_keys` are its receipt's report's (one
+    // field set, from heso-receipt), and its own fields stay.
+    let exported: serde_json::Value = serde_json::from_str(&exported.stdout).unwrap();
+    let signer = exported["receipt"]["signatures"][0]["public_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    std::fs::write(
+        outside.join("receipt.json"),
+        exported["receipt"].to_string(),
+    )
+    .unwrap();
+    let args = |file: &'static str| ["verify", file, "--json", "--signer", signer.as_str()];
+    let disclosure = heso(&outside, &home, &args("disclosure.json"));
+    assert_eq!(
+        disclosure.code, 0,
+        "{}{}",
+        disclosure.stdout, disclosure.stderr
+    );
+    let disclosure: serde_json::Value = serde_json::from_str(&disclosure.stdout).unwrap();
+    let receipt = heso(&outside, &home, &args("receipt.json"));
+    let receipt: serde_json::Value = serde_json::from_str(&receipt.stdout).unwrap();
+    assert_eq!(disclosure["pinned"], true, "{disclosure}");
+    assert_eq!(disclosure["pinned"], receipt["pinned"]);
+    assert_eq!(disclosure["pinned_keys"], receipt["pinned_keys"]);
+    assert_eq!(
+        disclosure["pinned_keys"][0], receipt["operator"],
+        "{receipt}"
+    );
+    assert_eq!(disclosure["kind"], "disclosure");
+    assert_eq!(disclosure["field_path"], exported["field_path"]);
+    assert_eq!(disclosure["valid"], true);
 }

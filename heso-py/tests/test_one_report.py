@@ -202,3 +202,37 @@ def test_a_log_made_with_the_cli_gets_one_report(project: Path, cli: Cli, wasm_b
     for (pins_name, pins), from_wasm in zip(pin_sets().items(), wasm[1:]):
         from_cli = cli.json(copy, pins, project.parent)
         agree(f"cli log / pins {pins_name}", from_cli, heso.verify_log(copy, signers=pins).to_dict(), from_wasm)
+
+
+def test_bundles_get_one_report(project: Path, cli: Cli, wasm_bin: Path) -> None:
+    """An inclusion bundle (`heso prove`): the CLI and the browser verifier give the same
+    report (heso-receipt's `BundleReport`, with its `pinned`/`pinned_keys`) under every pin
+    set, included or not. (Disclosures are verified by the CLI alone; heso-cli's tests
+    check their pins.)"""
+    for _ in range(2):
+        assert run_heso("demo", cwd=project).returncode == 0
+    log = project / "heso-local-data" / "receipts.jsonl"
+    third = json.loads(log.read_bytes().split(b"\n")[2])["content"]["action_hash"]
+    made = run_heso("log", "checkpoint", "--out", "cp.checkpoint", cwd=project)
+    assert made.returncode == 0, made.stderr
+    outside = project.parent / "auditor"
+    outside.mkdir()
+    bundle = outside / "bundle.json"
+    proved = run_heso("prove", third[:12], "--checkpoint", "cp.checkpoint", "--out", str(bundle), cwd=project)
+    assert proved.returncode == 0, proved.stderr
+    moved = json.loads(bundle.read_text())
+    moved["leaf_index"] += 1
+    (outside / "moved.json").write_text(json.dumps(moved))
+    jobs: list[tuple[str, Path, Optional[list[str]]]] = [
+        ("receipt", outside / name, pins) for name in ("bundle.json", "moved.json") for pins in pin_sets().values()
+    ]
+    wasm = wasm_json(wasm_bin, jobs)
+    verdicts = set()
+    for (_, target, pins), from_wasm in zip(jobs, wasm):
+        from_cli = cli.json(target, pins, outside)
+        assert from_wasm == from_cli, f"{target.name} / {pins}\n wasm: {compact(from_wasm)}\n cli:  {compact(from_cli)}"
+        assert from_cli["pinned"] is (pins is not None), from_cli
+        verdicts.add(from_cli["verdict"])
+    # The cases reach an inclusion, a proof that fails, and an untrusted receipt.
+    assert {"Included", "LeafIndexMismatch", "UntrustedSigner"} <= verdicts, verdicts
+

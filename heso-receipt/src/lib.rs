@@ -56,7 +56,8 @@ pub use model::{
 pub use path::{ConcretePath, FieldPath, PathError, Segment, Step, jcs_key_cmp};
 pub use redaction::{RedactionError, merkle_root, salted_commitment};
 pub use report::{
-    ClaimedSigner, FailureReport, PinError, PinStatus, PinnedLogReport, ReceiptReport, SignerReport,
+    BundleReport, ClaimedSigner, FailureReport, Included, NotIncluded, PinError, PinStatus,
+    PinnedLogReport, Pinning, ReceiptReport, SignerReport,
 };
 pub use sign::{
     Approval, ChainPosition, Draft, SignError, content_canonical_bytes, sign_approved_receipt,

@@ -1,10 +1,12 @@
-//! What a verifier reports, as one serialisable type for a receipt ([`ReceiptReport`]) and
-//! one for a log ([`PinnedLogReport`]), and the signer pins they are verified under.
+//! What a verifier reports, as one serialisable type for a receipt ([`ReceiptReport`]),
+//! one for a log ([`PinnedLogReport`]) and one for an inclusion bundle ([`BundleReport`]),
+//! and the signer pins they are verified under.
 //!
 //! `heso verify … --json`, the Python binding's `heso.verify`/`heso.verify_log` and the
 //! browser verifier all serialise these, so they agree field for field; each only adds its
 //! own words around them. Pins are parsed here too ([`SignerPins::from_keys`],
-//! [`SignerPins::from_field`]), so a key is accepted or refused the same way everywhere.
+//! [`SignerPins::from_field`]), so a key is accepted or refused the same way everywhere,
+//! and every report carries how it was pinned as the same fields ([`Pinning`]).
 
 use std::collections::BTreeMap;
 
@@ -15,7 +17,7 @@ use crate::keys::{
     KeyDecodeError, public_key_from_base64, public_key_from_str, public_key_to_did_key,
 };
 use crate::log::{LogReport, SessionHead, TornTail};
-use crate::model::{ApprovalOutcome, KeyRole, TrustLevel};
+use crate::model::{ApprovalOutcome, Content, KeyRole, TrustLevel};
 use crate::verify::{Checked, SignerPins};
 
 /// A pinned key that does not decode.
@@ -61,6 +63,17 @@ impl PinStatus {
             PinStatus::NotPinned => "NOT pinned",
         }
     }
+}
+
+/// How a verifier pinned signers, as every report carries it (receipt, log, inclusion
+/// bundle, disclosure): produced once here by [`SignerPins::pinning`] and flattened into
+/// each report, so the fields are the same everywhere.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Pinning {
+    /// Whether signers were pinned at all.
+    pub pinned: bool,
+    /// The pinned keys as did:key, each once.
+    pub pinned_keys: Vec<String>,
 }
 
 impl SignerPins {
@@ -116,6 +129,14 @@ impl SignerPins {
     /// The pinned keys as did:key, each once (a report's `pinned_keys`).
     pub fn did_keys(&self) -> Vec<String> {
         self.keys().iter().map(public_key_to_did_key).collect()
+    }
+
+    /// The `pinned` and `pinned_keys` fields of every report.
+    pub fn pinning(&self) -> Pinning {
+        Pinning {
+            pinned: self.is_pinned(),
+            pinned_keys: self.did_keys(),
+        }
     }
 
     /// Whether `key` is pinned (at any time: a retired key counts as pinned).
@@ -180,10 +201,9 @@ pub struct ReceiptReport {
     pub approver: Option<String>,
     /// The approver's decision, on a valid L1 receipt.
     pub approver_decision: Option<ApprovalOutcome>,
-    /// Whether signers were pinned at all.
-    pub pinned: bool,
-    /// The pinned keys as did:key, each once.
-    pub pinned_keys: Vec<String>,
+    /// `pinned` and `pinned_keys`.
+    #[serde(flatten)]
+    pub pinning: Pinning,
     /// Every signature entry's role and key, and whether the key is pinned (claims unless
     /// `valid`).
     pub signers: Vec<ClaimedSigner>,
@@ -205,8 +225,7 @@ impl ReceiptReport {
             approver: signers
                 .and_then(|s| s.approver.as_ref().map(|(k, _)| public_key_to_did_key(k))),
             approver_decision: signers.and_then(|s| s.approver.as_ref().map(|(_, d)| *d)),
-            pinned: pins.is_pinned(),
-            pinned_keys: pins.did_keys(),
+            pinning: pins.pinning(),
             signers: receipt
                 .map(|r| r.signatures.as_slice())
                 .unwrap_or_default()
@@ -218,6 +237,142 @@ impl ReceiptReport {
                 })
                 .collect(),
         }
+    }
+}
+
+/// What a bundle's checkpoint and proof show for a valid receipt: the tree it is in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Included {
+    /// The checkpoint's tree size.
+    pub tree_size: u64,
+    /// The checkpoint's origin.
+    pub origin: String,
+}
+
+/// Why a bundle's checkpoint or proof does not hold for a valid receipt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotIncluded {
+    /// The verdict's kind (`OriginMismatch`, `InvalidSignature`, `NotIncluded`, …).
+    pub kind: &'static str,
+    /// Its one-line detail.
+    pub detail: String,
+}
+
+/// The report on an inclusion bundle (`heso prove`'s output): `heso verify BUNDLE --json`
+/// and the browser verifier's. The receipt is verified as any receipt is; only a valid
+/// one has its checkpoint and proof checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BundleReport {
+    /// The receipt's `action_hash`, when it parsed.
+    pub action_hash: Option<String>,
+    /// True when the receipt is valid and the bundle shows it in the checkpoint.
+    pub valid: bool,
+    /// `Included`, the receipt's own verdict kind when it is not valid, or why the
+    /// checkpoint or proof does not hold.
+    pub verdict: &'static str,
+    /// The receipt's own verdict kind.
+    pub receipt_verdict: &'static str,
+    /// What is wrong, when not valid.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// The receipt's leaf in the tree, when included.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub leaf_index: Option<u64>,
+    /// The checkpoint's tree size, when included.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tree_size: Option<u64>,
+    /// The checkpoint's origin, when included.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+    /// The operator (did:key) that signed the receipt and the checkpoint, when included.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operator: Option<String>,
+    /// `pinned` and `pinned_keys`.
+    #[serde(flatten)]
+    pub pinning: Pinning,
+    /// The receipt's verdict in words, for [`BundleReport::text_lines`].
+    #[serde(skip)]
+    pub receipt_text: String,
+}
+
+impl BundleReport {
+    /// The report on a bundle whose receipt verified as `checked` under `pins`, at
+    /// `leaf_index` of the bundle's proof. `check` checks the checkpoint and proof (heso-tlog's
+    /// `InclusionBundle::verify`) for the operator that signed the receipt and its content;
+    /// it runs only when the receipt is valid.
+    pub fn new(
+        checked: &Checked,
+        leaf_index: u64,
+        pins: &SignerPins,
+        check: impl FnOnce(&VerifyingKey, &Content) -> Result<Included, NotIncluded>,
+    ) -> BundleReport {
+        let verdict = &checked.verdict;
+        let receipt = checked.receipt.as_ref();
+        let result = match (verdict.signers(), receipt) {
+            (Some(signers), Some(receipt)) => check(&signers.operator, &receipt.content)
+                .map(|included| (included, public_key_to_did_key(&signers.operator))),
+            _ => Err(NotIncluded {
+                kind: verdict.kind(),
+                detail: format!("the receipt: {verdict}"),
+            }),
+        };
+        let mut report = BundleReport {
+            action_hash: receipt.map(|r| r.content.action_hash.clone()),
+            valid: result.is_ok(),
+            verdict: "Included",
+            receipt_verdict: verdict.kind(),
+            detail: None,
+            leaf_index: None,
+            tree_size: None,
+            origin: None,
+            operator: None,
+            pinning: pins.pinning(),
+            receipt_text: verdict.to_string(),
+        };
+        match result {
+            Ok((included, operator)) => {
+                report.leaf_index = Some(leaf_index);
+                report.tree_size = Some(included.tree_size);
+                report.origin = Some(included.origin);
+                report.operator = Some(operator);
+            }
+            Err(not) => {
+                report.verdict = not.kind;
+                report.detail = Some(not.detail);
+            }
+        }
+        report
+    }
+
+    /// The report in words, as `heso verify BUNDLE` prints it but for its last line (how
+    /// the verifier pinned, in its own words).
+    pub fn text_lines(&self) -> Vec<String> {
+        let mut lines = vec![
+            format!(
+                "action {}",
+                self.action_hash.as_deref().unwrap_or("(unreadable)")
+            ),
+            format!("receipt: {}", self.receipt_text),
+        ];
+        match (
+            self.leaf_index,
+            self.tree_size,
+            &self.origin,
+            &self.operator,
+        ) {
+            (Some(leaf), Some(size), Some(origin), Some(operator)) if self.valid => {
+                lines.push(format!(
+                    "Included: receipt {leaf} of checkpoint {size} of {origin}"
+                ));
+                lines.push(format!("checkpoint signed by operator {operator}"));
+            }
+            _ => lines.push(format!(
+                "{}: {}",
+                self.verdict,
+                self.detail.as_deref().unwrap_or_default()
+            )),
+        }
+        lines
     }
 }
 
@@ -266,10 +421,9 @@ pub struct PinnedLogReport {
     pub sessions: Vec<SessionHead>,
     /// Every key that signed, in order of first appearance.
     pub signers: Vec<SignerReport>,
-    /// Whether signers were pinned at all.
-    pub pinned: bool,
-    /// The pinned keys as did:key, each once.
-    pub pinned_keys: Vec<String>,
+    /// `pinned` and `pinned_keys`.
+    #[serde(flatten)]
+    pub pinning: Pinning,
 }
 
 impl PinnedLogReport {
@@ -302,8 +456,7 @@ impl PinnedLogReport {
                     pin: pins.status_of_base64(&s.public_key),
                 })
                 .collect(),
-            pinned: pins.is_pinned(),
-            pinned_keys: pins.did_keys(),
+            pinning: pins.pinning(),
         }
     }
 }

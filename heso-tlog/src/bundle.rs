@@ -116,6 +116,21 @@ pub enum BundleError {
     NotIncluded(#[source] InclusionError),
 }
 
+impl BundleError {
+    /// The verdict's kind as `heso verify BUNDLE` and the browser verifier name it
+    /// (`HashMismatch` for an action_hash that does not decode).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            BundleError::OriginMismatch { .. } => "OriginMismatch",
+            BundleError::InvalidSignature(_) => "InvalidSignature",
+            BundleError::SizeMismatch { .. } => "SizeMismatch",
+            BundleError::LeafIndexMismatch { .. } => "LeafIndexMismatch",
+            BundleError::ActionHash(_) => "HashMismatch",
+            BundleError::NotIncluded(_) => "NotIncluded",
+        }
+    }
+}
+
 impl InclusionBundle {
     /// A bundle of `receipt` (its JSON, an object), the checkpoint and the proof.
     pub fn new(

@@ -15,43 +15,47 @@
 #![deny(missing_docs)]
 
 mod log;
-mod pins;
 mod receipt;
 mod tlog;
 
-use heso_receipt::{Pasted, split_pasted, verify_receipt};
+use heso_receipt::{Pasted, SignerPins, split_pasted, verify_receipt};
 use serde_json::json;
 use wasm_bindgen::prelude::wasm_bindgen;
 
-use crate::pins::Pins;
+/// The page's pin field (did:key or base64 keys separated by spaces, commas or lines; empty
+/// pins nothing), parsed by heso-receipt as every verifier parses pins.
+fn pins_of(field: &str) -> Result<SignerPins, String> {
+    SignerPins::from_field(field).map_err(|e| format!("pinned key {e}"))
+}
 
 /// Checks the pin field: an empty string when every key in it decodes, else what is wrong.
 #[wasm_bindgen]
 pub fn check_pins(pinned_keys: &str) -> String {
-    Pins::parse(pinned_keys).err().unwrap_or_default()
+    pins_of(pinned_keys).err().unwrap_or_default()
 }
 
-/// Verifies one receipt from its bytes. Returns JSON: `{cli, kind, valid, text, detail,
-/// pins, signers, receipt}` (`cli` is `heso verify --json`'s object), or `{error}` for a
-/// pin field that does not decode.
+/// Verifies one receipt from its bytes. Returns JSON: `{cli, text, receipt}` (`cli` is
+/// heso-receipt's `ReceiptReport`, `heso verify --json`'s object: verdict, signers, pins),
+/// or `{error}` for a pin field that does not decode.
 #[wasm_bindgen]
 pub fn verify_receipt_json(bytes: &[u8], pinned_keys: &str) -> String {
-    match Pins::parse(pinned_keys) {
+    match pins_of(pinned_keys) {
         Err(error) => json!({ "error": error }).to_string(),
-        Ok(pins) => receipt::describe(&verify_receipt(bytes, &pins.pins), &pins).to_string(),
+        Ok(pins) => receipt::describe(&verify_receipt(bytes, &pins), &pins).to_string(),
     }
 }
 
 /// Verifies one JSON document from its bytes, as `heso verify FILE` does: an inclusion
 /// bundle (a JSON object with `receipt` and `checkpoint`, as `heso prove` writes) gets
-/// [`tlog::verify_bundle`]'s result (`{bundle: true, cli, words, ...}`), anything else
+/// [`tlog::verify_bundle`]'s result (`{bundle: true, cli, words, ...}`; `cli` is
+/// heso-receipt's `BundleReport`), anything else
 /// [`verify_receipt_json`]'s.
 #[wasm_bindgen]
 pub fn verify_document_json(bytes: &[u8], pinned_keys: &str) -> String {
     if !tlog::is_bundle(bytes) {
         return verify_receipt_json(bytes, pinned_keys);
     }
-    match Pins::parse(pinned_keys) {
+    match pins_of(pinned_keys) {
         Err(error) => json!({ "error": error }).to_string(),
         Ok(pins) => tlog::verify_bundle(bytes, &pins).to_string(),
     }
@@ -86,8 +90,7 @@ pub fn verify_lines_json(
     base: f64,
     pinned_keys: &str,
 ) -> Result<String, String> {
-    let pins = Pins::parse(pinned_keys)?;
-    log::verify_lines(bytes, bounds, base, &pins)
+    log::verify_lines(bytes, bounds, base, &pins_of(pinned_keys)?)
 }
 
 /// A log verified so far: batches of [`verify_lines_json`] folded in line order.
@@ -99,7 +102,7 @@ impl LogWalk {
     /// An empty log, for signers pinned in `pinned_keys`.
     #[wasm_bindgen(constructor)]
     pub fn new(pinned_keys: &str) -> Result<LogWalk, String> {
-        Ok(LogWalk(log::Walk::new(Pins::parse(pinned_keys)?)))
+        Ok(LogWalk(log::Walk::new(pins_of(pinned_keys)?)))
     }
 
     /// Adds a checkpoint file (`heso log checkpoint`'s output) the log must contain, before
@@ -143,8 +146,10 @@ impl LogWalk {
         self.0.counts()
     }
 
-    /// The report: `{cli, words, all_valid, signers, pins, torn_tail}`; `cli` is `heso
-    /// verify LOG.jsonl --json`'s object, `words` its text lines with `name` for the file.
+    /// The report: `{cli, words, all_valid, log_valid, checkpoints, torn_tail}`; `cli` is
+    /// heso-receipt's `PinnedLogReport` (`heso verify LOG.jsonl --json`'s object: counts,
+    /// sessions, signers with their pin status, pins), `words` its text lines with `name`
+    /// for the file, `torn_tail` the torn tail in words.
     pub fn finish(self, name: &str) -> String {
         self.0.finish(name)
     }
@@ -172,10 +177,9 @@ mod tests {
     #[test]
     fn garbage_is_malformed_not_a_panic() {
         let out: Value = serde_json::from_str(&verify_receipt_json(b"{not json", "")).unwrap();
-        assert_eq!(out["kind"], "Malformed");
         assert_eq!(out["cli"]["verdict"], "Malformed");
         let lone: Value = serde_json::from_str(&verify_receipt_json(&[0xff], "")).unwrap();
-        assert_eq!(lone["kind"], "Malformed");
+        assert_eq!(lone["cli"]["verdict"], "Malformed");
         let bad_pin: Value = serde_json::from_str(&verify_receipt_json(b"{}", "nope")).unwrap();
         assert!(bad_pin["error"].as_str().unwrap().contains("nope"));
         assert!(check_pins("nope").contains("nope"));
@@ -205,8 +209,8 @@ mod tests {
         let report: Value = serde_json::from_str(&walk.finish("log.jsonl")).unwrap();
         assert_eq!(report["cli"]["receipts"], 4);
         assert_eq!(report["cli"]["counts"]["LinkBroken"], 2);
-        assert_eq!(report["signers"][0]["receipts"], 3);
-        assert_eq!(report["signers"][0]["pins"], "none");
+        assert_eq!(report["cli"]["signers"][0]["receipts"], 3);
+        assert_eq!(report["cli"]["signers"][0]["pin"], "nothing_pinned");
         assert_eq!(report["words"][0], "log.jsonl: 4 receipts in 1 session");
     }
 

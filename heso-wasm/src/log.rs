@@ -10,13 +10,12 @@ use std::collections::HashMap;
 
 use heso_receipt::{
     ApprovalOutcome, ChainClaim, KeyRole, LineCheck, LogChecker, PinnedLogReport, RecordedStatus,
-    Signers, TrustLevel, Verdict, VerifyingKey, public_key_from_base64, verify_receipts,
+    SignerPins, Signers, TrustLevel, Verdict, VerifyingKey, public_key_from_base64,
+    verify_receipts,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::pins::{Pins, all_of, page_word};
-use crate::receipt::role_name;
 use crate::tlog::{Checkpoints, TreeLine, lenient_entry};
 
 /// One verified line, as a verifying worker hands it to the fold.
@@ -64,7 +63,7 @@ pub(crate) fn verify_lines(
     bytes: &[u8],
     bounds: &[f64],
     base: f64,
-    pins: &Pins,
+    pins: &SignerPins,
 ) -> Result<String, String> {
     let lines = verify_lines_out(bytes, bounds, base, pins)?;
     serde_json::to_string(&lines).map_err(|e| e.to_string())
@@ -74,7 +73,7 @@ fn verify_lines_out(
     bytes: &[u8],
     bounds: &[f64],
     base: f64,
-    pins: &Pins,
+    pins: &SignerPins,
 ) -> Result<Vec<LineOut>, String> {
     let mut lines = Vec::with_capacity(bounds.len() / 3);
     let mut spans = Vec::with_capacity(bounds.len() / 3);
@@ -89,7 +88,7 @@ fn verify_lines_out(
         spans.push((n, start, end, line));
     }
     // One call for the batch, so each signer's key is decoded once, not once a line.
-    let verified = verify_receipts(&lines, &pins.pins);
+    let verified = verify_receipts(&lines, pins);
     let mut out = Vec::with_capacity(verified.len());
     for ((n, start, end, line), checked) in spans.into_iter().zip(verified) {
         let receipt = checked.receipt.as_ref();
@@ -142,7 +141,7 @@ fn verify_lines_out(
 /// The walk over a whole log, in line order.
 pub(crate) struct Walk {
     checker: LogChecker,
-    pins: Pins,
+    pins: SignerPins,
     keys: HashMap<String, VerifyingKey>,
     /// Indexes (in the last batch folded) of its rows that are not valid.
     failed: Vec<u32>,
@@ -176,7 +175,7 @@ struct Row<'a> {
 }
 
 impl Walk {
-    pub(crate) fn new(pins: Pins) -> Walk {
+    pub(crate) fn new(pins: SignerPins) -> Walk {
         Walk {
             checker: LogChecker::new(),
             pins,
@@ -325,8 +324,8 @@ impl Walk {
         json!({"receipts": report.receipts, "counts": report.counts}).to_string()
     }
 
-    /// The finished report: the CLI's JSON and words, and what the page shows of the
-    /// sessions and signers.
+    /// The finished report: the CLI's JSON (heso-receipt's `PinnedLogReport`, with the
+    /// checkpoints' verdicts when checkpoints were given) and words.
     pub(crate) fn finish(self, name: &str) -> String {
         let Walk {
             checker,
@@ -335,21 +334,7 @@ impl Walk {
             ..
         } = self;
         let report = checker.finish();
-        let shared = PinnedLogReport::new(&report, &pins.pins);
-        let signers: Vec<Value> = shared
-            .signers
-            .iter()
-            .map(|s| {
-                json!({
-                    "role": role_name(s.role),
-                    "key": s.key,
-                    "receipts": s.receipts,
-                    "valid": s.valid,
-                    "pins": page_word(s.pin),
-                })
-            })
-            .collect();
-        let pin_status = all_of(&pins, shared.signers.iter().map(|s| s.pin));
+        let shared = PinnedLogReport::new(&report, &pins);
         let mut words = cli_words(&shared, name, &pins);
         let mut cli = serde_json::to_value(&shared).unwrap_or_default();
         let mut all_valid = report.all_valid();
@@ -373,8 +358,6 @@ impl Walk {
             "all_valid": all_valid,
             "log_valid": report.all_valid(),
             "checkpoints": given.then_some(checks),
-            "signers": signers,
-            "pins": page_word(pin_status),
             "torn_tail": report.torn_tail.as_ref().map(ToString::to_string),
         })
         .to_string()
@@ -383,9 +366,9 @@ impl Walk {
 
 /// What `heso verify LOG.jsonl` prints, line for line (heso-receipt's words); its last
 /// line says how this page pinned instead of how the CLI did.
-fn cli_words(shared: &PinnedLogReport, name: &str, pins: &Pins) -> Vec<String> {
+fn cli_words(shared: &PinnedLogReport, name: &str, pins: &SignerPins) -> Vec<String> {
     let mut lines = shared.text_lines(name);
-    let pinned = if pins.any() {
+    let pinned = if pins.is_pinned() {
         "signers pinned to the keys given"
     } else {
         "no signer pinned"

@@ -1,17 +1,9 @@
-//! One receipt, described for the page: heso-receipt's report (`heso verify --json`), and
-//! everything the receipt records (marked by the page as unverified unless it is `Valid`).
+//! One receipt, described for the page: heso-receipt's report (`heso verify --json`, as
+//! `cli`), the verdict in words, and everything the receipt records (marked by the page as
+//! unverified unless the report says it is valid).
 
-use heso_receipt::{Checked, KeyRole, ReceiptReport, RecordedStatus, public_key_from_base64};
+use heso_receipt::{Checked, ReceiptReport, RecordedStatus, SignerPins, public_key_from_base64};
 use serde_json::{Value, json};
-
-use crate::pins::{Pins, all_of, page_word};
-
-pub(crate) fn role_name(role: KeyRole) -> &'static str {
-    match role {
-        KeyRole::Operator => "operator",
-        KeyRole::Approver => "approver",
-    }
-}
 
 /// A key as the page names it: did:key when it decodes, else as written.
 pub(crate) fn did_of(base64: &str) -> String {
@@ -20,20 +12,10 @@ pub(crate) fn did_of(base64: &str) -> String {
         .unwrap_or_else(|_| base64.to_owned())
 }
 
-/// Everything the page shows of one receipt: `cli` is the report, the rest its words.
-pub(crate) fn describe(checked: &Checked, pins: &Pins) -> Value {
-    let report = ReceiptReport::new(checked, &pins.pins);
-    let signers: Vec<Value> = report
-        .signers
-        .iter()
-        .map(|s| {
-            json!({
-                "role": role_name(s.role),
-                "key": s.key,
-                "pins": page_word(s.pin),
-            })
-        })
-        .collect();
+/// Everything the page shows of one receipt: `cli` is the report (its verdict, signers
+/// and pins are read from it), `text` the verdict as `heso verify` prints it, `receipt`
+/// what the receipt records.
+pub(crate) fn describe(checked: &Checked, pins: &SignerPins) -> Value {
     let recorded = checked.receipt.as_ref().map(|r| {
         let c = &r.content;
         json!({
@@ -44,13 +26,8 @@ pub(crate) fn describe(checked: &Checked, pins: &Pins) -> Value {
         })
     });
     json!({
-        "kind": report.verdict,
-        "valid": report.valid,
         "text": checked.verdict.to_string(),
-        "detail": report.detail,
-        "pins": page_word(all_of(pins, report.signers.iter().map(|s| s.pin))),
-        "signers": signers,
         "receipt": recorded,
-        "cli": report,
+        "cli": ReceiptReport::new(checked, pins),
     })
 }

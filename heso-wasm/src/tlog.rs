@@ -17,7 +17,10 @@
 //! receipts (with pinned keys, a pinned key). A log holding no valid receipt at all (truncated
 //! to nothing) is checked against the key the origin names, pinned when keys are pinned.
 
-use heso_receipt::{VerifyingKey, public_key_to_did_key, verify_receipt};
+use heso_receipt::{
+    BundleReport, Included, NotIncluded, SignerPins, VerifyingKey, public_key_to_did_key,
+    verify_receipt,
+};
 use heso_tlog::{
     BundleLeaf, CompactRange, Hash, InclusionBundle, SignedCheckpoint, empty_root, leaf_hash,
     leaf_hash_from_hex, operator_multibase, origin as make_origin, parse_origin,
@@ -25,7 +28,6 @@ use heso_tlog::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::pins::Pins;
 use crate::receipt::describe;
 
 /// True when `bytes` is a JSON object with `receipt` and `checkpoint` keys: `heso verify`
@@ -35,95 +37,45 @@ pub(crate) fn is_bundle(bytes: &[u8]) -> bool {
         .is_ok_and(|map| map.contains_key("receipt") && map.contains_key("checkpoint"))
 }
 
-fn bundle_kind(error: &heso_tlog::BundleError) -> &'static str {
-    use heso_tlog::BundleError as E;
-    match error {
-        E::OriginMismatch { .. } => "OriginMismatch",
-        E::InvalidSignature(_) => "InvalidSignature",
-        E::SizeMismatch { .. } => "SizeMismatch",
-        E::LeafIndexMismatch { .. } => "LeafIndexMismatch",
-        E::ActionHash(_) => "HashMismatch",
-        E::NotIncluded(_) => "NotIncluded",
-    }
-}
-
-/// `heso verify BUNDLE` for the page: `{bundle: true, cli, words, valid, kind, detail,
-/// receipt_view}` (`cli` is `heso verify BUNDLE --json`'s object, `words` its text lines,
-/// `receipt_view` the receipt as the page shows one), or `{bundle: true, error}` when the
-/// document is not a well-formed bundle (the CLI's usage error).
-pub(crate) fn verify_bundle(bytes: &[u8], pins: &Pins) -> Value {
+/// `heso verify BUNDLE` for the page: `{bundle: true, cli, words, claimed, receipt_view}`:
+/// `cli` is heso-receipt's `BundleReport` (`heso verify BUNDLE --json`'s object), `words`
+/// its text lines, `claimed` the checkpoint and leaf as the bundle states them (not
+/// verified), `receipt_view` the receipt as the page shows one; or `{bundle: true, error}`
+/// when the document is not a well-formed bundle (the CLI's usage error).
+pub(crate) fn verify_bundle(bytes: &[u8], pins: &SignerPins) -> Value {
     let bundle = match InclusionBundle::parse(bytes) {
         Ok(bundle) => bundle,
         Err(e) => return json!({"bundle": true, "error": e.to_string()}),
     };
-    let checked = verify_receipt(bundle.receipt_json().as_bytes(), &pins.pins);
-    let receipt = checked.receipt.as_ref();
-    let hash = receipt.map(|r| r.content.action_hash.clone());
-    let result = match checked.verdict.signers() {
-        None => Err((
-            checked.verdict.kind().to_owned(),
-            format!("the receipt: {}", checked.verdict),
-        )),
-        Some(signers) => {
-            let content = receipt.map(|r| &r.content);
-            let leaf = BundleLeaf {
-                action_hash: hash.as_deref().unwrap_or_default(),
-                session_id: content.and_then(|c| c.session_id.as_deref()),
-                seq: content.and_then(|c| c.seq),
-            };
-            bundle
-                .verify(&signers.operator, leaf)
-                .map(|checkpoint| {
-                    (
-                        checkpoint.size(),
-                        checkpoint.origin().to_owned(),
-                        public_key_to_did_key(&signers.operator),
-                    )
-                })
-                .map_err(|e| (bundle_kind(&e).to_owned(), e.to_string()))
-        }
-    };
+    let checked = verify_receipt(bundle.receipt_json().as_bytes(), pins);
     let leaf_index = bundle.proof().leaf_index;
-    let mut cli = match &result {
-        Ok((size, origin, operator)) => json!({
-            "action_hash": hash, "valid": true, "verdict": "Included",
-            "receipt_verdict": checked.verdict.kind(),
-            "leaf_index": leaf_index, "tree_size": size,
-            "origin": origin, "operator": operator,
-        }),
-        Err((kind, detail)) => json!({
-            "action_hash": hash, "valid": false, "verdict": kind,
-            "receipt_verdict": checked.verdict.kind(), "detail": detail,
-        }),
-    };
-    if let Some(object) = cli.as_object_mut() {
-        object.insert("pinned".into(), json!(pins.any()));
-        object.insert("pinned_keys".into(), json!(pins.did_keys()));
-    }
-    let mut words = vec![
-        format!("action {}", hash.as_deref().unwrap_or("(unreadable)")),
-        format!("receipt: {}", checked.verdict),
-    ];
-    match &result {
-        Ok((size, origin, operator)) => {
-            words.push(format!(
-                "Included: receipt {leaf_index} of checkpoint {size} of {origin}"
-            ));
-            words.push(format!("checkpoint signed by operator {operator}"));
-        }
-        Err((kind, detail)) => words.push(format!("{kind}: {detail}")),
-    }
+    let report = BundleReport::new(&checked, leaf_index, pins, |operator, content| {
+        let leaf = BundleLeaf {
+            action_hash: &content.action_hash,
+            session_id: content.session_id.as_deref(),
+            seq: content.seq,
+        };
+        bundle
+            .verify(operator, leaf)
+            .map(|checkpoint| Included {
+                tree_size: checkpoint.size(),
+                origin: checkpoint.origin().to_owned(),
+            })
+            .map_err(|e| NotIncluded {
+                kind: e.kind(),
+                detail: e.to_string(),
+            })
+    });
     let claimed = bundle.checkpoint().unverified();
     json!({
         "bundle": true,
-        "cli": cli,
-        "words": words,
-        "valid": result.is_ok(),
-        "kind": match &result { Ok(_) => "Included", Err((kind, _)) => kind.as_str() },
-        "detail": match &result { Ok(_) => String::new(), Err((_, detail)) => detail.clone() },
-        "leaf_index": leaf_index,
-        "claimed": {"origin": claimed.origin(), "size": claimed.size(), "root": claimed.root().to_hex()},
+        "words": report.text_lines(),
+        "claimed": {
+            "origin": claimed.origin(), "size": claimed.size(), "root": claimed.root().to_hex(),
+            "leaf_index": leaf_index,
+        },
         "receipt_view": describe(&checked, pins),
+        "cli": report,
     })
 }
 
@@ -338,7 +290,7 @@ impl Checkpoints {
             .collect()
     }
 
-    fn check(&self, wanted: &Wanted, pins: &Pins) -> Verdict {
+    fn check(&self, wanted: &Wanted, pins: &SignerPins) -> Verdict {
         let claimed = wanted.signed.unverified();
         let found = claimed.origin().to_owned();
         let mismatch = |expected: Vec<String>| Verdict::OriginMismatch {
@@ -363,7 +315,7 @@ impl Checkpoints {
             }
         } else if !self.sessions.is_empty() {
             return mismatch(self.log_origins(None));
-        } else if pins.any() && !pins.keys().contains(&key) {
+        } else if pins.is_pinned() && !pins.keys().contains(&key) {
             return mismatch(
                 pins.keys()
                     .iter()
@@ -380,7 +332,7 @@ impl Checkpoints {
 
     /// Each checkpoint's verdict as `heso log verify --checkpoint FILE --json` lists it,
     /// and the lines it prints for them.
-    pub(crate) fn finish(&self, pins: &Pins) -> (Vec<Value>, Vec<String>, bool) {
+    pub(crate) fn finish(&self, pins: &SignerPins) -> (Vec<Value>, Vec<String>, bool) {
         let mut values = Vec::new();
         let mut words = Vec::new();
         let mut contained = true;
