@@ -294,20 +294,13 @@ impl Engine {
         if let Some(path) = unbound_sd_object(&redacted.fields, &committed) {
             return Err(GateError::ReservedKey { path });
         }
-        let salt_records: Vec<(String, [u8; 32])> = match &redacted.redaction {
-            Some(redaction) => redacted
-                .salts
-                .iter()
-                .filter_map(|s| {
-                    redaction
-                        .markers
-                        .iter()
-                        .find(|m| m.field_path == s.field_path)
-                        .map(|m| (m.commitment.clone(), *s.salt.expose_secret()))
-                })
-                .collect(),
-            None => Vec::new(),
-        };
+        // Each salt comes paired with its commitment by the redaction itself, and stays in
+        // its zeroizing `Salt` until it is sealed.
+        let salt_records: Vec<(&str, &heso_redact::Salt)> = redacted
+            .salts
+            .iter()
+            .map(|record| (record.commitment.as_str(), &record.salt))
+            .collect();
         self.salts.put(&salt_records).map_err(GateError::Salts)?;
 
         let refusal = matches!(

@@ -15,6 +15,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+use heso_redact::Salt;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
@@ -85,7 +86,7 @@ impl SaltStore {
     }
 
     /// Seals and appends one record per salt, then fsyncs, before returning.
-    pub fn put(&self, salts: &[(String, [u8; 32])]) -> Result<(), SaltStoreError> {
+    pub fn put(&self, salts: &[(&str, &Salt)]) -> Result<(), SaltStoreError> {
         if salts.is_empty() {
             return Ok(());
         }
@@ -101,13 +102,13 @@ impl SaltStore {
                 .encrypt(
                     Nonce::from_slice(&nonce),
                     Payload {
-                        msg: salt,
+                        msg: salt.expose_secret(),
                         aad: commitment.as_bytes(),
                     },
                 )
                 .map_err(|_| SaltStoreError::Random)?;
             let line = SaltLine {
-                commitment: commitment.clone(),
+                commitment: (*commitment).to_owned(),
                 nonce: STANDARD.encode(nonce),
                 sealed: STANDARD.encode(sealed),
             };
@@ -173,22 +174,20 @@ impl SaltStore {
     pub(crate) fn reseal_under(&self, key: &[u8; 32]) -> Result<usize, SaltStoreError> {
         let target = SaltStore::new(&self.path, key);
         let mut done = std::collections::BTreeSet::new();
-        let mut copies: Vec<(String, [u8; 32])> = Vec::new();
+        // `Salt` zeroizes its bytes when dropped.
+        let mut copies: Vec<(String, Salt)> = Vec::new();
         self.each_record(|record| {
             if target.open(record).is_some() {
                 done.insert(record.commitment.clone());
             } else if let Some(salt) = self.open(record) {
-                copies.push((record.commitment.clone(), *salt));
+                copies.push((record.commitment.clone(), Salt::from_bytes(*salt)));
             }
             true
         })?;
         copies.retain(|(commitment, _)| done.insert(commitment.clone()));
         let copied = copies.len();
-        let result = target.put(&copies);
-        for (_, salt) in &mut copies {
-            zeroize::Zeroize::zeroize(salt);
-        }
-        result.map(|()| copied)
+        let records: Vec<(&str, &Salt)> = copies.iter().map(|(c, s)| (c.as_str(), s)).collect();
+        target.put(&records).map(|()| copied)
     }
 
     /// Calls `visit` with each readable record in file order until it returns false. A
@@ -258,13 +257,13 @@ mod tests {
         let temp = tempfile::tempdir().unwrap();
         let path = temp.path().join("salts.jsonl");
         let store = SaltStore::new(&path, &[9u8; 32]);
-        store.put(&[("aa".into(), [1u8; 32])]).unwrap();
+        store.put(&[("aa", &Salt::from_bytes([1u8; 32]))]).unwrap();
         // A writer that died mid-record.
         let mut file = open_private_append(&path).unwrap();
         file.write_all(b"{\"commitment\":\"bb\",\"nonce\":\"AAAA")
             .unwrap();
         drop(file);
-        store.put(&[("cc".into(), [3u8; 32])]).unwrap();
+        store.put(&[("cc", &Salt::from_bytes([3u8; 32]))]).unwrap();
         assert_eq!(*store.get("aa").unwrap(), [1u8; 32]);
         assert_eq!(*store.get("cc").unwrap(), [3u8; 32]);
         assert!(matches!(store.get("bb"), Err(SaltStoreError::NotFound(_))));
@@ -275,10 +274,15 @@ mod tests {
         let temp = tempfile::tempdir().unwrap();
         let path = temp.path().join("salts.jsonl");
         let old = SaltStore::new(&path, &[1u8; 32]);
-        old.put(&[("aa".into(), [1u8; 32]), ("bb".into(), [2u8; 32])])
-            .unwrap();
+        old.put(&[
+            ("aa", &Salt::from_bytes([1u8; 32])),
+            ("bb", &Salt::from_bytes([2u8; 32])),
+        ])
+        .unwrap();
         let foreign = SaltStore::new(&path, &[9u8; 32]);
-        foreign.put(&[("cc".into(), [3u8; 32])]).unwrap();
+        foreign
+            .put(&[("cc", &Salt::from_bytes([3u8; 32]))])
+            .unwrap();
 
         let new = SaltStore::new(&path, &[2u8; 32]);
         assert!(matches!(

@@ -45,6 +45,8 @@ impl RedactRequest {
 pub struct SaltRecord {
     /// The concrete, escaped path, exactly as in the marker.
     pub field_path: String,
+    /// The marker's commitment, which this salt opens (what a salt store keys it by).
+    pub commitment: String,
     /// The secret salt.
     pub salt: Salt,
 }
@@ -239,9 +241,13 @@ fn redact_inner(
                 markers.push(Marker {
                     field_path: field_path.clone(),
                     algorithm: MarkerAlgorithm::SaltedBlake3,
-                    commitment,
+                    commitment: commitment.clone(),
                 });
-                salts.push(SaltRecord { field_path, salt });
+                salts.push(SaltRecord {
+                    field_path,
+                    commitment,
+                    salt,
+                });
             }
         }
     }

@@ -106,6 +106,7 @@ fn wildcards_over_arrays_and_objects() {
     let redaction = out.redaction.as_ref().unwrap();
     for (marker, record) in redaction.markers.iter().zip(&out.salts) {
         assert_eq!(marker.field_path, record.field_path);
+        assert_eq!(marker.commitment, record.commitment);
         let original = heso_receipt::FieldPath::parse(&marker.field_path)
             .unwrap()
             .resolve(&Value::Object(fields.clone()))[0]

@@ -67,6 +67,7 @@ proptest! {
         prop_assert_eq!(redaction.markers.len(), fields.len());
         for (marker, record) in redaction.markers.iter().zip(&out.salts) {
             prop_assert_eq!(&marker.field_path, &record.field_path);
+            prop_assert_eq!(&marker.commitment, &record.commitment);
             let salt = record.salt.expose_secret();
             let value = original_at(&fields, marker);
             prop_assert!(check_disclosure(marker, salt, &value));
