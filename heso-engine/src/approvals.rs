@@ -15,8 +15,9 @@ use std::time::{Duration as StdDuration, Instant};
 use heso_keystore::UnlockedKey;
 use heso_policy::{ApprovalTerms, Evaluation, FLOOR_SUFFIX, ResolvedApprover};
 use heso_receipt::{
-    Action, ApprovalOutcome, Decision, Draft, PolicyRecord, Receipt, SignerPins, Verdict,
-    public_key_to_did_key, sign_approved_receipt, sign_receipt, verify_receipt,
+    Action, ApprovalOutcome, Decision, Draft, PolicyRecord, Receipt, SignerPins, TrustLevel,
+    Verdict, VerifyingKey, public_key_to_did_key, sign_approved_receipt, sign_receipt,
+    verify_receipt,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -98,8 +99,30 @@ pub enum ApprovalState {
         /// The L1 receipt's action_hash.
         receipt: String,
         /// Why it does not count.
-        why: String,
+        why: DecisionFault,
     },
+}
+
+/// Why a decision in the log does not count now ([`ApprovalState::Unauthorized`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecisionFault {
+    /// A signer is not among this action's current approvers (nor the operator): the
+    /// verdict (`UntrustedSigner`) names the key.
+    #[error("it is signed by a key that is not a current approver of this action in heso.toml")]
+    SignerNotApprover(Verdict),
+    /// It verifies, but its operator signature is another key's (an approver's).
+    #[error("it is co-signed by {operator}, not by this project's operator")]
+    OtherOperator {
+        /// The key that signed as operator, did:key.
+        operator: String,
+    },
+    /// It verifies, but carries no approver signature.
+    #[error("it carries no approver signature")]
+    NoApproverSignature,
+    /// It does not verify (a bad signature, an edited field, …): the verdict says why.
+    #[error("{0}")]
+    Unverified(Verdict),
 }
 
 impl ApprovalState {
@@ -184,12 +207,12 @@ pub enum ApprovalError {
     #[error("no pending action with id {0:?}; `heso pending` lists them")]
     UnknownId(String),
     /// Already approved or rejected.
-    #[error("pending action {id} was already {status}")]
+    #[error("pending action {id} was already {}", .status.word())]
     AlreadyDecided {
         /// The id.
         id: String,
-        /// Its status, in words.
-        status: String,
+        /// Where it stands (approved, rejected, resumed or unauthorized).
+        status: ApprovalState,
     },
     /// Expired before anyone decided (a block receipt records it).
     #[error("pending action {id} expired at {expires_at}; it will never run")]
@@ -200,14 +223,14 @@ pub enum ApprovalError {
         expires_at: String,
     },
     /// The key given is not among the current approvers of this action.
-    #[error("key {key} is not an approver of pending action {id} ({allowed})")]
+    #[error("key {key} is not an approver of pending action {id} ({})", allowed_text(.allowed))]
     NotAnApprover {
         /// The id.
         id: String,
         /// The key tried, did:key.
         key: String,
-        /// Who may decide.
-        allowed: String,
+        /// The names of the current approvers who may decide (none: nobody may yet).
+        allowed: Vec<String>,
     },
     /// The operator cannot approve its own actions.
     #[error("the operator key cannot approve or reject: use an approver's key")]
@@ -231,7 +254,8 @@ pub enum ApprovalError {
         /// The L1 receipt.
         receipt: String,
         /// Why.
-        why: String,
+        #[source]
+        why: DecisionFault,
     },
     /// The arguments given are not those that were approved.
     #[error(
@@ -260,12 +284,13 @@ pub enum ApprovalError {
         count: usize,
     },
     /// The log does not hold a valid parked receipt for this item.
-    #[error("pending action {id} has no valid parked receipt in the audit log: {why}")]
+    #[error("pending action {id} has no valid parked receipt in the audit log: {cause}")]
     NoParkedReceipt {
         /// The id.
         id: String,
         /// Why.
-        why: String,
+        #[source]
+        cause: ParkedReceiptProblem,
     },
     /// The sealed arguments do not open.
     #[error("pending action {id}: {source}")]
@@ -341,6 +366,30 @@ pub enum ItemDamage {
         receipt: String,
         /// The item's id.
         id: String,
+    },
+}
+
+/// Why the log holds no valid parked receipt for a pending item
+/// ([`ApprovalError::NoParkedReceipt`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ParkedReceiptProblem {
+    /// No receipt parking an action has this action_hash (the item names it).
+    #[error("receipt {0} is not in the log")]
+    Missing(String),
+    /// It does not verify as signed by this project's operator alone: the verdict says
+    /// why (an edited field, another operator's key, an approver's signature, …).
+    #[error(
+        "the receipt is not a valid request for approval signed by this project's operator: {0}"
+    )]
+    Unverified(Verdict),
+    /// It verifies, but records no request for approval.
+    #[error("the receipt is an {trust_level} `{decision}` receipt, not a request for approval")]
+    NotARequest {
+        /// Its decision.
+        decision: Decision,
+        /// Its trust level.
+        trust_level: TrustLevel,
     },
 }
 
@@ -516,7 +565,7 @@ impl Engine {
             },
             LedgerError::ParkedMissing(hash) => ApprovalError::NoParkedReceipt {
                 id: id.to_owned(),
-                why: format!("receipt {hash} is not in the log"),
+                cause: ParkedReceiptProblem::Missing(hash),
             },
         }
     }
@@ -529,15 +578,9 @@ impl Engine {
             .map_err(|e| self.ledger_error(&id, e))?;
         let operator = SignerPins::Only(vec![self.operator.public_key()]);
         let parked = &ledger.parked.receipt;
-        let parked_ok = matches!(
-            verify_receipt(&ledger.parked.line, &operator).verdict,
-            Verdict::Valid(ref s) if s.approver.is_none()
-        );
-        if !parked_ok || parked.content.policy.decision_path != Decision::RequireApproval {
-            return Err(ApprovalError::NoParkedReceipt {
-                id,
-                why: "the receipt is not a valid request for approval signed by this project's operator".into(),
-            });
+        let verdict = verify_receipt(&ledger.parked.line, &operator).verdict;
+        if let Err(cause) = parked_request(verdict, parked) {
+            return Err(ApprovalError::NoParkedReceipt { id, cause });
         }
         let loaded = self.config()?;
         let terms = loaded.config.policy.approval_terms(
@@ -577,31 +620,11 @@ impl Engine {
         let mut keys = vec![self.operator.public_key()];
         keys.extend(terms.approvers.iter().map(|a| a.key));
         let checked = verify_receipt(&decision.line, &SignerPins::Only(keys));
-        let (approver_key, outcome) = match &checked.verdict {
-            Verdict::Valid(signers) if signers.operator == self.operator.public_key() => {
-                match signers.approver {
-                    Some(pair) => pair,
-                    None => {
-                        return ApprovalState::Unauthorized {
-                            receipt,
-                            why: "it carries no approver signature".into(),
-                        };
-                    }
-                }
-            }
-            Verdict::UntrustedSigner(_) => {
-                return ApprovalState::Unauthorized {
-                    receipt,
-                    why: "it is signed by a key that is not a current approver of this action in heso.toml".into(),
-                };
-            }
-            other => {
-                return ApprovalState::Unauthorized {
-                    receipt,
-                    why: format!("{other}"),
-                };
-            }
-        };
+        let (approver_key, outcome) =
+            match decision_signers(checked.verdict, &self.operator.public_key()) {
+                Ok(pair) => pair,
+                Err(why) => return ApprovalState::Unauthorized { receipt, why },
+            };
         let approver = approver_name(&terms.approvers, &approver_key);
         match outcome {
             ApprovalOutcome::Approved => {
@@ -783,7 +806,12 @@ impl Engine {
             return Err(ApprovalError::NotAnApprover {
                 id: resolved.item.id,
                 key: public_key_to_did_key(&key),
-                allowed: allowed_text(&resolved.terms),
+                allowed: resolved
+                    .terms
+                    .approvers
+                    .iter()
+                    .map(|a| a.name.clone())
+                    .collect(),
             });
         }
         let parked = resolved.ledger.parked.receipt.content.clone();
@@ -842,7 +870,7 @@ impl Engine {
             other => {
                 return Err(ApprovalError::AlreadyDecided {
                     id,
-                    status: other.word().into(),
+                    status: other.clone(),
                 });
             }
         }
@@ -1026,13 +1054,47 @@ impl Engine {
     }
 }
 
-/// Who may decide, in words, for an error message.
-fn allowed_text(terms: &ApprovalTerms) -> String {
-    if terms.approvers.is_empty() {
+/// Who may decide, in words, for [`ApprovalError::NotAnApprover`].
+fn allowed_text(names: &[String]) -> String {
+    if names.is_empty() {
         format!("no current approver is named for it; create one with `{NEW_APPROVER_HINT}`")
     } else {
-        let names: Vec<&str> = terms.approvers.iter().map(|a| a.name.as_str()).collect();
         format!("allowed: {}", names.join(", "))
+    }
+}
+
+/// Ok when `verdict` (under this project's operator key alone) and `receipt` make a valid
+/// request for approval: an L0 `require_approval` receipt with no approver signature.
+fn parked_request(verdict: Verdict, receipt: &Receipt) -> Result<(), ParkedReceiptProblem> {
+    let Verdict::Valid(signers) = verdict else {
+        return Err(ParkedReceiptProblem::Unverified(verdict));
+    };
+    let decision = receipt.content.policy.decision_path;
+    // The log reader keeps only such receipts; checked again since it is what may run.
+    if signers.approver.is_some() || decision != Decision::RequireApproval {
+        return Err(ParkedReceiptProblem::NotARequest {
+            decision,
+            trust_level: signers.trust_level,
+        });
+    }
+    Ok(())
+}
+
+/// The approver's key and outcome of a decision, from its verdict (under the operator and
+/// the current approvers' keys); or why it does not count.
+fn decision_signers(
+    verdict: Verdict,
+    operator: &VerifyingKey,
+) -> Result<(VerifyingKey, ApprovalOutcome), DecisionFault> {
+    match verdict {
+        Verdict::Valid(signers) if signers.operator != *operator => {
+            Err(DecisionFault::OtherOperator {
+                operator: public_key_to_did_key(&signers.operator),
+            })
+        }
+        Verdict::Valid(signers) => signers.approver.ok_or(DecisionFault::NoApproverSignature),
+        untrusted @ Verdict::UntrustedSigner(_) => Err(DecisionFault::SignerNotApprover(untrusted)),
+        other => Err(DecisionFault::Unverified(other)),
     }
 }
 
@@ -1090,6 +1152,96 @@ mod tests {
         )
         .unwrap()
         .id
+    }
+
+    /// A receipt signed by `operator` (and `approver`, for an L1 one), as its line.
+    fn signed(
+        decision: Decision,
+        operator: &heso_receipt::SigningKey,
+        approver: Option<&heso_receipt::SigningKey>,
+    ) -> (Vec<u8>, Receipt) {
+        let draft = Draft {
+            captured_at: "2026-01-01T00:00:00Z".into(),
+            action: Action {
+                verb: Verb::Delete,
+                tool_name: "delete_record".into(),
+                workflow: "default".into(),
+                account: "default".into(),
+                fields: Map::new(),
+                target_host: None,
+                result_hash: None,
+                error: None,
+            },
+            policy: PolicyRecord {
+                rule_id: "r".into(),
+                rule_display: "r".into(),
+                matched_conditions: Vec::new(),
+                decision_path: decision,
+            },
+            redaction: None,
+            chain: None,
+        };
+        let receipt = match approver {
+            None => sign_receipt(draft, operator).unwrap(),
+            Some(approver) => {
+                let approval = heso_receipt::Approval {
+                    decision: ApprovalOutcome::Approved,
+                    reason: String::new(),
+                    decided_at: "2026-01-01T00:01:00Z".into(),
+                };
+                sign_approved_receipt(draft, approval, approver, operator).unwrap()
+            }
+        };
+        (receipt.to_json().unwrap().into_bytes(), receipt)
+    }
+
+    #[test]
+    fn a_valid_receipt_that_requests_no_approval_is_not_a_parked_one() {
+        let operator = heso_receipt::SigningKey::from_bytes(&[7; 32]);
+        let approver = heso_receipt::SigningKey::from_bytes(&[8; 32]);
+        let pins = SignerPins::Only(vec![operator.verifying_key(), approver.verifying_key()]);
+        // An allowed action's receipt.
+        let (line, receipt) = signed(Decision::Allow, &operator, None);
+        let verdict = verify_receipt(&line, &pins).verdict;
+        assert!(verdict.is_valid(), "{verdict}");
+        let problem = parked_request(verdict, &receipt).unwrap_err();
+        assert_eq!(
+            problem,
+            ParkedReceiptProblem::NotARequest {
+                decision: Decision::Allow,
+                trust_level: TrustLevel::L0
+            }
+        );
+        assert_eq!(
+            problem.to_string(),
+            "the receipt is an L0 `allow` receipt, not a request for approval"
+        );
+        // An approver's decision on a request.
+        let (line, receipt) = signed(Decision::RequireApproval, &operator, Some(&approver));
+        let verdict = verify_receipt(&line, &pins).verdict;
+        assert!(verdict.is_valid(), "{verdict}");
+        assert_eq!(
+            parked_request(verdict, &receipt),
+            Err(ParkedReceiptProblem::NotARequest {
+                decision: Decision::RequireApproval,
+                trust_level: TrustLevel::L1
+            })
+        );
+        // A request signed by the operator is one.
+        let (line, receipt) = signed(Decision::RequireApproval, &operator, None);
+        let verdict = verify_receipt(&line, &pins).verdict;
+        assert_eq!(parked_request(verdict, &receipt), Ok(()));
+    }
+
+    #[test]
+    fn a_decision_without_an_approver_signature_does_not_count() {
+        let operator = heso_receipt::SigningKey::from_bytes(&[7; 32]);
+        let (line, _) = signed(Decision::RequireApproval, &operator, None);
+        let verdict =
+            verify_receipt(&line, &SignerPins::Only(vec![operator.verifying_key()])).verdict;
+        let fault = decision_signers(verdict, &operator.verifying_key()).unwrap_err();
+        assert_eq!(fault, DecisionFault::NoApproverSignature);
+        assert_eq!(fault.to_string(), "it carries no approver signature");
     }
 
     #[test]

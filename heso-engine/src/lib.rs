@@ -27,8 +27,8 @@ mod sealed_call;
 mod templates;
 
 pub use approvals::{
-    AppendCause, ApprovalError, ApprovalState, ClaimedRun, ItemDamage, NEW_APPROVER_HINT,
-    PendingAction, PendingItem, PendingTicket,
+    AppendCause, ApprovalError, ApprovalState, ClaimedRun, DecisionFault, ItemDamage,
+    NEW_APPROVER_HINT, ParkedReceiptProblem, PendingAction, PendingItem, PendingTicket,
 };
 pub use checkpoints::{CHECKPOINT_EVERY, CHECKPOINTS_DIR, CheckpointError};
 pub use clock::now_rfc3339;

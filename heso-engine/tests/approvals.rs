@@ -12,11 +12,13 @@
 use std::path::{Path, PathBuf};
 
 use heso_engine::{
-    ActionRequest, ApprovalError, ApprovalState, Engine, ItemDamage, add_approver, init_project,
-    retire_approver,
+    ActionRequest, ApprovalError, ApprovalState, DecisionFault, Engine, ItemDamage,
+    ParkedReceiptProblem, add_approver, init_project, retire_approver,
 };
 use heso_keystore::{PassphraseSources, SecretString, UnlockedKey};
-use heso_receipt::{ApprovalOutcome, ChainPosition, Draft, Receipt, Verb, sign_approved_receipt};
+use heso_receipt::{
+    ApprovalOutcome, ChainPosition, Draft, Receipt, Verb, Verdict, sign_approved_receipt,
+};
 use serde_json::{Map, Value, json};
 
 fn fields(value: Value) -> Map<String, Value> {
@@ -98,14 +100,27 @@ fn an_edited_pending_item_never_runs() {
         engine.claim(&id, None),
         Err(ApprovalError::AlreadyResumed(_))
     ));
-    // Pointing the item at another (approved) receipt: refused.
+    // Pointing the item at another (approved) receipt: refused, naming the receipt.
     let other = park(&engine, "r-3");
+    let pointed = format!("{other}{}", "0".repeat(48));
     edit_item(temp.path(), &other, |item| {
-        item["parked_receipt"] = json!(format!("{other}{}", "0".repeat(48)));
+        item["parked_receipt"] = json!(pointed);
     });
+    let error = engine.claim(&other, None).unwrap_err();
+    assert!(
+        matches!(&error, ApprovalError::NoParkedReceipt { id, cause: ParkedReceiptProblem::Missing(hash) }
+            if *id == other && *hash == pointed),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "pending action {other} has no valid parked receipt in the audit log: receipt {pointed} is not in the log"
+        )
+    );
     assert!(matches!(
-        engine.claim(&other, None),
-        Err(ApprovalError::NoParkedReceipt { .. })
+        std::error::Error::source(&error).and_then(|s| s.downcast_ref::<ParkedReceiptProblem>()),
+        Some(ParkedReceiptProblem::Missing(_))
     ));
     // A sealed call copied from another item does not open.
     let a = park(&engine, "r-4");
@@ -248,14 +263,228 @@ fn a_decision_signed_by_a_key_heso_toml_does_not_name_does_not_count() {
     .unwrap();
     drop(log);
     let engine = Engine::open(Some(temp.path())).unwrap();
+    let state = engine.pending_action(&id).unwrap().state;
+    assert!(
+        matches!(
+            &state,
+            ApprovalState::Unauthorized {
+                why: DecisionFault::SignerNotApprover(Verdict::UntrustedSigner(_)),
+                ..
+            }
+        ),
+        "{state:?}"
+    );
+    let ApprovalState::Unauthorized { why, .. } = &state else {
+        unreachable!()
+    };
+    assert_eq!(
+        why.to_string(),
+        "it is signed by a key that is not a current approver of this action in heso.toml"
+    );
+    let error = engine.claim(&id, None).unwrap_err();
+    assert!(
+        matches!(
+            &error,
+            ApprovalError::Unauthorized {
+                why: DecisionFault::SignerNotApprover(_),
+                ..
+            }
+        ),
+        "{error:?}"
+    );
     assert!(matches!(
-        engine.pending_action(&id).unwrap().state,
-        ApprovalState::Unauthorized { .. }
+        std::error::Error::source(&error).and_then(|s| s.downcast_ref::<DecisionFault>()),
+        Some(DecisionFault::SignerNotApprover(_))
     ));
+    assert!(
+        error
+            .to_string()
+            .contains("does not count (it is signed by a key that is not a current approver"),
+        "{error}"
+    );
+}
+
+/// Appends `line` to the project's log as it is, as someone with the agent's files could.
+fn append_raw(dir: &Path, line: &str) {
+    let mut log = std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.join("heso-local-data/receipts.jsonl"))
+        .unwrap();
+    std::io::Write::write_all(&mut log, format!("{line}\n").as_bytes()).unwrap();
+}
+
+/// Rewrites the log's lines for which `pick` is true with `change`.
+fn rewrite_log(dir: &Path, pick: impl Fn(&str) -> bool, change: impl Fn(&str) -> String) {
+    let lines: Vec<String> = log_lines(dir)
+        .iter()
+        .map(|l| if pick(l) { change(l) } else { l.clone() })
+        .collect();
+    std::fs::write(
+        dir.join("heso-local-data/receipts.jsonl"),
+        lines.join("\n") + "\n",
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_parked_receipt_that_does_not_verify_keeps_its_verdict() {
+    let temp = tempfile::tempdir().unwrap();
+    let (engine, _alice) = project(temp.path());
+    let id = park(&engine, "r-1");
+    // The parked receipt's arguments edited in the log: its hash no longer matches.
+    rewrite_log(
+        temp.path(),
+        |l| l.contains(&id),
+        |l| l.replace("\"r-1\"", "\"r-9\""),
+    );
+    let error = engine.pending_action(&id).unwrap_err();
+    assert!(
+        matches!(
+            &error,
+            ApprovalError::NoParkedReceipt {
+                cause: ParkedReceiptProblem::Unverified(Verdict::HashMismatch(_)),
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(
+        error.to_string().contains(
+            "is not a valid request for approval signed by this project's operator: HashMismatch: "
+        ),
+        "{error}"
+    );
     assert!(matches!(
-        engine.claim(&id, None),
-        Err(ApprovalError::Unauthorized { .. })
+        std::error::Error::source(&error).and_then(|s| s.downcast_ref::<ParkedReceiptProblem>()),
+        Some(ParkedReceiptProblem::Unverified(_))
     ));
+}
+
+#[test]
+fn a_decision_that_does_not_count_says_why_in_a_typed_cause() {
+    let temp = tempfile::tempdir().unwrap();
+    let (engine, alice) = project(temp.path());
+    let bob = approver(temp.path(), "bob");
+    add_approver(&temp.path().join("heso.toml"), "bob", &bob.did_key(), true).unwrap();
+    let engine = {
+        drop(engine);
+        Engine::open(Some(temp.path())).unwrap()
+    };
+
+    // Two approvers sign a decision between them, without the operator.
+    let id = park(&engine, "r-1");
+    let parked: Receipt = serde_json::from_str(log_lines(temp.path()).last().unwrap()).unwrap();
+    let last = &parked.content;
+    let draft = Draft {
+        captured_at: last.captured_at.clone(),
+        action: last.action.clone(),
+        policy: last.policy.clone(),
+        redaction: last.redaction.clone(),
+        chain: Some(ChainPosition {
+            session_id: last.session_id.clone().unwrap(),
+            seq: last.seq.unwrap() + 1,
+            prev_receipt_hash: Some(heso_receipt::chain_link(
+                last.session_id.as_deref().unwrap(),
+                last.seq.unwrap(),
+                &last.action_hash,
+            )),
+        }),
+    };
+    let forged = sign_approved_receipt(
+        draft,
+        heso_receipt::Approval {
+            decision: ApprovalOutcome::Approved,
+            reason: "lgtm".into(),
+            decided_at: heso_engine::now_rfc3339(),
+        },
+        bob.signing_key(),
+        alice.signing_key(),
+    )
+    .unwrap();
+    append_raw(temp.path(), &forged.to_json().unwrap());
+    let state = engine.pending_action(&id).unwrap().state;
+    assert!(
+        matches!(&state, ApprovalState::Unauthorized { why: DecisionFault::OtherOperator { operator }, .. }
+            if *operator == alice.did_key()),
+        "{state:?}"
+    );
+    let error = engine.claim(&id, None).unwrap_err();
+    assert!(
+        error.to_string().contains(&format!(
+            "(it is co-signed by {}, not by this project's operator)",
+            alice.did_key()
+        )),
+        "{error}"
+    );
+    assert!(matches!(
+        std::error::Error::source(&error).and_then(|s| s.downcast_ref::<DecisionFault>()),
+        Some(DecisionFault::OtherOperator { .. })
+    ));
+
+    // A real decision whose reason was edited in the log afterwards.
+    let id = park(&engine, "r-2");
+    engine
+        .decide(&id, &alice, ApprovalOutcome::Approved, "looks fine")
+        .unwrap();
+    rewrite_log(
+        temp.path(),
+        |l| l.contains("looks fine"),
+        |l| l.replace("looks fine", "looks good"),
+    );
+    let state = engine.pending_action(&id).unwrap().state;
+    assert!(
+        matches!(
+            &state,
+            ApprovalState::Unauthorized {
+                why: DecisionFault::Unverified(Verdict::HashMismatch(_)),
+                ..
+            }
+        ),
+        "{state:?}"
+    );
+    let error = engine.claim(&id, None).unwrap_err();
+    assert!(
+        error.to_string().contains("does not count (HashMismatch: "),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_second_decision_names_the_first_and_a_stranger_is_told_who_may_decide() {
+    let temp = tempfile::tempdir().unwrap();
+    let (engine, alice) = project(temp.path());
+    let id = park(&engine, "r-1");
+    let stranger = approver(temp.path(), "stranger");
+    let error = engine
+        .decide(&id, &stranger, ApprovalOutcome::Approved, "")
+        .unwrap_err();
+    assert!(
+        matches!(&error, ApprovalError::NotAnApprover { allowed, key, .. }
+            if *allowed == ["alice"] && *key == stranger.did_key()),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "key {} is not an approver of pending action {id} (allowed: alice)",
+            stranger.did_key()
+        )
+    );
+    let receipt = engine
+        .decide(&id, &alice, ApprovalOutcome::Rejected, "no")
+        .unwrap();
+    let error = engine
+        .decide(&id, &alice, ApprovalOutcome::Approved, "")
+        .unwrap_err();
+    assert!(
+        matches!(&error, ApprovalError::AlreadyDecided { status: ApprovalState::Rejected { receipt: r, approver, reason }, .. }
+            if *r == receipt && approver == "alice" && reason == "no"),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        format!("pending action {id} was already rejected")
+    );
 }
 
 #[test]
@@ -277,11 +506,14 @@ fn a_retired_approver_decides_nothing_and_their_approval_no_longer_runs() {
     .unwrap();
     assert!(matches!(
         engine.decide(&waiting, &alice, ApprovalOutcome::Approved, ""),
-        Err(ApprovalError::NotAnApprover { .. })
+        Err(ApprovalError::NotAnApprover { allowed, .. }) if allowed == ["bob"]
     ));
     assert!(matches!(
         engine.claim(&approved, None),
-        Err(ApprovalError::Unauthorized { .. })
+        Err(ApprovalError::Unauthorized {
+            why: DecisionFault::SignerNotApprover(Verdict::UntrustedSigner(_)),
+            ..
+        })
     ));
     // A current approver still can.
     engine
@@ -393,8 +625,12 @@ fn no_approver_named_says_which_command_makes_one() {
     let someone = approver(temp.path(), "someone");
     let error = engine
         .decide(&id, &someone, ApprovalOutcome::Approved, "")
-        .unwrap_err()
-        .to_string();
+        .unwrap_err();
+    assert!(
+        matches!(&error, ApprovalError::NotAnApprover { allowed, .. } if allowed.is_empty()),
+        "{error:?}"
+    );
+    let error = error.to_string();
     assert!(error.contains("heso keys new-approver"), "{error}");
     // Made the default approver afterwards, they may decide what was parked before.
     add_approver(
