@@ -346,20 +346,26 @@ fn wait_until_settled(path: &Path) {
     }
 }
 
-#[test]
-fn edits_of_a_settled_policy_are_picked_up_in_place_and_by_rename() {
-    let temp = tempfile::tempdir().unwrap();
-    let (engine, _) = project(temp.path(), "");
-    let search = ActionRequest::new(Verb::ToolCall, "search", fields(json!({"q": "x"})));
-    let path = temp.path().join("heso.toml");
-    let allow = std::fs::read_to_string(&path).unwrap();
-    // The same length, so only the times, the inode or the links can tell them apart.
+/// The policy at `path`, and the same with tool calls blocked: the same length, so only
+/// the times, the inode or the links can tell the two files apart.
+fn allow_and_block(path: &Path) -> (String, String) {
+    let allow = std::fs::read_to_string(path).unwrap();
     let block = allow.replace(
         "id = \"tool.allow\"\norder = 20\nverb = \"tool_call\"\ndecision = \"allow\"",
         "id = \"tool.allow\"\norder = 20\nverb = \"tool_call\"\ndecision = \"block\"",
     );
     assert_ne!(allow, block);
     assert_eq!(allow.len(), block.len());
+    (allow, block)
+}
+
+#[test]
+fn edits_of_a_settled_policy_are_picked_up_in_place_and_by_rename() {
+    let temp = tempfile::tempdir().unwrap();
+    let (engine, _) = project(temp.path(), "");
+    let search = ActionRequest::new(Verb::ToolCall, "search", fields(json!({"q": "x"})));
+    let path = temp.path().join("heso.toml");
+    let (allow, block) = allow_and_block(&path);
     wait_until_settled(&path);
     assert_eq!(engine.gate(&search).unwrap().status, GateStatus::Allowed);
 
@@ -404,11 +410,7 @@ fn a_policy_behind_a_symbolic_link_is_followed_when_the_link_is_repointed() {
     let (engine, _) = project(temp.path(), "");
     let search = ActionRequest::new(Verb::ToolCall, "search", fields(json!({"q": "x"})));
     let path = temp.path().join("heso.toml");
-    let allow = std::fs::read_to_string(&path).unwrap();
-    let block = allow.replace(
-        "id = \"tool.allow\"\norder = 20\nverb = \"tool_call\"\ndecision = \"allow\"",
-        "id = \"tool.allow\"\norder = 20\nverb = \"tool_call\"\ndecision = \"block\"",
-    );
+    let (allow, block) = allow_and_block(&path);
     let (first, second) = (
         temp.path().join("allow.toml"),
         temp.path().join("block.toml"),
