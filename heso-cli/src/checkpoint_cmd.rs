@@ -464,13 +464,6 @@ pub(crate) fn verify_consistency(files: &[PathBuf], json: bool) -> Outcome {
     Ok(if valid { 0 } else { 1 })
 }
 
-/// True when `bytes` is a JSON object shaped like an inclusion bundle (`receipt` and
-/// `checkpoint` keys): `heso verify` dispatches on the shape.
-pub(crate) fn is_bundle(bytes: &[u8]) -> bool {
-    serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(bytes)
-        .is_ok_and(|map| map.contains_key("receipt") && map.contains_key("checkpoint"))
-}
-
 /// `heso verify BUNDLE`: the receipt checked as any receipt is (with `pins`), then the
 /// checkpoint signed by the receipt's operator, and the proof leading from the receipt to
 /// its root. The report is heso-receipt's [`BundleReport`], as the browser verifier's.

@@ -257,7 +257,7 @@ fn verify_document(bytes: &[u8], pins: &Pins, json: bool) -> Outcome {
     if crate::disclosure::is_disclosure(bytes) {
         return crate::disclosure::verify_disclosure(bytes, pins, json);
     }
-    if crate::checkpoint_cmd::is_bundle(bytes) {
+    if heso_tlog::InclusionBundle::looks_like(bytes) {
         return crate::checkpoint_cmd::verify_bundle(bytes, pins, json);
     }
     verify_one(bytes, pins, json)

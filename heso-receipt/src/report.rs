@@ -588,6 +588,57 @@ mod tests {
     }
 
     #[test]
+    fn a_bundle_report_checks_inclusion_only_for_a_valid_receipt() {
+        let l0 = receipt(include_str!("../tests/data/receipt_l0.json"));
+        let pins = SignerPins::from_keys([APPROVER]).unwrap();
+        let untrusted = verify_receipt(l0.as_bytes(), &pins);
+        let report = BundleReport::new(&untrusted, 4, &pins, |_, _| {
+            unreachable!("an untrusted receipt's inclusion is not checked")
+        });
+        let value = serde_json::to_value(&report).unwrap();
+        assert_eq!(value["verdict"], "UntrustedSigner");
+        assert_eq!(value["receipt_verdict"], "UntrustedSigner");
+        assert_eq!(value["pinned_keys"], json!([APPROVER]));
+        assert!(value.get("leaf_index").is_none() && value.get("receipt_text").is_none());
+        assert!(report.text_lines()[2].starts_with("UntrustedSigner: the receipt: "));
+
+        let any = SignerPins::Any;
+        let valid = verify_receipt(l0.as_bytes(), &any);
+        let included = BundleReport::new(&valid, 4, &any, |operator, content| {
+            assert_eq!(public_key_to_did_key(operator), OPERATOR);
+            Ok(Included {
+                tree_size: 9,
+                origin: format!("heso.dev/log/x/{}", &content.action_hash[..4]),
+            })
+        });
+        let value = serde_json::to_value(&included).unwrap();
+        assert_eq!(
+            value,
+            json!({
+                "action_hash": "6b61e4b5b8d3c0459eaacb96e8a0b8fa212d15d44912783b67b65bc8ade8d8f0",
+                "valid": true, "verdict": "Included", "receipt_verdict": "Valid",
+                "leaf_index": 4, "tree_size": 9, "origin": "heso.dev/log/x/6b61",
+                "operator": OPERATOR, "pinned": false, "pinned_keys": [],
+            })
+        );
+        assert_eq!(
+            included.text_lines()[2..],
+            [
+                "Included: receipt 4 of checkpoint 9 of heso.dev/log/x/6b61".to_owned(),
+                format!("checkpoint signed by operator {OPERATOR}"),
+            ]
+        );
+        let refused = BundleReport::new(&valid, 4, &any, |_, _| {
+            Err(NotIncluded {
+                kind: "NotIncluded",
+                detail: "no".into(),
+            })
+        });
+        assert!(!refused.valid);
+        assert_eq!(refused.text_lines()[2], "NotIncluded: no");
+    }
+
+    #[test]
     fn a_log_report_counts_signers_with_their_pins() {
         let l0 = receipt(include_str!("../tests/data/receipt_l0.json"));
         let l1 = receipt(include_str!("../tests/data/receipt_l1.json"));

@@ -90,6 +90,27 @@ impl Verdict {
         }
     }
 
+    /// The verdict [`Verdict::kind`] names `kind`, with `detail` (ignored for `Valid`, which
+    /// takes `signers`): how a verdict sent as its parts (the browser verifier's workers
+    /// hand lines to the log walk as JSON) becomes a verdict again. `None` for a kind that
+    /// is not a verdict's, or `Valid` without signers.
+    pub fn from_kind(kind: &str, detail: String, signers: Option<Signers>) -> Option<Verdict> {
+        Some(match kind {
+            "Valid" => Verdict::Valid(Box::new(signers?)),
+            "WrongAlgorithm" => Verdict::WrongAlgorithm(detail),
+            "Unsupported" => Verdict::Unsupported(detail),
+            "Malformed" => Verdict::Malformed(detail),
+            "HashMismatch" => Verdict::HashMismatch(detail),
+            "InvalidSignature" => Verdict::InvalidSignature(detail),
+            "SelfApproval" => Verdict::SelfApproval(detail),
+            "TrustLevelMismatch" => Verdict::TrustLevelMismatch(detail),
+            "UntrustedSigner" => Verdict::UntrustedSigner(detail),
+            "IdentityMismatch" => Verdict::IdentityMismatch(detail),
+            "MalformedRedaction" => Verdict::MalformedRedaction(detail),
+            _ => return None,
+        })
+    }
+
     /// The signers of a valid receipt.
     pub fn signers(&self) -> Option<&Signers> {
         match self {
@@ -116,5 +137,46 @@ impl fmt::Display for Signers {
             write!(f, ", approver {} ({decision})", public_key_to_did_key(key))?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "test code")]
+
+    use super::*;
+
+    #[test]
+    fn every_verdict_is_rebuilt_from_its_kind() {
+        let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]).verifying_key();
+        let signers = Signers {
+            trust_level: TrustLevel::L0,
+            operator: key,
+            approver: None,
+        };
+        let d = || "why".to_owned();
+        let all = [
+            Verdict::Valid(Box::new(signers.clone())),
+            Verdict::WrongAlgorithm(d()),
+            Verdict::Unsupported(d()),
+            Verdict::Malformed(d()),
+            Verdict::HashMismatch(d()),
+            Verdict::InvalidSignature(d()),
+            Verdict::SelfApproval(d()),
+            Verdict::TrustLevelMismatch(d()),
+            Verdict::UntrustedSigner(d()),
+            Verdict::IdentityMismatch(d()),
+            Verdict::MalformedRedaction(d()),
+        ];
+        for verdict in all {
+            let rebuilt = Verdict::from_kind(
+                verdict.kind(),
+                verdict.detail().to_owned(),
+                verdict.signers().cloned(),
+            );
+            assert_eq!(rebuilt.as_ref(), Some(&verdict));
+        }
+        assert_eq!(Verdict::from_kind("Valid", String::new(), None), None);
+        assert_eq!(Verdict::from_kind("LinkBroken", d(), None), None);
     }
 }

@@ -192,6 +192,14 @@ impl InclusionBundle {
         &self.proof
     }
 
+    /// True when `bytes` is a JSON object with `receipt` and `checkpoint` keys: the shape
+    /// `heso verify` and the browser verifier read as a bundle (and then [`Self::parse`],
+    /// whose errors name what is wrong with it).
+    pub fn looks_like(bytes: &[u8]) -> bool {
+        serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(bytes)
+            .is_ok_and(|map| map.contains_key("receipt") && map.contains_key("checkpoint"))
+    }
+
     /// Checks the bundle for `leaf`, the receipt as its verifier read it, and `operator`,
     /// the key that signed the receipt (pinned, or named as the signer): the checkpoint's
     /// origin names that operator and the receipt's session, the checkpoint is signed by

@@ -52,7 +52,7 @@ pub fn verify_receipt_json(bytes: &[u8], pinned_keys: &str) -> String {
 /// [`verify_receipt_json`]'s.
 #[wasm_bindgen]
 pub fn verify_document_json(bytes: &[u8], pinned_keys: &str) -> String {
-    if !tlog::is_bundle(bytes) {
+    if !heso_tlog::InclusionBundle::looks_like(bytes) {
         return verify_receipt_json(bytes, pinned_keys);
     }
     match pins_of(pinned_keys) {

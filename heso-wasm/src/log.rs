@@ -202,34 +202,25 @@ impl Walk {
         Ok(key)
     }
 
-    /// The line's own verdict, rebuilt from what its worker sent.
+    /// The line's own verdict, rebuilt from what its worker sent (heso-receipt's
+    /// `Verdict::from_kind`).
     fn verdict(&mut self, line: &LineOut) -> Result<Verdict, String> {
-        let d = line.d.clone();
-        Ok(match line.k.as_str() {
-            "Valid" => {
-                let operator = self.key(line.op.as_deref().unwrap_or_default())?;
-                let approver = match (&line.ap, line.apd) {
-                    (Some(key), Some(decision)) => Some((self.key(key)?, decision)),
-                    _ => None,
-                };
-                Verdict::Valid(Box::new(Signers {
-                    trust_level: line.tl.unwrap_or(TrustLevel::L0),
-                    operator,
-                    approver,
-                }))
-            }
-            "WrongAlgorithm" => Verdict::WrongAlgorithm(d),
-            "Unsupported" => Verdict::Unsupported(d),
-            "Malformed" => Verdict::Malformed(d),
-            "HashMismatch" => Verdict::HashMismatch(d),
-            "InvalidSignature" => Verdict::InvalidSignature(d),
-            "SelfApproval" => Verdict::SelfApproval(d),
-            "TrustLevelMismatch" => Verdict::TrustLevelMismatch(d),
-            "UntrustedSigner" => Verdict::UntrustedSigner(d),
-            "IdentityMismatch" => Verdict::IdentityMismatch(d),
-            "MalformedRedaction" => Verdict::MalformedRedaction(d),
-            other => return Err(format!("line {}: unknown verdict {other}", line.n)),
-        })
+        let signers = if line.k == "Valid" {
+            let operator = self.key(line.op.as_deref().unwrap_or_default())?;
+            let approver = match (&line.ap, line.apd) {
+                (Some(key), Some(decision)) => Some((self.key(key)?, decision)),
+                _ => None,
+            };
+            Some(Signers {
+                trust_level: line.tl.unwrap_or(TrustLevel::L0),
+                operator,
+                approver,
+            })
+        } else {
+            None
+        };
+        Verdict::from_kind(&line.k, line.d.clone(), signers)
+            .ok_or_else(|| format!("line {}: unknown verdict {}", line.n, line.k))
     }
 
     /// Folds a batch (the JSON of [`verify_lines`]) and returns its rows.

@@ -30,13 +30,6 @@ use serde_json::{Value, json};
 
 use crate::receipt::describe;
 
-/// True when `bytes` is a JSON object with `receipt` and `checkpoint` keys: `heso verify`
-/// reads such a document as an inclusion bundle.
-pub(crate) fn is_bundle(bytes: &[u8]) -> bool {
-    serde_json::from_slice::<serde_json::Map<String, Value>>(bytes)
-        .is_ok_and(|map| map.contains_key("receipt") && map.contains_key("checkpoint"))
-}
-
 /// `heso verify BUNDLE` for the page: `{bundle: true, cli, words, claimed, receipt_view}`:
 /// `cli` is heso-receipt's `BundleReport` (`heso verify BUNDLE --json`'s object), `words`
 /// its text lines, `claimed` the checkpoint and leaf as the bundle states them (not
