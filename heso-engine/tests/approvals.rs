@@ -70,6 +70,26 @@ fn log_lines(dir: &Path) -> Vec<String> {
         .collect()
 }
 
+/// A draft of `last`'s action and policy, chained right after it: what a forged decision
+/// on the parked call would be signed from.
+fn next_draft(last: &heso_receipt::Content) -> Draft {
+    Draft {
+        captured_at: last.captured_at.clone(),
+        action: last.action.clone(),
+        policy: last.policy.clone(),
+        redaction: last.redaction.clone(),
+        chain: Some(ChainPosition {
+            session_id: last.session_id.clone().unwrap(),
+            seq: last.seq.unwrap() + 1,
+            prev_receipt_hash: Some(heso_receipt::chain_link(
+                last.session_id.as_deref().unwrap(),
+                last.seq.unwrap(),
+                &last.action_hash,
+            )),
+        }),
+    }
+}
+
 fn operator(dir: &Path) -> UnlockedKey {
     heso_keystore::unlock_operator(&dir.join("heso-local-data"), &PassphraseSources::default())
         .unwrap()
@@ -226,21 +246,7 @@ fn a_decision_signed_by_a_key_heso_toml_does_not_name_does_not_count() {
     let lines = log_lines(temp.path());
     let parked: Receipt = serde_json::from_str(lines.last().unwrap()).unwrap();
     let last = &parked.content;
-    let draft = Draft {
-        captured_at: last.captured_at.clone(),
-        action: last.action.clone(),
-        policy: last.policy.clone(),
-        redaction: last.redaction.clone(),
-        chain: Some(ChainPosition {
-            session_id: last.session_id.clone().unwrap(),
-            seq: last.seq.unwrap() + 1,
-            prev_receipt_hash: Some(heso_receipt::chain_link(
-                last.session_id.as_deref().unwrap(),
-                last.seq.unwrap(),
-                &last.action_hash,
-            )),
-        }),
-    };
+    let draft = next_draft(last);
     let forged = sign_approved_receipt(
         draft,
         heso_receipt::Approval {
@@ -375,21 +381,7 @@ fn a_decision_that_does_not_count_says_why_in_a_typed_cause() {
     let id = park(&engine, "r-1");
     let parked: Receipt = serde_json::from_str(log_lines(temp.path()).last().unwrap()).unwrap();
     let last = &parked.content;
-    let draft = Draft {
-        captured_at: last.captured_at.clone(),
-        action: last.action.clone(),
-        policy: last.policy.clone(),
-        redaction: last.redaction.clone(),
-        chain: Some(ChainPosition {
-            session_id: last.session_id.clone().unwrap(),
-            seq: last.seq.unwrap() + 1,
-            prev_receipt_hash: Some(heso_receipt::chain_link(
-                last.session_id.as_deref().unwrap(),
-                last.seq.unwrap(),
-                &last.action_hash,
-            )),
-        }),
-    };
+    let draft = next_draft(last);
     let forged = sign_approved_receipt(
         draft,
         heso_receipt::Approval {
