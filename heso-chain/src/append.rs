@@ -831,10 +831,15 @@ impl Log {
             writer.process_lock =
                 Some(lock(&self.lock_file).map_err(append_io("cannot lock", &self.lock_path))?);
         }
-        let repaired = self.refresh(writer)?;
+        let mut repaired = self.refresh(writer)?;
         if writer.unwritten.lines >= SIDECAR_BATCH {
             self.write_sidecars(writer)
                 .map_err(|(path, e)| append_io("cannot write", &path)(e))?;
+            if writer.cached.is_none() {
+                // A sidecar was not where this handle expected: mended from the log now,
+                // before the next position is read from the tail.
+                repaired = repaired.or(self.refresh(writer)?);
+            }
         }
         let last = writer.cached.as_ref().and_then(|c| c.last.clone());
         let position = match &last {

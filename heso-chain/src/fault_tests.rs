@@ -968,3 +968,29 @@ fn entries_another_handle_mended_are_not_written_twice() {
     drop(b);
     check_recovered(dir, &acknowledged);
 }
+
+/// A sidecar that is not where the handle expects when it writes a batch (here, longer
+/// than the log's entries: someone appended to it) is mended from the log, and the append
+/// goes on at the right place.
+#[test]
+fn a_batch_that_finds_its_sidecar_changed_mends_it_and_appends() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path();
+    let log = Log::open(dir, options(Durability::Os)).unwrap().0;
+    let mut acknowledged = vec![
+        try_append(&log, "n0").unwrap(),
+        try_append(&log, "n1").unwrap(),
+    ];
+    let mut leaves = std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.join(crate::LEAVES_FILE))
+        .unwrap();
+    std::io::Write::write_all(&mut leaves, &[7u8; 96]).unwrap();
+    drop(leaves);
+    let third = try_append(&log, "n2").unwrap();
+    assert_eq!(third.seq, 2);
+    acknowledged.push(third);
+    check_sidecars(dir, &log);
+    drop(log);
+    check_recovered(dir, &acknowledged);
+}
