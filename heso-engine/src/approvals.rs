@@ -567,6 +567,21 @@ impl Engine {
                 id: id.to_owned(),
                 cause: ParkedReceiptProblem::Missing(hash),
             },
+            LedgerError::NotParking(logged) => {
+                // Say what it is: a receipt that does not verify, or one that records no
+                // request for approval.
+                let operator = SignerPins::Only(vec![self.operator.public_key()]);
+                let verdict = verify_receipt(&logged.line, &operator).verdict;
+                let cause = parked_request(verdict, &logged.receipt)
+                    .err()
+                    .unwrap_or_else(|| {
+                        ParkedReceiptProblem::Missing(logged.receipt.content.action_hash.clone())
+                    });
+                ApprovalError::NoParkedReceipt {
+                    id: id.to_owned(),
+                    cause,
+                }
+            }
         }
     }
 

@@ -64,6 +64,10 @@ pub(crate) enum LedgerError {
     /// The parked receipt is not in the log.
     #[error("the parked receipt {0} is not in the audit log")]
     ParkedMissing(String),
+    /// The receipt with that hash is in the log but parks no action (an allowed call's,
+    /// a decision's…): the caller says what it is.
+    #[error("the receipt {} parks no action", .0.receipt.content.action_hash)]
+    NotParking(Box<LoggedReceipt>),
 }
 
 fn read_error(path: &Path) -> impl Fn(std::io::Error) -> LedgerError + '_ {
@@ -143,6 +147,9 @@ pub(crate) fn read_ledger(path: &Path, id: &str, parked_hash: &str) -> Result<Le
         Ok(())
     })?;
     let parked = parked.ok_or_else(|| LedgerError::ParkedMissing(parked_hash.to_owned()))?;
+    if !is_parking(&parked.receipt) {
+        return Err(LedgerError::NotParking(Box::new(parked)));
+    }
 
     // Pass 2: identical parked receipts, decisions, claims and expiries, in log order.
     let time_needle = format!("\"captured_at\":\"{}\"", parked.receipt.content.captured_at);

@@ -695,3 +695,41 @@ fn a_symlinked_pending_item_or_lock_is_refused_by_name() {
         .decide(&id, &alice, ApprovalOutcome::Approved, "")
         .unwrap();
 }
+
+#[test]
+fn an_item_naming_a_receipt_that_is_no_request_says_so_not_that_it_is_missing() {
+    let temp = tempfile::tempdir().unwrap();
+    let (engine, _alice) = project(temp.path());
+    let parked_id = park(&engine, "r-1");
+    // An allowed call's receipt, and a pending item made for it from the real one.
+    let allowed = engine
+        .gate(&ActionRequest::new(
+            Verb::ToolCall,
+            "search",
+            fields(json!({"q": "x"})),
+        ))
+        .unwrap();
+    let id = allowed.action_hash[..16].to_owned();
+    let mut item: Value =
+        serde_json::from_str(&std::fs::read_to_string(item_file(temp.path(), &parked_id)).unwrap())
+            .unwrap();
+    item["id"] = json!(id);
+    item["parked_receipt"] = json!(allowed.action_hash);
+    std::fs::write(item_file(temp.path(), &id), item.to_string()).unwrap();
+
+    let error = engine.pending_action(&id).unwrap_err();
+    assert!(
+        matches!(
+            &error,
+            ApprovalError::NoParkedReceipt {
+                cause: ParkedReceiptProblem::NotARequest {
+                    decision: heso_receipt::Decision::Allow,
+                    ..
+                },
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(!error.to_string().contains("not in the log"), "{error}");
+}
