@@ -259,8 +259,8 @@ pub struct Log {
     dir: PathBuf,
     path: PathBuf,
     lock_path: PathBuf,
-    /// `receipts.lock`, open for the handle's life.
-    lock_file: Arc<File>,
+    /// `receipts.lock`, open once per process for the handle's life.
+    lock_file: LockFile,
     session_id: String,
     durability: Durability,
     writer: Mutex<Writer>,
@@ -321,21 +321,50 @@ fn release_if_idle(writer: &mut Writer) {
     }
 }
 
-/// Opens `receipts.lock`, once per handle: opening and closing it around every append
-/// cost more than the append's own write (a path walk and a file object each time).
-fn open_lock_file(path: &Path) -> std::io::Result<Arc<File>> {
-    open_no_follow(
-        path,
-        OpenOptions::new().create(true).truncate(false).write(true),
-    )
-    .map(Arc::new)
+/// `receipts.lock`, opened once per handle and process: opening and closing it around
+/// every append cost more than the append's own write (a path walk and a file object each
+/// time). A `flock` belongs to the open file, which a forked child shares with its parent,
+/// so a child opens its own (it would otherwise take the lock its parent holds).
+struct LockFile {
+    path: PathBuf,
+    /// The process that opened it, and the file.
+    opened: Mutex<(u32, Arc<File>)>,
+}
+
+impl LockFile {
+    fn open(path: PathBuf) -> std::io::Result<Self> {
+        let file = Self::open_file(&path)?;
+        Ok(Self {
+            path,
+            opened: Mutex::new((std::process::id(), file)),
+        })
+    }
+
+    fn open_file(path: &Path) -> std::io::Result<Arc<File>> {
+        open_no_follow(
+            path,
+            OpenOptions::new().create(true).truncate(false).write(true),
+        )
+        .map(Arc::new)
+    }
+
+    /// This process's open of the lock file.
+    fn file(&self) -> std::io::Result<Arc<File>> {
+        let mut opened = self.opened.lock().unwrap_or_else(|p| p.into_inner());
+        let pid = std::process::id();
+        if opened.0 != pid {
+            *opened = (pid, Self::open_file(&self.path)?);
+        }
+        Ok(Arc::clone(&opened.1))
+    }
 }
 
 /// Takes the cross-process lock (`flock` on the handle's own open file, so two handles,
 /// in one process or two, exclude each other).
-fn lock(file: &Arc<File>) -> std::io::Result<ProcessLock> {
+fn lock(lock_file: &LockFile) -> std::io::Result<ProcessLock> {
+    let file = lock_file.file()?;
     file.lock()?;
-    Ok(ProcessLock(Arc::clone(file)))
+    Ok(ProcessLock(file))
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -520,7 +549,8 @@ impl Log {
         create_private_dir(dir).map_err(open_io("cannot create", dir))?;
         let session_id = session_id(dir, ops.as_ref())?;
         let lock_path = dir.join(LOCK_FILE);
-        let lock_file = open_lock_file(&lock_path).map_err(open_io("cannot open", &lock_path))?;
+        let lock_file =
+            LockFile::open(lock_path.clone()).map_err(open_io("cannot open", &lock_path))?;
         let log = Log {
             dir: dir.to_path_buf(),
             path: dir.join(LOG_FILE),

@@ -114,3 +114,34 @@ def test_eight_threads_in_one_process(project: Path) -> None:
     assert len(log_entries(project)) == 800
     assert_chain_whole(project)
     assert run_heso("log", "verify", cwd=project).returncode == 0
+
+
+def test_a_forked_child_and_its_parent_never_append_at_once(project: Path) -> None:
+    # A child forked after init shares the parent's open files: the cross-process lock
+    # must still keep their appends apart (one open of the lock file per process).
+    toml = project / "heso.toml"
+    toml.write_text(toml.read_text().replace('durability = "fsync"', 'durability = "os"'))
+    heso.init(project)
+
+    def work(n: int) -> int:
+        return n
+
+    gated = heso.tool(work)
+    gated(-1)
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            for n in range(300):
+                gated(n)
+        except BaseException:
+            code = 1
+        os._exit(code)
+    for n in range(300):
+        gated(n)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert len(log_entries(project)) == 601
+    assert_chain_whole(project)
+    report = heso.verify_log(project / "heso-local-data" / "receipts.jsonl")
+    assert report.all_valid, report
